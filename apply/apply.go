@@ -1,0 +1,426 @@
+// Package apply executes a plan: it streams each copy from source to
+// destination through a small, tuned pool of workers, records every finished
+// object in the state (batched, about a second behind at most), and runs a
+// sync's deletes only once all its copies succeeded.
+package apply
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"syncer/backends"
+	"syncer/config"
+	"syncer/plan"
+	"syncer/state"
+)
+
+// Options steer Run.
+type Options struct {
+	Log *slog.Logger
+	// Stop, when done, makes Run take no new work: objects in flight
+	// finish (under ctx), state is committed, and the result says
+	// Interrupted. ctx itself aborts in-flight transfers.
+	Stop context.Context
+	// Progress receives the progress bar when Terminal is set.
+	Progress      io.Writer
+	Terminal      bool
+	StatsInterval time.Duration // stats line period without a terminal; default 10 s
+	Version       string
+}
+
+// Result counts what Run did.
+type Result struct {
+	Created, Updated, Deleted, Failed int64
+	Bytes                             int64
+	Elapsed                           time.Duration
+	Workers                           int
+	Interrupted                       bool
+	// StopReason says why the run stopped early ("interrupted", "duration
+	// limit reached"); empty when it ran to the end.
+	StopReason string
+}
+
+// perWorkerBuffer is what one transfer holds (the local backend's copy
+// buffer plus read-ahead slack), for the tuner's budget.
+const perWorkerBuffer = 1 << 20
+
+// Run executes p, which must be fresh against st (the caller checks).
+func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan, open plan.Opener, opts Options) (Result, error) {
+	start := time.Now()
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stop := opts.Stop
+	if stop == nil {
+		stop = context.Background()
+	}
+	if cfg.Limits.Duration > 0 {
+		var cancel context.CancelFunc
+		stop, cancel = context.WithTimeoutCause(stop, cfg.Limits.Duration, errDuration)
+		defer cancel()
+	}
+	stats, err := p.CopyStats(ctx, "")
+	if err != nil {
+		return Result{}, err
+	}
+	sum, err := p.Summary(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	dec := Tune(cfg.Limits, stats, perWorkerBuffer)
+	log.Info(fmt.Sprintf("using %d workers (%s)", dec.Workers, dec.Reason))
+
+	runID, err := st.StartRun(ctx, "apply", opts.Version)
+	if err != nil {
+		return Result{}, err
+	}
+	// Pending keys were taken into account by the plan; start afresh.
+	if err := st.ClearPending(ctx); err != nil {
+		return Result{}, err
+	}
+	interval := opts.StatsInterval
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	e := &executor{
+		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop,
+		workers: dec.Workers, limiter: newLimiter(cfg.Limits.Bandwidth),
+		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
+		rec:  newRecorder(st, log),
+	}
+	runErr := e.run(ctx)
+	e.prog.finish()
+	recErr := e.rec.close()
+
+	res := Result{
+		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
+		Failed: e.failed.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+	}
+	if stop.Err() != nil || ctx.Err() != nil {
+		res.Interrupted = true
+		res.StopReason = "interrupted"
+		if errors.Is(context.Cause(stop), errDuration) {
+			res.StopReason = "duration limit reached"
+		}
+	}
+	status := "complete"
+	switch {
+	case res.Interrupted:
+		status = "interrupted"
+	case runErr != nil || recErr != nil:
+		status = "failed"
+	case res.Failed > 0:
+		status = "partial"
+	}
+	run := state.Run{ID: runID, Status: status, Copied: res.Created + res.Updated, Deleted: res.Deleted, Failed: res.Failed, Bytes: res.Bytes}
+	if err := st.FinishRun(context.WithoutCancel(ctx), run); err != nil && recErr == nil {
+		recErr = err
+	}
+	if recErr != nil {
+		return res, fmt.Errorf("recording results in the state: %w", recErr)
+	}
+	if runErr != nil && !res.Interrupted {
+		return res, runErr
+	}
+	return res, nil
+}
+
+var errDuration = errors.New("limits.duration reached")
+
+type executor struct {
+	cfg     *config.Config
+	st      *state.Store
+	plan    *plan.Plan
+	open    plan.Opener
+	log     *slog.Logger
+	stop    context.Context
+	workers int
+	limiter *rate.Limiter
+	prog    *progress
+	rec     *recorder
+
+	created, updated, deleted, failed, bytes atomic.Int64
+}
+
+// errStopped ends dispatch when Stop fires.
+var errStopped = errors.New("stopped")
+
+func (e *executor) run(ctx context.Context) error {
+	names, err := e.plan.Syncs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		s := e.syncByName(name)
+		if s == nil {
+			return fmt.Errorf("plan has sync %q, which the configuration no longer declares", name)
+		}
+		from, err := e.open(s.From)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", name, err)
+		}
+		to, err := e.open(s.To)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", name, err)
+		}
+		if c, ok := to.(interface {
+			CleanTemp(context.Context, time.Duration) (int, error)
+		}); ok {
+			if n, err := c.CleanTemp(ctx, 0); err != nil {
+				e.log.Warn("cleaning leftover temporary files", "backend", to.String(), "err", err)
+			} else if n > 0 {
+				e.log.Info("removed leftover temporary files", "backend", to.String(), "count", n)
+			}
+		}
+		j := &job{e: e, s: s, from: from, to: to}
+		failedBefore := e.failed.Load()
+		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true); err != nil {
+			return err
+		}
+		if e.stop.Err() != nil || ctx.Err() != nil {
+			return nil
+		}
+		if e.failed.Load() > failedBefore {
+			e.log.Warn("skipping deletes: some copies of this sync failed", "sync", name)
+			continue
+		}
+		if err := e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *executor) syncByName(name string) *config.Sync {
+	for _, s := range e.cfg.Syncs {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// phase runs the actions of the given kinds for one sync through the pool.
+// With pending set, copy keys are marked pending page by page first.
+func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending bool) error {
+	work := make(chan plan.Action)
+	var wg sync.WaitGroup
+	for range e.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := range work {
+				j.do(ctx, a)
+			}
+		}()
+	}
+	keys := make([]string, 0, 512)
+	err := e.plan.EachPage(ctx, j.s.Name, kinds, func(page []plan.Action) error {
+		if e.stop.Err() != nil {
+			return errStopped
+		}
+		if pending {
+			keys = keys[:0]
+			for _, a := range page {
+				if a.Kind != plan.Adopt {
+					keys = append(keys, a.Key)
+				}
+			}
+			if err := e.st.MarkPending(ctx, j.s.Name, keys); err != nil {
+				return err
+			}
+		}
+		for _, a := range page {
+			select {
+			case work <- a:
+			case <-e.stop.Done():
+				return errStopped
+			case <-ctx.Done():
+				return errStopped
+			}
+		}
+		return nil
+	})
+	close(work)
+	wg.Wait()
+	if errors.Is(err, errStopped) {
+		return nil
+	}
+	return err
+}
+
+// job is one sync's context for its actions.
+type job struct {
+	e        *executor
+	s        *config.Sync
+	from, to backends.Backend
+}
+
+func (j *job) do(ctx context.Context, a plan.Action) {
+	e := j.e
+	var err error
+	switch a.Kind {
+	case plan.Create, plan.Update:
+		err = j.copy(ctx, a)
+		if err == nil {
+			if a.Kind == plan.Create {
+				e.created.Add(1)
+			} else {
+				e.updated.Add(1)
+			}
+		}
+	case plan.Delete:
+		err = j.to.Delete(ctx, a.Key)
+		if err == nil {
+			e.deleted.Add(1)
+			e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key}, Forget: true})
+		}
+	case plan.Forget:
+		e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key}, Forget: true})
+	case plan.Adopt:
+		e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key, Src: a.Src, Dst: a.Dst, Written: time.Now()}})
+	}
+	if a.Kind != plan.Forget && a.Kind != plan.Adopt {
+		e.prog.addObject()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return // aborted: not a failure of the object
+		}
+		e.failed.Add(1)
+		e.log.Error(fmt.Sprintf("%s %s failed", a.Kind, a.Key), "sync", j.s.Name, "key", a.Key, "err", err)
+	}
+}
+
+// copy streams one object from source to destination and records it.
+func (j *job) copy(ctx context.Context, a plan.Action) error {
+	e := j.e
+	rc, err := j.from.Open(ctx, a.Key, 0, -1)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", j.from, err)
+	}
+	defer rc.Close()
+	var r io.Reader = &countingReader{ctx: ctx, r: rc, p: e.prog}
+	if e.limiter != nil {
+		r = &limitedReader{ctx: ctx, r: r, l: e.limiter}
+	}
+	checksum := j.s.Compare == config.CompareChecksum
+	var h hash.Hash
+	if checksum {
+		h = md5.New()
+		r = io.TeeReader(r, h)
+	}
+	src := backends.Object{Key: a.Key, Size: a.Size}
+	if a.Src.MTime != 0 {
+		src.ModTime = time.Unix(0, a.Src.MTime)
+	}
+	got, err := j.to.Put(ctx, a.Key, r, src)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", j.to, err)
+	}
+	e.bytes.Add(max(got.Size, 0))
+	srcFP := a.Src
+	dstFP := state.Fingerprint{Size: got.Size, ETag: got.ETag, MD5: got.Hash(backends.MD5)}
+	if !got.ModTime.IsZero() {
+		dstFP.MTime = got.ModTime.UnixNano()
+	}
+	if checksum {
+		sum := hex.EncodeToString(h.Sum(nil))
+		if a.Src.MD5 != "" && sum != a.Src.MD5 {
+			return fmt.Errorf("source changed since the plan (md5 %s, planned %s); not recorded, plan again", sum, a.Src.MD5)
+		}
+		srcFP.MD5 = sum
+		if dstFP.MD5 == "" {
+			if hs, ok := j.to.(backends.Hasher); ok {
+				if dstFP.MD5, err = hs.Hash(ctx, a.Key, backends.MD5); err != nil {
+					return fmt.Errorf("verify %s: %w", j.to, err)
+				}
+			}
+		}
+		if dstFP.MD5 != "" && dstFP.MD5 != sum {
+			return fmt.Errorf("verify %s: written md5 %s does not match source md5 %s", j.to, dstFP.MD5, sum)
+		}
+	}
+	e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key, Src: srcFP, Dst: dstFP, Written: time.Now()}})
+	return nil
+}
+
+// recorder batches state changes: a batch commits when it reaches
+// batchSize or when its oldest change is flushEvery old.
+type recorder struct {
+	st   *state.Store
+	log  *slog.Logger
+	ch   chan state.Change
+	done chan struct{}
+	err  error
+}
+
+const (
+	batchSize  = 1000
+	flushEvery = 500 * time.Millisecond
+)
+
+func newRecorder(st *state.Store, log *slog.Logger) *recorder {
+	r := &recorder{st: st, log: log, ch: make(chan state.Change, batchSize), done: make(chan struct{})}
+	go r.loop()
+	return r
+}
+
+func (r *recorder) add(c state.Change) { r.ch <- c }
+
+func (r *recorder) loop() {
+	defer close(r.done)
+	batch := make([]state.Change, 0, batchSize)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		// Never cancelled: a finished copy must be recorded even when the
+		// run is being interrupted.
+		if err := r.st.Apply(context.Background(), batch); err != nil && r.err == nil {
+			r.err = err
+			r.log.Error("recording finished objects in the state failed", "err", err)
+		}
+		batch = batch[:0]
+	}
+	for {
+		select {
+		case c, ok := <-r.ch:
+			if !ok {
+				flush()
+				return
+			}
+			if len(batch) == 0 {
+				timer.Reset(flushEvery)
+			}
+			batch = append(batch, c)
+			if len(batch) >= batchSize {
+				timer.Stop()
+				flush()
+			}
+		case <-timer.C:
+			flush()
+		}
+	}
+}
+
+// close flushes what is left and reports the first recording error.
+func (r *recorder) close() error {
+	close(r.ch)
+	<-r.done
+	return r.err
+}

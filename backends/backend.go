@@ -1,0 +1,93 @@
+// Package backends defines the storage contract every syncer backend meets,
+// and helpers shared by the backends and the engine.
+//
+// A backend addresses objects by key: a slash-separated path relative to the
+// backend's root (a folder, a bucket prefix, a Drive folder). Keys never start
+// with "/", never contain "." or ".." segments or empty segments, and are valid
+// UTF-8; CheckKey enforces this before a key touches any store.
+package backends
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// HashType names a content hash. Values are lowercase hex digests.
+type HashType string
+
+const (
+	MD5    HashType = "md5"
+	SHA256 HashType = "sha256"
+)
+
+// Object describes one stored object as a backend sees it.
+type Object struct {
+	Key     string
+	Size    int64     // bytes; -1 when unknown (e.g. Google Docs)
+	ModTime time.Time // zero when unknown
+	ETag    string    // the backend's own version tag, if any
+	// Hashes holds the digests the backend knows without reading the data
+	// (nil when none). Never one map per listing: one per object, transient.
+	Hashes map[HashType]string
+}
+
+// Hash returns the digest of type t, or "" when the backend did not report it.
+func (o Object) Hash(t HashType) string { return o.Hashes[t] }
+
+// ErrNotFound is returned (wrapped) by Stat and Open for a missing key.
+var ErrNotFound = errors.New("object not found")
+
+// Backend is a store of objects. Implementations are safe for concurrent use.
+type Backend interface {
+	// List calls fn once for every object whose key starts with prefix
+	// (prefix "" lists everything), in no particular order, streaming: a
+	// backend never collects a whole listing in memory. Folders are not
+	// objects. An error from fn stops the listing and is returned.
+	// Listing a root that does not exist yields no objects and no error.
+	List(ctx context.Context, prefix string, fn func(Object) error) error
+
+	// Stat returns the object at key, or an error wrapping ErrNotFound.
+	Stat(ctx context.Context, key string) (Object, error)
+
+	// Open streams the object's bytes from offset; length < 0 means to the
+	// end. A missing key gives an error wrapping ErrNotFound.
+	Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+
+	// Put stores the bytes read from r at key, replacing any object there,
+	// and returns the stored object as a later List would report it.
+	// src carries the source's size (-1 if unknown) and modification time,
+	// which backends that can keep it set on the new object. If r fails, or
+	// yields a different number of bytes than src.Size says, Put returns an
+	// error and no object — not even a partial one — becomes visible at key;
+	// whatever was there before stays.
+	Put(ctx context.Context, key string, r io.Reader, src Object) (Object, error)
+
+	// Delete removes the object at key. Deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+
+	// String names the backend for messages, e.g. `local "src" (/data/src)`.
+	// It never includes a secret.
+	String() string
+}
+
+// Hasher is implemented by backends that can compute a digest by reading the
+// object themselves (for example the local filesystem).
+type Hasher interface {
+	Hash(ctx context.Context, key string, t HashType) (string, error)
+}
+
+// Precisioner is implemented by backends whose modification times are coarser
+// than a nanosecond. Backends that do not implement it are taken as 1 s.
+type Precisioner interface {
+	Precision() time.Duration
+}
+
+// ModTimePrecision reports the modification time precision of b.
+func ModTimePrecision(b Backend) time.Duration {
+	if p, ok := b.(Precisioner); ok {
+		return p.Precision()
+	}
+	return time.Second
+}

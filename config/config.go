@@ -1,0 +1,218 @@
+// Package config reads a syncer configuration file (HCL), evaluates its
+// variables and functions, validates it and reports problems as HCL
+// diagnostics with file, line and source range.
+package config
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+)
+
+// Config is a decoded, validated configuration.
+type Config struct {
+	Path string // absolute path of the config file
+	Dir  string // its folder
+	// Hash is the hex SHA-256 of everything that decides a plan's actions:
+	// the state path, the backends (type, name, settings) and the syncs.
+	// Limits are not part of it. It is deterministic.
+	Hash     string
+	State    State
+	Limits   Limits
+	Backends []*Backend           // in declaration order
+	Syncs    []*Sync              // in declaration order
+	Files    map[string]*hcl.File // the parser's files, for diagnostics
+}
+
+// State says where the SQLite state lives.
+type State struct {
+	Path string // absolute
+}
+
+// Limits bounds a run. Zero values mean "not set" as documented per field.
+type Limits struct {
+	Workers    int           // 0 = auto
+	MaxWorkers int           // default 2
+	Memory     int64         // bytes; 0 = unset
+	Bandwidth  int64         // bytes per second; 0 = unlimited
+	MaxDelete  int           // -1 = no cap
+	Duration   time.Duration // 0 = none
+}
+
+// Backend is one `backend "TYPE" "NAME"` block. Exactly one of the
+// type-specific fields is set, the one matching Type.
+type Backend struct {
+	Type, Name string
+	DeclRange  hcl.Range
+	Local      *LocalBackend // set when Type == "local"
+}
+
+// Addr returns the backend's reference address, e.g. "backend.local.src".
+func (b *Backend) Addr() string { return "backend." + b.Type + "." + b.Name }
+
+// LocalBackend is a folder on the local filesystem.
+type LocalBackend struct {
+	Path  string // absolute, cleaned
+	Fsync bool   // fsync each written file before the rename
+}
+
+// DeletePolicy says which destination keys a sync may delete.
+type DeletePolicy string
+
+const (
+	DeleteNone    DeletePolicy = "none"    // never delete
+	DeleteManaged DeletePolicy = "managed" // only keys syncer wrote that left the source
+	DeleteAll     DeletePolicy = "all"     // mirror: anything not in the source
+)
+
+// CompareMode says how a sync decides that a key changed.
+type CompareMode string
+
+const (
+	CompareSize     CompareMode = "size"
+	CompareModTime  CompareMode = "modtime"
+	CompareChecksum CompareMode = "checksum"
+)
+
+// Sync is one `sync "NAME"` block.
+type Sync struct {
+	Name      string
+	DeclRange hcl.Range
+	From, To  *Backend
+	Prefix    string   // key prefix on the source side; keys keep it
+	Include   []string // doublestar globs over the whole key; empty = all
+	Exclude   []string
+	Delete    DeletePolicy
+	Compare   CompareMode
+}
+
+// Match reports whether key passes the sync's prefix, include and exclude
+// rules: it must start with Prefix; if Include is non-empty it must match one
+// include glob; it must match no exclude glob. Globs match the whole key.
+func (s *Sync) Match(key string) bool {
+	if !strings.HasPrefix(key, s.Prefix) {
+		return false
+	}
+	if len(s.Include) > 0 {
+		ok := false
+		for _, p := range s.Include {
+			if doublestar.MatchUnvalidated(p, key) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, p := range s.Exclude {
+		if doublestar.MatchUnvalidated(p, key) {
+			return false
+		}
+	}
+	return true
+}
+
+// LoadOptions carries the inputs that come from outside the file.
+type LoadOptions struct {
+	Vars map[string]string // -var NAME=VALUE
+	// LookupEnv reads the environment for env() and SYNCER_VAR_*;
+	// nil means os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// VarEnvPrefix prefixes the environment variables that set config variables.
+const VarEnvPrefix = "SYNCER_VAR_"
+
+// Load reads and decodes the config file at path. Diagnostics carry file,
+// line and range. The Config is nil when diags has errors.
+func Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Failed to read configuration",
+			Detail:   err.Error(),
+		}}
+	}
+	return Parse(path, src, opts)
+}
+
+// Parse is Load on in-memory source: filename names the file in diagnostics
+// and its folder anchors relative paths.
+func Parse(filename string, src []byte, opts LoadOptions) (*Config, hcl.Diagnostics) {
+	abs, err := filepath.Abs(filename)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid configuration path",
+			Detail:   err.Error(),
+		}}
+	}
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	d := newDecoder(abs, opts)
+	cfg := d.decode(filename, src)
+	diags := scrub(d.diags)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	cfg.Hash = hashConfig(cfg)
+	return cfg, diags
+}
+
+// WriteDiagnostics prints diags like Terraform: summary, "on FILE line N",
+// and a source snippet, wrapped at 78 columns, without colour. Files missing
+// from files (e.g. because Load returned a nil Config) are read from disk.
+func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics) error {
+	all := make(map[string]*hcl.File, len(files))
+	for name, f := range files {
+		all[name] = f
+	}
+	parser := hclparse.NewParser()
+	for _, diag := range diags {
+		if diag.Subject == nil || diag.Subject.Filename == "" {
+			continue
+		}
+		name := diag.Subject.Filename
+		if _, ok := all[name]; ok {
+			continue
+		}
+		all[name] = nil // print without a snippet unless it parses below
+		if src, err := os.ReadFile(name); err == nil {
+			// Parsed (errors or not) so the writer can name the enclosing block.
+			if f, _ := parser.ParseHCL(src, name); f != nil {
+				all[name] = f
+			}
+		}
+	}
+	for name, f := range all {
+		if f == nil {
+			delete(all, name)
+		}
+	}
+	return hcl.NewDiagnosticTextWriter(w, all, 78, false).WriteDiagnostics(scrub(diags))
+}
+
+// scrub drops the expression and evaluation context from diagnostics so
+// that printing them never shows variable values (which may be secrets).
+func scrub(diags hcl.Diagnostics) hcl.Diagnostics {
+	if len(diags) == 0 {
+		return nil
+	}
+	out := make(hcl.Diagnostics, len(diags))
+	for i, d := range diags {
+		c := *d
+		c.Expression = nil
+		c.EvalContext = nil
+		out[i] = &c
+	}
+	return out
+}

@@ -1,0 +1,336 @@
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"syncer/backends"
+	"syncer/config"
+)
+
+// differ plans one sync: src and dst are listing tables in the plan
+// database, st.objects is the state, attached read-only.
+type differ struct {
+	p        *Plan
+	s        *config.Sync
+	from, to backends.Backend
+	refresh  bool
+	log      *slog.Logger
+	tx       *sql.Tx
+}
+
+func (d *differ) run(ctx context.Context) error {
+	tx, err := d.p.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	d.tx = tx
+	for _, q := range []string{
+		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
+		`CREATE TABLE src (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL) WITHOUT ROWID`,
+		// dst holds every key under the prefix; inscope marks those the
+		// sync's filters select, so out-of-scope files are never deleted.
+		`CREATE TABLE dst (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL) WITHOUT ROWID`,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("plan tables: %w", err)
+		}
+	}
+	start := time.Now()
+	n, err := d.list(ctx, d.from, "src", false)
+	if err != nil {
+		return err
+	}
+	d.log.Info("listed source", "sync", d.s.Name, "backend", d.from.String(), "objects", n, "elapsed", time.Since(start).Round(time.Millisecond))
+	if d.refresh {
+		start = time.Now()
+		n, err := d.list(ctx, d.to, "dst", true)
+		if err != nil {
+			return err
+		}
+		d.log.Info("listed destination", "sync", d.s.Name, "backend", d.to.String(), "objects", n, "elapsed", time.Since(start).Round(time.Millisecond))
+	}
+	if d.s.Compare == config.CompareChecksum {
+		if err := d.fillHashes(ctx); err != nil {
+			return err
+		}
+	}
+	if err := d.diff(ctx); err != nil {
+		return err
+	}
+	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("plan tables: %w", err)
+		}
+	}
+	return tx.Commit()
+}
+
+// list streams a backend's listing under the sync's prefix into table.
+func (d *differ) list(ctx context.Context, b backends.Backend, table string, all bool) (int64, error) {
+	q := `INSERT INTO src (key, size, mtime, etag, md5) VALUES (?, ?, ?, ?, ?)`
+	if all {
+		q = `INSERT INTO dst (key, size, mtime, etag, md5, inscope) VALUES (?, ?, ?, ?, ?, ?)`
+	}
+	ins, err := d.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return 0, err
+	}
+	defer ins.Close()
+	var n int64
+	err = b.List(ctx, d.s.Prefix, func(o backends.Object) error {
+		if err := backends.CheckKey(o.Key); err != nil {
+			return fmt.Errorf("%s listed %w", b, err)
+		}
+		in := d.s.Match(o.Key)
+		if !in && !all {
+			return nil
+		}
+		var mtime int64
+		if !o.ModTime.IsZero() {
+			mtime = o.ModTime.UnixNano()
+		}
+		args := []any{o.Key, o.Size, mtime, o.ETag, o.Hash(backends.MD5)}
+		if all {
+			args = append(args, in)
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("%s listed key %q twice", b, o.Key)
+			}
+			return fmt.Errorf("record listing: %w", err)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("list %s: %w", b, err)
+	}
+	return n, nil
+}
+
+// fillHashes gives listing rows an md5 where the comparison needs one: from
+// the state when size and mtime are what apply recorded (so an unchanged
+// tree is not re-read), else by reading the object through its backend.
+func (d *differ) fillHashes(ctx context.Context) error {
+	named := sql.Named("sync", d.s.Name)
+	reuse := []string{
+		`UPDATE src SET md5 = (SELECT r.src_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key)
+		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key
+		   AND r.src_size = src.size AND r.src_mtime = src.mtime AND r.src_mtime != 0 AND r.src_md5 != '')`,
+		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key)
+		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key
+		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_mtime != 0 AND r.dst_md5 != '')`,
+	}
+	for _, q := range reuse {
+		if _, err := d.tx.ExecContext(ctx, q, named); err != nil {
+			return fmt.Errorf("reuse recorded hashes: %w", err)
+		}
+	}
+	// Only pairs present on both sides need hashes to be compared.
+	if !d.refresh {
+		return nil
+	}
+	if err := d.hashTable(ctx, d.from, "src", "dst"); err != nil {
+		return err
+	}
+	return d.hashTable(ctx, d.to, "dst", "src")
+}
+
+func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other string) error {
+	h, ok := b.(backends.Hasher)
+	if !ok {
+		return nil
+	}
+	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ?
+		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, other)
+	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
+	last := ""
+	page := make([]string, 0, 256)
+	for {
+		page = page[:0]
+		rows, err := d.tx.QueryContext(ctx, sel, last)
+		if err != nil {
+			return fmt.Errorf("hash %s: %w", b, err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, k)
+		}
+		rows.Close()
+		if len(page) == 0 {
+			return rows.Err()
+		}
+		for _, k := range page {
+			sum, err := h.Hash(ctx, k, backends.MD5)
+			if err != nil {
+				if errors.Is(err, backends.ErrNotFound) {
+					continue // gone since the listing: compares as different
+				}
+				return fmt.Errorf("hash %s %q: %w", b, k, err)
+			}
+			if _, err := d.tx.ExecContext(ctx, upd, sum, k); err != nil {
+				return err
+			}
+		}
+		last = page[len(page)-1]
+	}
+}
+
+// comparison SQL per compare mode; s = source listing, d = destination
+// listing, r = state record.
+type exprs struct{ differ, srcChanged, drift string }
+
+func compareExprs(mode config.CompareMode) exprs {
+	etagDrift := `(d.etag != '' AND r.dst_etag != '' AND d.etag != r.dst_etag)`
+	switch mode {
+	case config.CompareSize:
+		return exprs{
+			differ:     `s.size != d.size`,
+			srcChanged: `s.size != r.src_size`,
+			drift:      `d.size != r.dst_size`,
+		}
+	case config.CompareChecksum:
+		return exprs{
+			differ: `(s.size != d.size OR s.md5 = '' OR d.md5 = '' OR s.md5 != d.md5)`,
+			srcChanged: `(s.size != r.src_size OR CASE WHEN s.md5 != '' AND r.src_md5 != ''
+				THEN s.md5 != r.src_md5 ELSE s.mtime != r.src_mtime END)`,
+			drift: `(d.size != r.dst_size OR CASE WHEN d.md5 != '' AND r.dst_md5 != ''
+				THEN d.md5 != r.dst_md5 ELSE d.mtime != r.dst_mtime OR ` + etagDrift + ` END)`,
+		}
+	default: // modtime
+		return exprs{
+			differ:     `(s.size != d.size OR s.mtime = 0 OR d.mtime = 0 OR abs(s.mtime - d.mtime) > @window)`,
+			srcChanged: `(s.size != r.src_size OR s.mtime != r.src_mtime)`,
+			drift:      `(d.size != r.dst_size OR d.mtime != r.dst_mtime OR ` + etagDrift + `)`,
+		}
+	}
+}
+
+func (d *differ) diff(ctx context.Context) error {
+	e := compareExprs(d.s.Compare)
+	window := max(backends.ModTimePrecision(d.from), backends.ModTimePrecision(d.to))
+	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix)}
+	rec := `LEFT JOIN st.objects r ON r.sync = @sync AND r.key = s.key`
+	var copies string
+	if d.refresh {
+		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5,
+				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
+			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL
+			UNION ALL
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5,
+				CASE WHEN r.key IS NULL THEN 'destination differs from source'
+				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
+				     ELSE 'source changed' END
+			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
+			WHERE CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
+	} else {
+		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5, 'new'
+			FROM src s ` + rec + ` WHERE r.key IS NULL
+			UNION ALL
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
+			FROM src s JOIN st.objects r ON r.sync = @sync AND r.key = s.key WHERE ` + e.srcChanged
+	}
+	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason) `
+	if _, err := d.tx.ExecContext(ctx, ins+`SELECT * FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	if d.refresh {
+		// A key a killed apply was copying, now at the destination and
+		// matching the source, is recorded rather than copied again.
+		q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
+				dst_size, dst_mtime, dst_etag, dst_md5, reason)
+			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
+				'copied by an interrupted apply'
+			FROM src s JOIN dst d ON d.key = s.key JOIN st.pending p ON p.sync = @sync AND p.key = s.key
+			` + rec + ` WHERE r.key IS NULL AND NOT ` + e.differ + ` ORDER BY s.key`
+		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("diff: %w", err)
+		}
+	}
+
+	inPrefix := `substr(r.key, 1, length(@prefix)) = @prefix`
+	del := `INSERT INTO actions (sync, kind, key, size, reason) `
+	if d.refresh {
+		var q string
+		switch d.s.Delete {
+		case config.DeleteAll:
+			q = del + `SELECT @sync, 'delete', d.key, d.size, 'not in source'
+				FROM dst d WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key) ORDER BY d.key`
+		case config.DeleteManaged:
+			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source'
+				FROM dst d JOIN st.objects r ON r.sync = @sync AND r.key = d.key
+				WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key) ORDER BY d.key`
+		}
+		if q != "" {
+			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("diff deletes: %w", err)
+			}
+		}
+		// Records of keys gone from both sides are dropped quietly.
+		q = del + `SELECT @sync, 'forget', r.key, r.dst_size, 'gone from both sides'
+			FROM st.objects r WHERE r.sync = @sync AND ` + inPrefix + `
+			AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)
+			AND NOT EXISTS (SELECT 1 FROM dst d WHERE d.key = r.key) ORDER BY r.key`
+		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("diff: %w", err)
+		}
+		return nil
+	}
+	if d.s.Delete == config.DeleteNone {
+		return nil
+	}
+	// Without a destination listing the state is all we know: delete what
+	// syncer wrote, is in scope, and is gone from the source.
+	return d.deleteRecorded(ctx, inPrefix, args)
+}
+
+func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any) error {
+	sel := `SELECT r.key, r.dst_size FROM st.objects r WHERE r.sync = @sync AND ` + inPrefix + ` AND r.key > @last
+		AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key) ORDER BY r.key LIMIT 256`
+	ins := `INSERT INTO actions (sync, kind, key, size, reason) VALUES (@sync, ?, ?, ?, 'gone from source')`
+	type cand struct {
+		key  string
+		size int64
+	}
+	last := ""
+	page := make([]cand, 0, 256)
+	for {
+		page = page[:0]
+		rows, err := d.tx.QueryContext(ctx, sel, append(args, sql.Named("last", last))...)
+		if err != nil {
+			return fmt.Errorf("diff deletes: %w", err)
+		}
+		for rows.Next() {
+			var c cand
+			if err := rows.Scan(&c.key, &c.size); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, c)
+		}
+		rows.Close()
+		if len(page) == 0 {
+			return rows.Err()
+		}
+		for _, c := range page {
+			if !d.s.Match(c.key) {
+				continue // out of scope now: never deleted
+			}
+			if _, err := d.tx.ExecContext(ctx, ins, sql.Named("sync", d.s.Name), Delete, c.key, c.size); err != nil {
+				return fmt.Errorf("diff deletes: %w", err)
+			}
+		}
+		last = page[len(page)-1].key
+	}
+}

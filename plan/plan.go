@@ -1,0 +1,516 @@
+// Package plan lists both sides of each sync into SQLite, diffs them against
+// the state in SQL, and keeps the resulting actions in a plan database that
+// apply reads and `-out` saves. No Go map or slice holds one entry per object.
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"syncer/backends"
+	"syncer/config"
+	"syncer/state"
+)
+
+// Kind is what an action does to one destination key.
+type Kind string
+
+const (
+	Create Kind = "create"
+	Update Kind = "update"
+	Delete Kind = "delete"
+	// Forget drops a state record whose key is gone from both sides; it
+	// touches no backend and is not shown.
+	Forget Kind = "forget"
+	// Adopt records a destination object that already matches the source
+	// and that an interrupted apply was copying; it is not shown.
+	Adopt Kind = "adopt"
+)
+
+// Symbol is the Terraform-style marker for the kind.
+func (k Kind) Symbol() string {
+	switch k {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Delete:
+		return "-"
+	}
+	return " "
+}
+
+// Action is one planned change.
+type Action struct {
+	ID   int64
+	Sync string
+	Kind Kind
+	Key  string
+	// Size is the bytes to transfer for create/update, the destination
+	// object's size for delete (-1 if unknown).
+	Size int64
+	// Src is the source fingerprint the plan saw (create/update). Apply
+	// refuses to record a copy whose source no longer matches it.
+	Src state.Fingerprint
+	// Dst is the destination fingerprint the plan saw (adopt only).
+	Dst    state.Fingerprint
+	Reason string
+}
+
+// Meta describes a plan and what it was made against.
+type Meta struct {
+	Lineage    string
+	Serial     int64
+	ConfigHash string
+	Version    string // syncer version that made it
+	Created    time.Time
+	Refresh    bool
+	Targets    []string
+}
+
+// formatVersion is the plan file schema.
+const formatVersion = 1
+
+// planAppID marks a SQLite file as a syncer plan ("SYPL").
+const planAppID = 0x5359504c
+
+// Plan is a computed plan backed by a SQLite file.
+type Plan struct {
+	Meta Meta
+	db   *sql.DB
+	path string
+	temp bool
+}
+
+// Opener returns the backend a config block describes.
+type Opener func(*config.Backend) (backends.Backend, error)
+
+// Options steer Make.
+type Options struct {
+	Refresh bool     // list the destination; false trusts the state alone
+	Targets []string // sync names; empty means all
+	Version string   // syncer version, recorded in the plan
+	Log     *slog.Logger
+}
+
+// Make computes the plan for cfg against st. The plan lives in a temporary
+// file beside the state until Close; Save keeps a copy.
+func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener, opts Options) (*Plan, error) {
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	syncs, err := Targets(cfg, opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	ver, err := st.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(st.Path()), ".syncer-plan-*.db")
+	if err != nil {
+		return nil, fmt.Errorf("plan: create work file: %w", err)
+	}
+	f.Close()
+	p := &Plan{path: f.Name(), temp: true, Meta: Meta{
+		Lineage: ver.Lineage, Serial: ver.Serial, ConfigHash: cfg.Hash, Version: opts.Version,
+		Created: time.Now().UTC(), Refresh: opts.Refresh, Targets: opts.Targets,
+	}}
+	ok := false
+	defer func() {
+		if !ok {
+			p.Close()
+		}
+	}()
+	p.db, err = sql.Open("sqlite3", sqliteDSN(p.path, "rw")+"&_journal_mode=OFF&_synchronous=OFF")
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	p.db.SetMaxOpenConns(1)
+	if err := p.create(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := p.db.ExecContext(ctx, `ATTACH DATABASE ? AS st`, sqliteDSN(st.Path(), "ro")); err != nil {
+		return nil, fmt.Errorf("plan: read state %s: %w", st.Path(), err)
+	}
+	defer p.db.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE st`)
+	for _, s := range syncs {
+		from, err := open(s.From)
+		if err != nil {
+			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		to, err := open(s.To)
+		if err != nil {
+			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		d := &differ{p: p, s: s, from: from, to: to, refresh: opts.Refresh, log: log}
+		if err := d.run(ctx); err != nil {
+			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+	}
+	if cfg.Limits.MaxDelete >= 0 {
+		sum, err := p.Summary(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if sum.Delete > int64(cfg.Limits.MaxDelete) {
+			return nil, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, cfg.Limits.MaxDelete)
+		}
+	}
+	ok = true
+	return p, nil
+}
+
+// Targets returns the syncs named by targets (all when empty), in config order.
+func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
+	if len(targets) == 0 {
+		return cfg.Syncs, nil
+	}
+	var out []*config.Sync
+	for _, t := range targets {
+		found := false
+		for _, s := range cfg.Syncs {
+			if s.Name == t {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("-target %q: no sync of that name in %s", t, cfg.Path)
+		}
+	}
+	for _, s := range cfg.Syncs {
+		for _, t := range targets {
+			if s.Name == t {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func sqliteDSN(path, mode string) string {
+	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
+	q := url.Values{}
+	q.Set("mode", mode)
+	q.Set("_busy_timeout", "10000")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func (p *Plan) create(ctx context.Context) error {
+	targets, _ := json.Marshal(p.Meta.Targets)
+	stmts := []string{
+		fmt.Sprintf("PRAGMA application_id = %d", planAppID),
+		`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE actions (
+			id        INTEGER PRIMARY KEY,
+			sync      TEXT NOT NULL,
+			kind      TEXT NOT NULL,
+			key       TEXT NOT NULL,
+			size      INTEGER NOT NULL,
+			src_mtime INTEGER NOT NULL DEFAULT 0,
+			src_etag  TEXT NOT NULL DEFAULT '',
+			src_md5   TEXT NOT NULL DEFAULT '',
+			dst_size  INTEGER NOT NULL DEFAULT 0,
+			dst_mtime INTEGER NOT NULL DEFAULT 0,
+			dst_etag  TEXT NOT NULL DEFAULT '',
+			dst_md5   TEXT NOT NULL DEFAULT '',
+			reason    TEXT NOT NULL DEFAULT ''
+		)`,
+		`CREATE INDEX actions_sync_kind ON actions (sync, kind, id)`,
+	}
+	for _, q := range stmts {
+		if _, err := p.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("plan: init: %w", err)
+		}
+	}
+	meta := map[string]string{
+		"format_version": strconv.Itoa(formatVersion),
+		"lineage":        p.Meta.Lineage,
+		"serial":         strconv.FormatInt(p.Meta.Serial, 10),
+		"config_hash":    p.Meta.ConfigHash,
+		"version":        p.Meta.Version,
+		"created":        p.Meta.Created.Format(time.RFC3339Nano),
+		"refresh":        strconv.FormatBool(p.Meta.Refresh),
+		"targets":        string(targets),
+	}
+	for k, v := range meta {
+		if _, err := p.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
+			return fmt.Errorf("plan: init: %w", err)
+		}
+	}
+	return nil
+}
+
+// Open reads a plan file saved with Save.
+func Open(ctx context.Context, path string) (*Plan, error) {
+	head := make([]byte, 16)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("plan file: %w", err)
+	}
+	_, err = f.Read(head)
+	f.Close()
+	if err != nil || string(head) != "SQLite format 3\x00" {
+		return nil, fmt.Errorf("plan file %s is not a syncer plan", path)
+	}
+	db, err := sql.Open("sqlite3", sqliteDSN(path, "ro"))
+	if err != nil {
+		return nil, fmt.Errorf("plan file %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	p := &Plan{db: db, path: path}
+	if err := p.readMeta(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("plan file %s: %w", path, err)
+	}
+	return p, nil
+}
+
+func (p *Plan) readMeta(ctx context.Context) error {
+	var appID int64
+	if err := p.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return err
+	}
+	if appID != planAppID {
+		return errors.New("not a syncer plan")
+	}
+	rows, err := p.db.QueryContext(ctx, `SELECT key, value FROM meta`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	m := map[string]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return err
+		}
+		m[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if fv, _ := strconv.Atoi(m["format_version"]); fv != formatVersion {
+		return fmt.Errorf("plan format %q is not supported by this syncer (wants %d)", m["format_version"], formatVersion)
+	}
+	p.Meta.Lineage = m["lineage"]
+	p.Meta.Serial, err = strconv.ParseInt(m["serial"], 10, 64)
+	if err != nil {
+		return fmt.Errorf("bad serial %q", m["serial"])
+	}
+	p.Meta.ConfigHash = m["config_hash"]
+	p.Meta.Version = m["version"]
+	p.Meta.Created, _ = time.Parse(time.RFC3339Nano, m["created"])
+	p.Meta.Refresh = m["refresh"] == "true"
+	if err := json.Unmarshal([]byte(m["targets"]), &p.Meta.Targets); err != nil {
+		return fmt.Errorf("bad targets %q", m["targets"])
+	}
+	return nil
+}
+
+// Save writes the plan to path (0600), compacted.
+func (p *Plan) Save(ctx context.Context, path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	f.Close()
+	if _, err := p.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	return nil
+}
+
+// Close releases the plan; a temporary plan file is removed.
+func (p *Plan) Close() error {
+	var err error
+	if p.db != nil {
+		err = p.db.Close()
+	}
+	if p.temp {
+		for _, suffix := range []string{"", "-journal", "-wal", "-shm"} {
+			os.Remove(p.path + suffix)
+		}
+	}
+	return err
+}
+
+// StaleError says a saved plan no longer fits the state or the config.
+type StaleError struct{ Reason string }
+
+func (e *StaleError) Error() string {
+	return "saved plan is stale: " + e.Reason + "; run syncer plan again"
+}
+
+// CheckFresh returns a *StaleError unless the plan was made against state
+// version v and the config whose hash is configHash.
+func (p *Plan) CheckFresh(v state.Version, configHash string) error {
+	switch {
+	case p.Meta.Lineage != v.Lineage:
+		return &StaleError{fmt.Sprintf("it was made for another state (lineage %s, the state's is %s)", p.Meta.Lineage, v.Lineage)}
+	case p.Meta.Serial != v.Serial:
+		return &StaleError{fmt.Sprintf("the state changed since it was made (serial %d, now %d)", p.Meta.Serial, v.Serial)}
+	case p.Meta.ConfigHash != configHash:
+		return &StaleError{"the configuration changed since it was made"}
+	}
+	return nil
+}
+
+// Summary counts a plan's actions.
+type Summary struct {
+	Create, Update, Delete int64
+	Bytes                  int64 // to transfer (create + update)
+}
+
+// Changes reports whether the plan does anything visible.
+func (s Summary) Changes() bool { return s.Create+s.Update+s.Delete > 0 }
+
+// Summary counts the actions of one sync, or of all when sync is "".
+func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
+	var s Summary
+	rows, err := p.db.QueryContext(ctx, `SELECT kind, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
+		WHERE ? = '' OR sync = ? GROUP BY kind`, sync, sync)
+	if err != nil {
+		return s, fmt.Errorf("plan summary: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n, b int64
+		if err := rows.Scan(&k, &n, &b); err != nil {
+			return s, fmt.Errorf("plan summary: %w", err)
+		}
+		switch Kind(k) {
+		case Create:
+			s.Create, s.Bytes = n, s.Bytes+b
+		case Update:
+			s.Update, s.Bytes = n, s.Bytes+b
+		case Delete:
+			s.Delete = n
+		}
+	}
+	return s, rows.Err()
+}
+
+// Summary counts all actions.
+func (p *Plan) Summary(ctx context.Context) (Summary, error) { return p.SyncSummary(ctx, "") }
+
+// Syncs returns the names of syncs that have actions, in plan order.
+func (p *Plan) Syncs(ctx context.Context) ([]string, error) {
+	rows, err := p.db.QueryContext(ctx, `SELECT sync FROM actions GROUP BY sync ORDER BY min(id)`)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Each calls fn for the actions of sync ("" for all) whose kind is in kinds,
+// in plan order.
+func (p *Plan) Each(ctx context.Context, sync string, kinds []Kind, fn func(Action) error) error {
+	return p.EachPage(ctx, sync, kinds, func(page []Action) error {
+		for _, a := range page {
+			if err := fn(a); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// EachPage is Each in pages of at most 512 actions; fn must not keep page.
+// No query is open while fn runs, so fn may take its time.
+func (p *Plan) EachPage(ctx context.Context, sync string, kinds []Kind, fn func([]Action) error) error {
+	if len(kinds) == 0 {
+		kinds = []Kind{Create, Update, Delete, Forget, Adopt}
+	}
+	ks := make([]string, len(kinds))
+	for i, k := range kinds {
+		ks[i] = "'" + string(k) + "'"
+	}
+	q := `SELECT id, sync, kind, key, size, src_mtime, src_etag, src_md5,
+		dst_size, dst_mtime, dst_etag, dst_md5, reason FROM actions
+		WHERE id > ? AND (? = '' OR sync = ?) AND kind IN (` + strings.Join(ks, ",") + `) ORDER BY id LIMIT 512`
+	var last int64
+	page := make([]Action, 0, 512)
+	for {
+		page = page[:0]
+		rows, err := p.db.QueryContext(ctx, q, last, sync, sync)
+		if err != nil {
+			return fmt.Errorf("read plan: %w", err)
+		}
+		for rows.Next() {
+			var a Action
+			if err := rows.Scan(&a.ID, &a.Sync, &a.Kind, &a.Key, &a.Size, &a.Src.MTime, &a.Src.ETag, &a.Src.MD5,
+				&a.Dst.Size, &a.Dst.MTime, &a.Dst.ETag, &a.Dst.MD5, &a.Reason); err != nil {
+				rows.Close()
+				return fmt.Errorf("read plan: %w", err)
+			}
+			a.Src.Size = a.Size
+			page = append(page, a)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read plan: %w", err)
+		}
+		if len(page) == 0 {
+			return nil
+		}
+		last = page[len(page)-1].ID
+		if err := fn(page); err != nil {
+			return err
+		}
+	}
+}
+
+// SizeStats describes the sizes of the planned copies, for the tuner.
+type SizeStats struct {
+	Count      int64
+	Bytes      int64
+	Small      int64 // objects under 1 MiB
+	Large      int64 // objects of 64 MiB or more
+	LargeBytes int64
+	Unknown    int64 // size not known in advance
+}
+
+// CopyStats summarizes the sizes of the create and update actions of sync
+// ("" for all).
+func (p *Plan) CopyStats(ctx context.Context, sync string) (SizeStats, error) {
+	var s SizeStats
+	err := p.db.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(max(size, 0)), 0),
+		coalesce(sum(size >= 0 AND size < 1048576), 0),
+		coalesce(sum(size >= 67108864), 0),
+		coalesce(sum(CASE WHEN size >= 67108864 THEN size ELSE 0 END), 0),
+		coalesce(sum(size < 0), 0)
+		FROM actions WHERE kind IN ('create', 'update') AND (? = '' OR sync = ?)`, sync, sync).
+		Scan(&s.Count, &s.Bytes, &s.Small, &s.Large, &s.LargeBytes, &s.Unknown)
+	if err != nil {
+		return s, fmt.Errorf("plan stats: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,135 @@
+package plan
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"syncer/config"
+)
+
+// FormatBytes renders n in IEC units with one decimal: "0 B", "512 B", "12.4 MiB".
+func FormatBytes(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
+	v := float64(n) / 1024
+	i := 0
+	for v >= 1024 && i < len(units)-1 {
+		v /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// SummaryLine is the closing line of a plan.
+func (s Summary) Line() string {
+	if !s.Changes() {
+		return "No changes."
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete (%s to transfer).",
+		s.Create, s.Update, s.Delete, FormatBytes(s.Bytes))
+}
+
+// WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
+// key, at most limit lines per sync (0: no limit) followed by a count of the
+// rest, then the summary line.
+func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, limit int) error {
+	sum, err := p.Summary(ctx)
+	if err != nil {
+		return err
+	}
+	if !sum.Changes() {
+		_, err := fmt.Fprintln(w, "No changes. The destinations match the configuration.")
+		return err
+	}
+	fmt.Fprintln(w, "syncer will perform the following actions:")
+	syncs, err := p.Syncs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, name := range syncs {
+		ss, err := p.SyncSummary(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !ss.Changes() {
+			continue
+		}
+		fmt.Fprintln(w)
+		header := fmt.Sprintf("sync %q", name)
+		if cfg != nil {
+			for _, s := range cfg.Syncs {
+				if s.Name == name {
+					header += fmt.Sprintf(": %s -> %s", s.From.Addr(), s.To.Addr())
+				}
+			}
+		}
+		fmt.Fprintf(w, "  # %s\n", header)
+		shown := 0
+		err = p.Each(ctx, name, []Kind{Create, Update, Delete}, func(a Action) error {
+			if limit > 0 && shown >= limit {
+				return errStop
+			}
+			shown++
+			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), a.Key)
+			if a.Kind != Delete {
+				line += fmt.Sprintf(" (%s)", FormatBytes(max(a.Size, 0)))
+			}
+			if a.Kind == Update {
+				line += " — " + a.Reason
+			}
+			_, err := fmt.Fprintln(w, line)
+			return err
+		})
+		if err != nil && err != errStop {
+			return err
+		}
+		if rest := ss.Create + ss.Update + ss.Delete - int64(shown); rest > 0 {
+			fmt.Fprintf(w, "  ... and %d more\n", rest)
+		}
+	}
+	fmt.Fprintln(w)
+	_, err = fmt.Fprintln(w, sum.Line())
+	return err
+}
+
+var errStop = fmt.Errorf("stop")
+
+// JSON lines emitted by WriteJSON.
+type jsonChange struct {
+	Type   string `json:"type"` // "planned_change"
+	Sync   string `json:"sync"`
+	Action Kind   `json:"action"`
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	Reason string `json:"reason"`
+}
+
+type jsonSummary struct {
+	Type    string `json:"type"` // "change_summary"
+	Create  int64  `json:"create"`
+	Update  int64  `json:"update"`
+	Delete  int64  `json:"delete"`
+	Bytes   int64  `json:"bytes"`
+	Message string `json:"message"`
+}
+
+// WriteJSON writes one JSON object per line: every planned change, then a
+// change_summary.
+func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	err := p.Each(ctx, "", []Kind{Create, Update, Delete}, func(a Action) error {
+		return enc.Encode(jsonChange{Type: "planned_change", Sync: a.Sync, Action: a.Kind, Key: a.Key, Size: a.Size, Reason: a.Reason})
+	})
+	if err != nil {
+		return err
+	}
+	sum, err := p.Summary(ctx)
+	if err != nil {
+		return err
+	}
+	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Message: sum.Line()})
+}
