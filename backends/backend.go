@@ -40,6 +40,13 @@ func (o Object) Hash(t HashType) string { return o.Hashes[t] }
 var ErrNotFound = errors.New("object not found")
 
 // Backend is a store of objects. Implementations are safe for concurrent use.
+//
+// Every method rejects a key that fails CheckKey with an error that does not
+// wrap ErrNotFound (Delete included). Errors caused by a cancelled context
+// wrap ctx.Err(), so callers can tell an interruption from a failure. Put,
+// Stat and List agree on ModTime within the backend's precision; a backend
+// that cannot keep source times reports Precision() == 0 and is compared on
+// size and hashes only.
 type Backend interface {
 	// List calls fn once for every object whose key starts with prefix
 	// (prefix "" lists everything), in no particular order, streaming: a
@@ -52,7 +59,8 @@ type Backend interface {
 	Stat(ctx context.Context, key string) (Object, error)
 
 	// Open streams the object's bytes from offset; length < 0 means to the
-	// end. A missing key gives an error wrapping ErrNotFound.
+	// end. A missing key gives an error wrapping ErrNotFound. ctx governs
+	// reads from the returned stream too.
 	Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
 
 	// Put stores the bytes read from r at key, replacing any object there,
@@ -60,7 +68,8 @@ type Backend interface {
 	// src carries the source's size (-1 if unknown) and modification time,
 	// which backends that can keep it set on the new object. If r fails, or
 	// yields a different number of bytes than src.Size says, Put returns an
-	// error and no object — not even a partial one — becomes visible at key;
+	// error (more or fewer bytes alike) and no object — not even a partial
+	// one — becomes visible at key;
 	// whatever was there before stays.
 	Put(ctx context.Context, key string, r io.Reader, src Object) (Object, error)
 

@@ -97,7 +97,7 @@ func (b *Backend) path(key string) (string, error) {
 		return "", err
 	}
 	rel := filepath.FromSlash(key)
-	if filepath.Separator != '/' && strings.ContainsRune(key, filepath.Separator) || !filepath.IsLocal(rel) {
+	if (filepath.Separator != '/' && strings.ContainsRune(key, filepath.Separator)) || !filepath.IsLocal(rel) {
 		return "", fmt.Errorf("invalid key %q: not a local path on this system", key)
 	}
 	if isTemp(key[strings.LastIndexByte(key, '/')+1:]) {
