@@ -298,6 +298,9 @@ func (c *cli) plan(args []string) int {
 	if !ok {
 		return exitError
 	}
+	if cfg.Limits.Memory > 0 {
+		debug.SetMemoryLimit(cfg.Limits.Memory)
+	}
 	stop, _, done := c.signals()
 	defer done()
 	st, unlock, code := c.openState(stop, cfg, "plan", pf.lockTimeout)
@@ -474,6 +477,17 @@ func (c *cli) confirm() (int, bool) {
 	return exitOK, true
 }
 
+// formatElapsed renders d as "45ms", "1.2s" or "3m4s".
+func formatElapsed(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
@@ -481,7 +495,7 @@ func isTerminal(w io.Writer) bool {
 
 func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	summary := fmt.Sprintf("%d created, %d updated, %d deleted, %s in %s",
-		res.Created, res.Updated, res.Deleted, plan.FormatBytes(res.Bytes), res.Elapsed.Round(100*time.Millisecond))
+		res.Created, res.Updated, res.Deleted, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
 	code := exitOK
 	var msg string
 	switch {

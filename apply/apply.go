@@ -79,6 +79,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if err != nil {
 		return Result{}, err
 	}
+	if m := cfg.Limits.MaxDelete; m >= 0 && sum.Delete > int64(m) {
+		return Result{}, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing", sum.Delete, m)
+	}
 	dec := Tune(cfg.Limits, stats, perWorkerBuffer)
 	log.Info(fmt.Sprintf("using %d workers (%s)", dec.Workers, dec.Reason))
 
@@ -175,9 +178,15 @@ func (e *executor) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", name, err)
 		}
+		copies, err := e.plan.CopyStats(ctx, name)
+		if err != nil {
+			return err
+		}
+		// Leftovers of a killed run are invisible to listings; clear them
+		// when this run writes to the destination anyway.
 		if c, ok := to.(interface {
 			CleanTemp(context.Context, time.Duration) (int, error)
-		}); ok {
+		}); ok && copies.Count > 0 {
 			if n, err := c.CleanTemp(ctx, 0); err != nil {
 				e.log.Warn("cleaning leftover temporary files", "backend", to.String(), "err", err)
 			} else if n > 0 {

@@ -61,7 +61,7 @@ func Tune(l config.Limits, s plan.SizeStats, perWorker int64) Decision {
 	b := DefaultTable[p]
 	budget := "unset"
 	if l.Memory > 0 {
-		budget = plan.FormatBytes(l.Memory)
+		budget = compactBytes(l.Memory)
 	}
 	if l.Workers > 0 {
 		return Decision{Workers: l.Workers, Pattern: p, Reason: fmt.Sprintf("fixed by limits.workers: pattern=%s, budget=%s", p, budget)}
@@ -80,4 +80,17 @@ func Tune(l config.Limits, s plan.SizeStats, perWorker int64) Decision {
 	}
 	w = max(b.Min, min(w, limit))
 	return Decision{Workers: w, Pattern: p, Reason: fmt.Sprintf("auto-tuned: pattern=%s, budget=%s", p, budget)}
+}
+
+// compactBytes renders n as config would spell it when exact ("1800MiB").
+func compactBytes(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n >= u.size && n%u.size == 0 {
+			return fmt.Sprintf("%d%s", n/u.size, u.name)
+		}
+	}
+	return plan.FormatBytes(n)
 }

@@ -219,7 +219,13 @@ func compareExprs(mode config.CompareMode) exprs {
 
 func (d *differ) diff(ctx context.Context) error {
 	e := compareExprs(d.s.Compare)
-	window := max(backends.ModTimePrecision(d.from), backends.ModTimePrecision(d.to))
+	pf, pt := backends.ModTimePrecision(d.from), backends.ModTimePrecision(d.to)
+	window := max(pf, pt)
+	if d.s.Compare == config.CompareModTime && (pf == 0 || pt == 0) {
+		// One side cannot keep source times, so an unrecorded pair is
+		// compared on size and, where both sides know it, md5.
+		e.differ = `(s.size != d.size OR (s.md5 != '' AND d.md5 != '' AND s.md5 != d.md5))`
+	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix)}
 	rec := `LEFT JOIN st.objects r ON r.sync = @sync AND r.key = s.key`
 	var copies string

@@ -118,7 +118,16 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.CreateTemp(filepath.Dir(st.Path()), ".syncer-plan-*.db")
+	// The work file sits beside the state (a Kubernetes pod's /tmp may be
+	// small or read-only). The caller holds the state lock, so any work
+	// file of this state left by a killed run is garbage.
+	pattern := filepath.Base(st.Path()) + ".plan-*.tmp"
+	if old, _ := filepath.Glob(filepath.Join(filepath.Dir(st.Path()), pattern)); len(old) > 0 {
+		for _, o := range old {
+			os.Remove(o)
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(st.Path()), pattern)
 	if err != nil {
 		return nil, fmt.Errorf("plan: create work file: %w", err)
 	}

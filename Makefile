@@ -1,0 +1,31 @@
+# syncer — see README.md.
+GO      ?= go
+BIN     ?= bin/syncer
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  = -X main.version=$(VERSION)
+
+.PHONY: build test demo bench lint clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+# The test command CI runs: format, vet, then every test (the race detector
+# on, so the concurrent packages are checked too).
+test: lint
+	$(GO) test -race -count=1 -timeout 40m ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+# Builds syncer, creates demo/src and applies examples/local.hcl to it.
+demo: build
+	./scripts/demo-data.sh demo
+	$(BIN) apply -auto-approve -config examples/local.hcl
+	$(BIN) plan -config examples/local.hcl
+
+bench: build
+	$(GO) run ./bench -syncer $(BIN)
+
+clean:
+	rm -rf bin demo
