@@ -24,8 +24,11 @@ demo: build
 	$(BIN) apply -auto-approve -config examples/local.hcl
 	$(BIN) plan -config examples/local.hcl
 
+# Prints wall time and peak RSS of syncer beside cp -r and rclone (installed
+# from Debian's packages when missing).
 bench: build
-	$(GO) run ./bench -syncer $(BIN)
+	@command -v rclone >/dev/null && test -x /usr/bin/time || { apt-get update -qq && apt-get install -y -qq rclone time; }
+	$(GO) run ./bench -syncer $(BIN) $(BENCHFLAGS)
 
 clean:
 	rm -rf bin demo

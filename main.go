@@ -112,6 +112,15 @@ func newLogger(w io.Writer) *slog.Logger {
 		}
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		// A person reading along needs no timestamps.
+		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		}
+	}
 	format := os.Getenv("SYNCER_LOG_FORMAT")
 	if format == "" && os.Getenv("KUBERNETES_SERVICE_HOST") != "" {
 		format = "json"

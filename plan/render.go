@@ -75,11 +75,11 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 			}
 			shown++
 			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), a.Key)
-			if a.Kind != Delete {
+			switch a.Kind {
+			case Create:
 				line += fmt.Sprintf(" (%s)", FormatBytes(max(a.Size, 0)))
-			}
-			if a.Kind == Update {
-				line += " — " + a.Reason
+			case Update:
+				line += fmt.Sprintf(" (%s, %s)", FormatBytes(max(a.Size, 0)), a.Reason)
 			}
 			_, err := fmt.Fprintln(w, line)
 			return err
