@@ -417,17 +417,11 @@ func (c *cli) apply(args []string) int {
 	}
 	stop, abort, done := c.signals()
 	defer done()
-	st, unlock, code := c.openState(stop, cfg, "apply", af.lockTimeout)
-	if st == nil {
-		return code
-	}
-	defer st.Close()
-	defer unlock()
-	open := newOpener().Open
-
 	var p *plan.Plan
 	var err error
 	if planFile != "" {
+		// Read the plan before touching the state, so a bad plan file
+		// leaves no trace.
 		if len(af.targets) > 0 {
 			fmt.Fprintln(c.stderr, "Error: -target cannot be used with a saved plan; the plan already says what to do")
 			return exitError
@@ -436,6 +430,16 @@ func (c *cli) apply(args []string) int {
 			return c.fail(stop, err)
 		}
 		defer p.Close()
+	}
+	st, unlock, code := c.openState(stop, cfg, "apply", af.lockTimeout)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	defer unlock()
+	open := newOpener().Open
+
+	if planFile != "" {
 		v, err := st.Version(stop)
 		if err != nil {
 			return c.fail(stop, err)
@@ -561,6 +565,10 @@ func (c *cli) show(args []string) int {
 		return exitError
 	}
 	st, err := state.Open(ctx, cfg.State.Path, false)
+	if errors.Is(err, state.ErrNoState) {
+		fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Path)
+		return exitOK
+	}
 	if err != nil {
 		return c.fail(ctx, err)
 	}
@@ -617,6 +625,9 @@ func (c *cli) stateList(args []string) int {
 	}
 	ctx := context.Background()
 	st, err := state.Open(ctx, cfg.State.Path, false)
+	if errors.Is(err, state.ErrNoState) {
+		return exitOK // nothing recorded yet
+	}
 	if err != nil {
 		return c.fail(ctx, err)
 	}

@@ -116,17 +116,20 @@ func (d *differ) list(ctx context.Context, b backends.Backend, table string, all
 }
 
 // fillHashes gives listing rows an md5 where the comparison needs one: from
-// the state when size and mtime are what apply recorded (so an unchanged
-// tree is not re-read), else by reading the object through its backend.
+// the state when size, mtime and version tag (ETag) are what apply recorded,
+// so an unchanged tree is not re-read; else by reading the object through
+// its backend. Objects without a version tag are always re-read.
 func (d *differ) fillHashes(ctx context.Context) error {
 	named := sql.Named("sync", d.s.Name)
 	reuse := []string{
 		`UPDATE src SET md5 = (SELECT r.src_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key)
 		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key
-		   AND r.src_size = src.size AND r.src_mtime = src.mtime AND r.src_mtime != 0 AND r.src_md5 != '')`,
+		   AND r.src_size = src.size AND r.src_mtime = src.mtime AND r.src_etag = src.etag AND src.etag != ''
+		   AND r.src_md5 != '')`,
 		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key)
 		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key
-		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_mtime != 0 AND r.dst_md5 != '')`,
+		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_etag = dst.etag AND dst.etag != ''
+		   AND r.dst_md5 != '')`,
 	}
 	for _, q := range reuse {
 		if _, err := d.tx.ExecContext(ctx, q, named); err != nil {
@@ -202,7 +205,7 @@ func compareExprs(mode config.CompareMode) exprs {
 		}
 	case config.CompareChecksum:
 		return exprs{
-			differ: `(s.size != d.size OR s.md5 = '' OR d.md5 = '' OR s.md5 != d.md5)`,
+			differ: `(s.size != d.size OR (s.size != 0 AND (s.md5 = '' OR d.md5 = '' OR s.md5 != d.md5)))`,
 			srcChanged: `(s.size != r.src_size OR CASE WHEN s.md5 != '' AND r.src_md5 != ''
 				THEN s.md5 != r.src_md5 ELSE s.mtime != r.src_mtime END)`,
 			drift: `(d.size != r.dst_size OR CASE WHEN d.md5 != '' AND r.dst_md5 != ''

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 
 	"syncer/config"
 )
@@ -17,7 +18,8 @@ func FormatBytes(n int64) string {
 	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	v := float64(n) / 1024
 	i := 0
-	for v >= 1024 && i < len(units)-1 {
+	// Compare after rounding, so 1048575 is "1.0 MiB", not "1024.0 KiB".
+	for math.Round(v*10)/10 >= 1024 && i < len(units)-1 {
 		v /= 1024
 		i++
 	}

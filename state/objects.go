@@ -124,7 +124,8 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 }
 
 // Each calls fn for every record of sync ("" for all syncs) in (sync, key)
-// order, streaming.
+// order, streaming. The store has one connection and the query holds it, so
+// fn must not call the Store.
 func (s *Store) Each(ctx context.Context, sync string, fn func(Record) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5,
 		dst_size, dst_mtime, dst_etag, dst_md5, written_at FROM objects

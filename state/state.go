@@ -172,9 +172,6 @@ func (s *Store) init(ctx context.Context, fresh bool) error {
 		}
 		fresh = true // an empty SQLite database: adopt it
 	}
-	if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
-		return s.wrap("enable WAL", err)
-	}
 	version := 0
 	if !fresh {
 		v, err := s.meta(ctx, "schema_version")
@@ -187,6 +184,10 @@ func (s *Store) init(ctx context.Context, fresh bool) error {
 	}
 	if version > SchemaVersion {
 		return fmt.Errorf("state %s has schema version %d, newer than this syncer knows (%d): upgrade syncer; the file was left untouched", s.path, version, SchemaVersion)
+	}
+	// Only now, with the file known to be ours, may it be changed.
+	if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
+		return s.wrap("enable WAL", err)
 	}
 	if version == SchemaVersion {
 		return nil

@@ -2,6 +2,7 @@ package local
 
 import (
 	"io/fs"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -13,4 +14,15 @@ func changeTime(fi fs.FileInfo) time.Time {
 		return time.Unix(st.Ctim.Unix())
 	}
 	return fi.ModTime()
+}
+
+// versionTag identifies one version of a file: its inode and status change
+// time. Unlike the mtime it cannot be set back by hand (utimes itself
+// changes the ctime), so a plan may trust hashes recorded for a file whose
+// tag is unchanged.
+func versionTag(fi fs.FileInfo) string {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return strconv.FormatUint(st.Ino, 16) + "-" + strconv.FormatInt(st.Ctim.Nano(), 16)
+	}
+	return ""
 }

@@ -126,8 +126,10 @@ func missing(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
+// object describes a file. ETag is the file's version tag (inode and ctime),
+// which changes with any write, even one that restores the mtime.
 func object(key string, fi fs.FileInfo) backends.Object {
-	return backends.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime()}
+	return backends.Object{Key: key, Size: fi.Size(), ModTime: fi.ModTime(), ETag: versionTag(fi)}
 }
 
 // Stat returns the regular file at key; anything else reads as missing.
@@ -331,6 +333,11 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 				return backends.Object{}, b.wrap("put", key, err)
 			}
 		}
+	}
+	// Rename changes the ctime, part of the version tag: describe the file
+	// as a later listing will.
+	if after, err := os.Lstat(p); err == nil {
+		fi = after
 	}
 	return object(key, fi), nil
 }
