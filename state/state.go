@@ -26,7 +26,7 @@ import (
 const applicationID = 0x53594e43
 
 // SchemaVersion is the newest schema this build knows.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -83,6 +83,24 @@ var migrations = []string{
 		started_at INTEGER NOT NULL,
 		version    TEXT NOT NULL
 	);`,
+	// 2: multipart uploads in progress, so a killed apply resumes them.
+	`CREATE TABLE uploads (
+		sync       TEXT NOT NULL,
+		key        TEXT NOT NULL,
+		upload_id  TEXT NOT NULL,
+		part_size  INTEGER NOT NULL,
+		started_at INTEGER NOT NULL,
+		PRIMARY KEY (sync, key)
+	) WITHOUT ROWID;
+	CREATE TABLE upload_parts (
+		sync     TEXT NOT NULL,
+		key      TEXT NOT NULL,
+		number   INTEGER NOT NULL,
+		size     INTEGER NOT NULL,
+		etag     TEXT NOT NULL,
+		checksum TEXT NOT NULL,
+		PRIMARY KEY (sync, key, number)
+	) WITHOUT ROWID;`,
 }
 
 // Store is an open state file.
