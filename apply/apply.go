@@ -205,11 +205,103 @@ func (e *executor) run(ctx context.Context) error {
 			e.log.Warn("skipping deletes: some copies of this sync failed", "sync", name)
 			continue
 		}
-		if err := e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false); err != nil {
+		if bd, ok := to.(backends.BatchDeleter); ok {
+			err = e.batchDeletes(ctx, j, bd)
+		} else {
+			err = e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false)
+		}
+		if err != nil {
 			return err
+		}
+		if e.failed.Load() == failedBefore && e.stop.Err() == nil {
+			e.abortOrphans(ctx, j)
 		}
 	}
 	return nil
+}
+
+// batchDeletes runs a sync's deletes through a backend that removes many
+// keys per request.
+func (e *executor) batchDeletes(ctx context.Context, j *job, bd backends.BatchDeleter) error {
+	keys := make([]string, 0, bd.MaxBatch())
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		errs, err := bd.DeleteBatch(ctx, keys)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			e.failed.Add(int64(len(keys)))
+			e.log.Error(fmt.Sprintf("deleting %d objects failed", len(keys)), "sync", j.s.Name, "err", err)
+			keys = keys[:0]
+			return nil
+		}
+		for i, k := range keys {
+			e.prog.addObject()
+			if i < len(errs) && errs[i] != nil {
+				e.failed.Add(1)
+				e.log.Error(fmt.Sprintf("delete %s failed", k), "sync", j.s.Name, "key", k, "err", errs[i])
+				continue
+			}
+			e.deleted.Add(1)
+			e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: k}, Forget: true})
+		}
+		keys = keys[:0]
+		return nil
+	}
+	err := e.plan.EachPage(ctx, j.s.Name, []plan.Kind{plan.Delete, plan.Forget}, func(page []plan.Action) error {
+		if e.stop.Err() != nil {
+			return errStopped
+		}
+		for _, a := range page {
+			if a.Kind == plan.Forget {
+				e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key}, Forget: true})
+				continue
+			}
+			keys = append(keys, a.Key)
+			if len(keys) == cap(keys) {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errStopped) {
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// abortOrphans abandons uploads the journal still holds for a sync that
+// just finished without failures: no run will resume them.
+func (e *executor) abortOrphans(ctx context.Context, j *job) {
+	ab, ok := j.to.(backends.UploadAborter)
+	if !ok {
+		return
+	}
+	ups, err := e.st.Uploads(ctx, j.s.Name)
+	if err != nil {
+		e.log.Warn("listing unfinished uploads", "sync", j.s.Name, "err", err)
+		return
+	}
+	jr := e.st.Journal(j.s.Name)
+	for _, u := range ups {
+		if err := ab.AbortUpload(ctx, u.Key, u.ID); err != nil {
+			e.log.Warn("aborting an unfinished upload", "sync", j.s.Name, "key", u.Key, "err", err)
+			continue
+		}
+		if err := jr.Finished(ctx, u.Key); err != nil {
+			e.log.Warn("forgetting an aborted upload", "sync", j.s.Name, "key", u.Key, "err", err)
+			continue
+		}
+		e.log.Info("aborted an unfinished upload", "sync", j.s.Name, "key", u.Key)
+	}
 }
 
 func (e *executor) syncByName(name string) *config.Sync {
@@ -313,46 +405,94 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 	}
 }
 
-// copy streams one object from source to destination and records it.
+// copy moves one object from source to destination and records it: by a
+// server-side copy when the destination can reach the source, else streamed
+// (resumably, in parts, where the destination supports it).
 func (j *job) copy(ctx context.Context, a plan.Action) error {
 	e := j.e
+	src := backends.Object{Key: a.Key, Size: a.Size, ETag: a.Src.ETag}
+	if a.Src.MTime != 0 {
+		src.ModTime = time.Unix(0, a.Src.MTime)
+	}
+	if sc, ok := j.to.(backends.ServerSideCopier); ok && sc.CanCopyFrom(j.from) {
+		got, err := sc.CopyFrom(ctx, j.from, a.Key, a.Key, src)
+		if err != nil {
+			return fmt.Errorf("server-side copy %s -> %s: %w", j.from, j.to, err)
+		}
+		e.prog.addBytes(max(a.Size, 0))
+		return j.record(ctx, a, got, a.Src.MD5)
+	}
+	if rp, ok := j.to.(backends.ResumablePutter); ok {
+		open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
+			rc, err := j.from.Open(ctx, a.Key, offset, length)
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", j.from, err)
+			}
+			return readCloser{j.wrap(ctx, rc), rc}, nil
+		}
+		got, err := rp.PutResumable(ctx, a.Key, open, src, e.st.Journal(j.s.Name))
+		if err != nil {
+			return fmt.Errorf("write %s: %w", j.to, err)
+		}
+		return j.record(ctx, a, got, a.Src.MD5)
+	}
 	rc, err := j.from.Open(ctx, a.Key, 0, -1)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", j.from, err)
 	}
 	defer rc.Close()
-	var r io.Reader = &countingReader{ctx: ctx, r: rc, p: e.prog}
-	if e.limiter != nil {
-		r = &limitedReader{ctx: ctx, r: r, l: e.limiter}
-	}
-	checksum := j.s.Compare == config.CompareChecksum
+	r := j.wrap(ctx, rc)
 	var h hash.Hash
-	if checksum {
+	if j.s.Compare == config.CompareChecksum {
 		h = md5.New()
 		r = io.TeeReader(r, h)
-	}
-	src := backends.Object{Key: a.Key, Size: a.Size}
-	if a.Src.MTime != 0 {
-		src.ModTime = time.Unix(0, a.Src.MTime)
 	}
 	got, err := j.to.Put(ctx, a.Key, r, src)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", j.to, err)
 	}
-	e.bytes.Add(max(got.Size, 0))
+	sum := a.Src.MD5
+	if h != nil {
+		sum = hex.EncodeToString(h.Sum(nil))
+		if a.Src.MD5 != "" && sum != a.Src.MD5 {
+			return fmt.Errorf("source changed since the plan (md5 %s, planned %s); not recorded, plan again", sum, a.Src.MD5)
+		}
+	}
+	return j.record(ctx, a, got, sum)
+}
+
+// wrap adds progress counting and the bandwidth limit to a source stream.
+func (j *job) wrap(ctx context.Context, r io.Reader) io.Reader {
+	r = &countingReader{ctx: ctx, r: r, p: j.e.prog}
+	if j.e.limiter != nil {
+		r = &limitedReader{ctx: ctx, r: r, l: j.e.limiter}
+	}
+	return r
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// record verifies a finished write (in checksum mode) and queues its record.
+// srcMD5 is the source's md5 when known ("" otherwise).
+func (j *job) record(ctx context.Context, a plan.Action, got backends.Object, srcMD5 string) error {
+	e := j.e
 	srcFP := a.Src
+	srcFP.MD5 = srcMD5
 	dstFP := state.Fingerprint{Size: got.Size, ETag: got.ETag, MD5: got.Hash(backends.MD5)}
 	if !got.ModTime.IsZero() {
 		dstFP.MTime = got.ModTime.UnixNano()
 	}
-	if checksum {
-		sum := hex.EncodeToString(h.Sum(nil))
-		if a.Src.MD5 != "" && sum != a.Src.MD5 {
-			return fmt.Errorf("source changed since the plan (md5 %s, planned %s); not recorded, plan again", sum, a.Src.MD5)
-		}
-		srcFP.MD5 = sum
+	if a.Size >= 0 && got.Size >= 0 && got.Size != a.Size {
+		return fmt.Errorf("verify %s: wrote %d bytes, source has %d", j.to, got.Size, a.Size)
+	}
+	if j.s.Compare == config.CompareChecksum && srcMD5 != "" {
+		sum := srcMD5
 		if dstFP.MD5 == "" {
 			if hs, ok := j.to.(backends.Hasher); ok {
+				var err error
 				if dstFP.MD5, err = hs.Hash(ctx, a.Key, backends.MD5); err != nil {
 					return fmt.Errorf("verify %s: %w", j.to, err)
 				}
@@ -362,6 +502,7 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 			return fmt.Errorf("verify %s: written md5 %s does not match source md5 %s", j.to, dstFP.MD5, sum)
 		}
 	}
+	e.bytes.Add(max(got.Size, 0))
 	e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key, Src: srcFP, Dst: dstFP, Written: time.Now()}})
 	return nil
 }

@@ -57,3 +57,11 @@ type BatchDeleter interface {
 	DeleteBatch(ctx context.Context, keys []string) ([]error, error)
 	MaxBatch() int
 }
+
+// UploadAborter is implemented by ResumablePutters: it abandons an upload
+// that a journal still records but that no run will resume (its object was
+// since copied another way, or left the plan). A missing upload is not an
+// error.
+type UploadAborter interface {
+	AbortUpload(ctx context.Context, key, id string) error
+}
