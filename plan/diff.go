@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"syncer/backends"
 	"syncer/config"
@@ -33,28 +32,27 @@ func (d *differ) run(ctx context.Context) error {
 	d.tx = tx
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
-		`CREATE TABLE src (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
-		`CREATE TABLE dst (key TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL) WITHOUT ROWID`,
+		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
 	} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
 		}
 	}
-	start := time.Now()
-	n, err := d.list(ctx, d.from, "src", false)
-	if err != nil {
+	if err := d.listBoth(ctx); err != nil {
 		return err
 	}
-	d.log.Info("listed source", "sync", d.s.Name, "backend", d.from.String(), "objects", n, "elapsed", time.Since(start).Round(time.Millisecond))
-	if d.refresh {
-		start = time.Now()
-		n, err := d.list(ctx, d.to, "dst", true)
-		if err != nil {
-			return err
+	// Rows arrive in listing order; indexing afterwards is one sort, far
+	// cheaper than keeping a b-tree ordered through every insert.
+	for _, t := range []string{"src", "dst"} {
+		if _, err := tx.ExecContext(ctx, `CREATE UNIQUE INDEX `+t+`_key ON `+t+` (key)`); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("the %s listing returned a key twice: %w", map[string]string{"src": "source", "dst": "destination"}[t], err)
+			}
+			return fmt.Errorf("index listing: %w", err)
 		}
-		d.log.Info("listed destination", "sync", d.s.Name, "backend", d.to.String(), "objects", n, "elapsed", time.Since(start).Round(time.Millisecond))
 	}
 	if d.s.Compare == config.CompareChecksum {
 		if err := d.fillHashes(ctx); err != nil {
@@ -70,49 +68,6 @@ func (d *differ) run(ctx context.Context) error {
 		}
 	}
 	return tx.Commit()
-}
-
-// list streams a backend's listing under the sync's prefix into table.
-func (d *differ) list(ctx context.Context, b backends.Backend, table string, all bool) (int64, error) {
-	q := `INSERT INTO src (key, size, mtime, etag, md5) VALUES (?, ?, ?, ?, ?)`
-	if all {
-		q = `INSERT INTO dst (key, size, mtime, etag, md5, inscope) VALUES (?, ?, ?, ?, ?, ?)`
-	}
-	ins, err := d.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return 0, err
-	}
-	defer ins.Close()
-	var n int64
-	err = b.List(ctx, d.s.Prefix, func(o backends.Object) error {
-		if err := backends.CheckKey(o.Key); err != nil {
-			return fmt.Errorf("%s listed %w", b, err)
-		}
-		in := d.s.Match(o.Key)
-		if !in && !all {
-			return nil
-		}
-		var mtime int64
-		if !o.ModTime.IsZero() {
-			mtime = o.ModTime.UnixNano()
-		}
-		args := []any{o.Key, o.Size, mtime, o.ETag, o.Hash(backends.MD5)}
-		if all {
-			args = append(args, in)
-		}
-		if _, err := ins.ExecContext(ctx, args...); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
-				return fmt.Errorf("%s listed key %q twice", b, o.Key)
-			}
-			return fmt.Errorf("record listing: %w", err)
-		}
-		n++
-		return nil
-	})
-	if err != nil {
-		return n, fmt.Errorf("list %s: %w", b, err)
-	}
-	return n, nil
 }
 
 // fillHashes gives listing rows an md5 where the comparison needs one: from

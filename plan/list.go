@@ -1,0 +1,199 @@
+package plan
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"syncer/backends"
+)
+
+// listRow is one listed object on its way into a listing table.
+type listRow struct {
+	key         string
+	size, mtime int64
+	etag, md5   string
+	inscope     bool
+}
+
+type listBatch struct {
+	dst  bool
+	rows []listRow
+}
+
+const (
+	batchRows = 512 // rows per batch handed from a lister to the writer
+	multiRows = 64  // rows per INSERT statement
+)
+
+// listBoth lists the source (and, with refresh, the destination) at the
+// same time, while one writer inserts their rows: listing is system calls or
+// network waits, inserting is CPU, so the two overlap. Memory is a few
+// batches, whatever the number of objects.
+func (d *differ) listBoth(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan listBatch, 4)
+	free := make(chan []listRow, 8)
+	lister := func(b backends.Backend, dst bool, what string) func() error {
+		return func() error {
+			start := time.Now()
+			var n int64
+			rows := make([]listRow, 0, batchRows)
+			send := func() error {
+				select {
+				case batches <- listBatch{dst: dst, rows: rows}:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				select {
+				case rows = <-free:
+				default:
+					rows = make([]listRow, 0, batchRows)
+				}
+				return nil
+			}
+			err := b.List(gctx, d.s.Prefix, func(o backends.Object) error {
+				if err := backends.CheckKey(o.Key); err != nil {
+					return fmt.Errorf("%s listed %w", b, err)
+				}
+				in := d.s.Match(o.Key)
+				if !in && !dst {
+					return nil
+				}
+				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}
+				if !o.ModTime.IsZero() {
+					r.mtime = o.ModTime.UnixNano()
+				}
+				rows = append(rows, r)
+				n++
+				if len(rows) == batchRows {
+					return send()
+				}
+				return nil
+			})
+			if err == nil && len(rows) > 0 {
+				err = send()
+			}
+			if err != nil {
+				return fmt.Errorf("list %s: %w", b, err)
+			}
+			d.log.Info("listed "+what, "sync", d.s.Name, "backend", b.String(), "objects", n,
+				"elapsed", time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+	}
+	g.Go(lister(d.from, false, "source"))
+	if d.refresh {
+		g.Go(lister(d.to, true, "destination"))
+	}
+	listErr := make(chan error, 1)
+	go func() {
+		listErr <- g.Wait()
+		close(batches)
+	}()
+
+	w, err := d.newWriter(ctx)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	var werr error
+	for b := range batches {
+		if werr == nil {
+			if werr = w.insert(ctx, b); werr != nil {
+				// Stop the listers; keep draining so they can exit.
+				go func() {
+					for range batches {
+					}
+				}()
+				break
+			}
+		}
+		select {
+		case free <- b.rows[:0]:
+		default:
+		}
+	}
+	if werr != nil {
+		<-listErr
+		return werr
+	}
+	return <-listErr
+}
+
+// writer inserts listing rows, several per statement: each statement is a
+// cgo call, and per-row calls cost more than the rows themselves.
+type writer struct {
+	src, dst inserter
+}
+
+type inserter struct {
+	cols      int
+	one, many *sql.Stmt
+	args      []any
+}
+
+func (d *differ) newWriter(ctx context.Context) (*writer, error) {
+	w := &writer{}
+	sqlFor := func(table string, cols, n int) string {
+		row := "(" + strings.TrimSuffix(strings.Repeat("?,", cols), ",") + ")"
+		return "INSERT INTO " + table + " VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	}
+	for _, t := range []struct {
+		in    *inserter
+		table string
+		cols  int
+	}{{&w.src, "src", 5}, {&w.dst, "dst", 6}} {
+		t.in.cols = t.cols
+		t.in.args = make([]any, 0, t.cols*multiRows)
+		var err error
+		if t.in.one, err = d.tx.PrepareContext(ctx, sqlFor(t.table, t.cols, 1)); err != nil {
+			return nil, fmt.Errorf("record listing: %w", err)
+		}
+		if t.in.many, err = d.tx.PrepareContext(ctx, sqlFor(t.table, t.cols, multiRows)); err != nil {
+			return nil, fmt.Errorf("record listing: %w", err)
+		}
+	}
+	return w, nil
+}
+
+func (w *writer) close() {
+	for _, s := range []*sql.Stmt{w.src.one, w.src.many, w.dst.one, w.dst.many} {
+		if s != nil {
+			s.Close()
+		}
+	}
+}
+
+func (w *writer) insert(ctx context.Context, b listBatch) error {
+	in := &w.src
+	if b.dst {
+		in = &w.dst
+	}
+	rows := b.rows
+	for len(rows) > 0 {
+		n, st := multiRows, in.many
+		if len(rows) < multiRows {
+			n, st = 1, in.one
+		}
+		in.args = in.args[:0]
+		for _, r := range rows[:n] {
+			in.args = append(in.args, r.key, r.size, r.mtime, r.etag, r.md5)
+			if b.dst {
+				in.args = append(in.args, r.inscope)
+			}
+		}
+		if _, err := st.ExecContext(ctx, in.args...); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("a listing returned the same key twice among %q...: %w", rows[0].key, err)
+			}
+			return fmt.Errorf("record listing: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
