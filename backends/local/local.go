@@ -276,16 +276,16 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap("put", key, err)
 	}
-	if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
-		return backends.Object{}, b.errorf("put", key, "%s is a folder, not a file", p)
-	}
 	dir := filepath.Dir(p)
 
 	var (
 		f       *os.File
 		created []string
 	)
-	for attempt := 1; ; attempt++ {
+	// Most puts go to a folder that exists: try the file first, and make
+	// folders only when it is missing (saves a stat per file).
+	f, err = createTemp(dir, filepath.Base(p))
+	for attempt := 1; err != nil; attempt++ {
 		c, err := b.mkdirs(dir)
 		created = append(created, c...)
 		if err == nil {
@@ -308,15 +308,24 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	}
 	tmp := f.Name()
 
-	fi, err := b.writeTemp(ctx, f, r, src)
+	err = b.writeTemp(ctx, f, r, src)
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err == nil {
 		err = os.Rename(tmp, p)
-		if errors.Is(err, syscall.EISDIR) {
+		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			err = fmt.Errorf("%s is a folder, not a file", p)
 		}
+	}
+	var fi fs.FileInfo
+	if err == nil {
+		// Through the descriptor, after the rename (which changes the
+		// ctime, part of the version tag): the file as a listing sees it.
+		fi, err = f.Stat()
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = cerr
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -334,50 +343,39 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 			}
 		}
 	}
-	// Rename changes the ctime, part of the version tag: describe the file
-	// as a later listing will.
-	if after, err := os.Lstat(p); err == nil {
-		fi = after
-	}
 	return object(key, fi), nil
 }
 
 // writeTemp copies r into f, checks the size, sets the mtime, optionally
 // fsyncs, and closes f. It returns f's final FileInfo.
-func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src backends.Object) (fs.FileInfo, error) {
-	fi, err := func() (fs.FileInfo, error) {
-		if src.Size >= 0 {
-			// Read one byte more than promised to detect a long source.
-			n, err := copyBuffered(ctx, f, io.LimitReader(r, src.Size+1))
-			if err != nil {
-				return nil, err
-			}
-			if n < src.Size {
-				return nil, fmt.Errorf("short read: got %d of %d bytes", n, src.Size)
-			}
-			if n > src.Size {
-				return nil, fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
-			}
-		} else if _, err := copyBuffered(ctx, f, r); err != nil {
-			return nil, err
+// writeTemp fills the temporary file f from r and sets its mtime; f stays
+// open for the caller.
+func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src backends.Object) error {
+	if src.Size >= 0 {
+		// Read one byte more than promised to detect a long source.
+		n, err := copyBuffered(ctx, f, io.LimitReader(r, src.Size+1))
+		if err != nil {
+			return err
 		}
-		// Set the mtime before fsync so the fsync makes it durable too.
-		if !src.ModTime.IsZero() {
-			if err := os.Chtimes(f.Name(), time.Time{}, src.ModTime); err != nil {
-				return nil, err
-			}
+		if n < src.Size {
+			return fmt.Errorf("short read: got %d of %d bytes", n, src.Size)
 		}
-		if b.fsync {
-			if err := f.Sync(); err != nil {
-				return nil, err
-			}
+		if n > src.Size {
+			return fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
 		}
-		return f.Stat()
-	}()
-	if cerr := f.Close(); err == nil && cerr != nil {
-		return nil, cerr
+	} else if _, err := copyBuffered(ctx, f, r); err != nil {
+		return err
 	}
-	return fi, err
+	// Set the mtime before fsync so the fsync makes it durable too.
+	if !src.ModTime.IsZero() {
+		if err := os.Chtimes(f.Name(), time.Time{}, src.ModTime); err != nil {
+			return err
+		}
+	}
+	if b.fsync {
+		return f.Sync()
+	}
+	return nil
 }
 
 // createTemp creates a new temporary file in dir for an object named base.
