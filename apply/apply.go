@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,7 +112,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
 		Failed: e.failed.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
 	}
-	if stop.Err() != nil || ctx.Err() != nil {
+	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true
 		res.StopReason = "interrupted"
 		if errors.Is(context.Cause(stop), errDuration) {
@@ -155,6 +156,8 @@ type executor struct {
 	rec     *recorder
 
 	created, updated, deleted, failed, bytes atomic.Int64
+	// cut is set when Stop or an abort left planned work undone.
+	cut atomic.Bool
 }
 
 // errStopped ends dispatch when Stop fires.
@@ -199,6 +202,7 @@ func (e *executor) run(ctx context.Context) error {
 			return err
 		}
 		if e.stop.Err() != nil || ctx.Err() != nil {
+			e.cut.Store(true)
 			return nil
 		}
 		if e.failed.Load() > failedBefore {
@@ -216,6 +220,34 @@ func (e *executor) run(ctx context.Context) error {
 		if e.failed.Load() == failedBefore && e.stop.Err() == nil {
 			e.abortOrphans(ctx, j)
 		}
+	}
+	return e.abortIdleOrphans(ctx, names)
+}
+
+// abortIdleOrphans abandons the unfinished uploads of targeted syncs that
+// had nothing to do this run (their object left the source, say).
+func (e *executor) abortIdleOrphans(ctx context.Context, done []string) error {
+	if e.stop.Err() != nil || ctx.Err() != nil || e.failed.Load() > 0 {
+		return nil
+	}
+	syncs, err := plan.Targets(e.cfg, e.plan.Meta.Targets)
+	if err != nil {
+		return err
+	}
+	for _, s := range syncs {
+		if slices.Contains(done, s.Name) {
+			continue
+		}
+		ups, err := e.st.Uploads(ctx, s.Name)
+		if err != nil || len(ups) == 0 {
+			continue
+		}
+		to, err := e.open(s.To)
+		if err != nil {
+			e.log.Warn("opening a destination to abort unfinished uploads", "sync", s.Name, "err", err)
+			continue
+		}
+		e.abortOrphans(ctx, &job{e: e, s: s, to: to})
 	}
 	return nil
 }
@@ -270,7 +302,8 @@ func (e *executor) batchDeletes(ctx context.Context, j *job, bd backends.BatchDe
 		return nil
 	})
 	if errors.Is(err, errStopped) {
-		err = nil
+		e.cut.Store(true)
+		return nil // the keys gathered so far stay for the next run
 	}
 	if err != nil {
 		return err
@@ -290,8 +323,8 @@ func (e *executor) abortOrphans(ctx context.Context, j *job) {
 		e.log.Warn("listing unfinished uploads", "sync", j.s.Name, "err", err)
 		return
 	}
-	jr := e.st.Journal(j.s.Name)
 	for _, u := range ups {
+		jr := e.st.Journal(j.s.Name, u.Src)
 		if err := ab.AbortUpload(ctx, u.Key, u.ID); err != nil {
 			e.log.Warn("aborting an unfinished upload", "sync", j.s.Name, "key", u.Key, "err", err)
 			continue
@@ -323,6 +356,11 @@ func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending
 		go func() {
 			defer wg.Done()
 			for a := range work {
+				// Stop may fire while an action waits in the channel.
+				if e.stop.Err() != nil {
+					e.cut.Store(true)
+					continue
+				}
 				j.do(ctx, a)
 			}
 		}()
@@ -357,6 +395,7 @@ func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending
 	close(work)
 	wg.Wait()
 	if errors.Is(err, errStopped) {
+		e.cut.Store(true)
 		return nil
 	}
 	return err
@@ -423,6 +462,9 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 		return j.record(ctx, a, got, a.Src.MD5)
 	}
 	if rp, ok := j.to.(backends.ResumablePutter); ok {
+		if err := j.dropStaleUpload(ctx, a); err != nil {
+			return err
+		}
 		open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
 			rc, err := j.from.Open(ctx, a.Key, offset, length)
 			if err != nil {
@@ -430,7 +472,7 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 			}
 			return readCloser{j.wrap(ctx, rc), rc}, nil
 		}
-		got, err := rp.PutResumable(ctx, a.Key, open, src, e.st.Journal(j.s.Name))
+		got, err := rp.PutResumable(ctx, a.Key, open, src, e.st.Journal(j.s.Name, a.Src))
 		if err != nil {
 			return fmt.Errorf("write %s: %w", j.to, err)
 		}
@@ -459,6 +501,22 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 		}
 	}
 	return j.record(ctx, a, got, sum)
+}
+
+// dropStaleUpload abandons a recorded upload of a.Key that was started
+// from another version of the source: resuming it would splice two versions.
+func (j *job) dropStaleUpload(ctx context.Context, a plan.Action) error {
+	u, ok, err := j.e.st.UploadOf(ctx, j.s.Name, a.Key)
+	if err != nil || !ok || u.Src.Size == a.Src.Size && u.Src.MTime == a.Src.MTime && u.Src.ETag == a.Src.ETag {
+		return err
+	}
+	if ab, ok := j.to.(backends.UploadAborter); ok {
+		if err := ab.AbortUpload(ctx, a.Key, u.ID); err != nil {
+			return fmt.Errorf("abort the upload of an older version: %w", err)
+		}
+	}
+	j.e.log.Info("source changed since its upload began; starting over", "sync", j.s.Name, "key", a.Key)
+	return j.e.st.Journal(j.s.Name, a.Src).Finished(ctx, a.Key)
 }
 
 // wrap adds progress counting and the bandwidth limit to a source stream.

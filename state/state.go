@@ -90,6 +90,10 @@ var migrations = []string{
 		upload_id  TEXT NOT NULL,
 		part_size  INTEGER NOT NULL,
 		started_at INTEGER NOT NULL,
+		-- the source version being uploaded: a changed source restarts
+		src_size   INTEGER NOT NULL,
+		src_mtime  INTEGER NOT NULL,
+		src_etag   TEXT NOT NULL,
 		PRIMARY KEY (sync, key)
 	) WITHOUT ROWID;
 	CREATE TABLE upload_parts (

@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"syncer/backends"
+	. "syncer/state"
 )
 
 func TestJournal(t *testing.T) {
 	ctx := context.Background()
 	path := newPath(t)
 	st := open(t, path, true)
-	j := st.Journal("media")
+	j := st.Journal("media", Fingerprint{Size: 10 << 20, MTime: 7})
 
 	id, _, parts, err := j.Load(ctx, "big.bin")
 	if err != nil || id != "" || parts != nil {
@@ -29,20 +30,20 @@ func TestJournal(t *testing.T) {
 		}
 	}
 	// Another sync's journal sees nothing of this one.
-	if id, _, _, _ := st.Journal("other").Load(ctx, "big.bin"); id != "" {
+	if id, _, _, _ := st.Journal("other", Fingerprint{}).Load(ctx, "big.bin"); id != "" {
 		t.Fatalf("other sync sees upload %q", id)
 	}
 	st.Close()
 
 	// A reopened state (a resumed run) sees the upload and its parts in order.
 	st = open(t, path, false)
-	j = st.Journal("media")
+	j = st.Journal("media", Fingerprint{Size: 10 << 20, MTime: 7})
 	id, size, parts, err := j.Load(ctx, "big.bin")
 	if err != nil || id != "upload-1" || size != 5<<20 || !reflect.DeepEqual(parts, want) {
 		t.Fatalf("Load = %q, %d, %+v, %v; want upload-1, %d, %+v", id, size, parts, err, 5<<20, want)
 	}
 	ups, err := st.Uploads(ctx, "")
-	if err != nil || len(ups) != 1 || ups[0].Key != "big.bin" || ups[0].ID != "upload-1" {
+	if err != nil || len(ups) != 1 || ups[0].Key != "big.bin" || ups[0].ID != "upload-1" || ups[0].Src.Size != 10<<20 || ups[0].Src.MTime != 7 {
 		t.Fatalf("Uploads = %+v, %v", ups, err)
 	}
 
@@ -85,7 +86,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	if _, ok, err := st.Get(ctx, "s", "k"); err != nil || !ok {
 		t.Fatalf("record lost in migration: %v %v", ok, err)
 	}
-	if err := st.Journal("s").Started(ctx, "k", "u", 5<<20); err != nil {
+	if err := st.Journal("s", Fingerprint{}).Started(ctx, "k", "u", 5<<20); err != nil {
 		t.Fatalf("uploads table missing after migration: %v", err)
 	}
 	var v string
