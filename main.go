@@ -255,8 +255,9 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 }
 
 // signals returns a context cancelled by the first SIGINT/SIGTERM (stop
-// taking work) and one cancelled by the second (abort at once).
-func (c *cli) signals() (stop, abort context.Context, done func()) {
+// taking work) and one cancelled by the second, or grace after the first
+// (abort transfers in flight; state stays consistent).
+func (c *cli) signals(grace time.Duration) (stop, abort context.Context, done func()) {
 	stopCtx, stopFn := context.WithCancel(context.Background())
 	abortCtx, abortFn := context.WithCancel(context.Background())
 	ch := make(chan os.Signal, 2)
@@ -269,8 +270,9 @@ func (c *cli) signals() (stop, abort context.Context, done func()) {
 			case sig := <-ch:
 				n++
 				if n == 1 {
-					fmt.Fprintf(c.stderr, "\n%s received: finishing the objects in flight, then stopping. Send it again to abort at once.\n", sig)
+					fmt.Fprintf(c.stderr, "\n%s received: finishing the objects in flight (for up to %s), then stopping. Send it again to abort at once.\n", sig, grace)
 					stopFn()
+					time.AfterFunc(grace, abortFn)
 				} else {
 					fmt.Fprintf(c.stderr, "\nSecond %s: aborting transfers in flight.\n", sig)
 					abortFn()
@@ -321,7 +323,7 @@ func (c *cli) plan(args []string) int {
 	if cfg.Limits.Memory > 0 {
 		debug.SetMemoryLimit(cfg.Limits.Memory)
 	}
-	stop, _, done := c.signals()
+	stop, _, done := c.signals(0)
 	defer done()
 	st, unlock, code := c.openState(stop, cfg, "plan", pf.lockTimeout)
 	if st == nil {
@@ -401,6 +403,7 @@ func (c *cli) fail(ctx context.Context, err error) int {
 type applyFlags struct {
 	planFlags
 	autoApprove bool
+	grace       time.Duration
 }
 
 func (c *cli) apply(args []string) int {
@@ -408,6 +411,7 @@ func (c *cli) apply(args []string) int {
 	var af applyFlags
 	af.register(fs, true)
 	fs.BoolVar(&af.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	fs.DurationVar(&af.grace, "grace", 25*time.Second, "after SIGINT/SIGTERM, let transfers in flight finish for this long (Kubernetes kills after 30s by default)")
 	fs.BoolVar(&af.json, "json", false, "print the plan and the result as JSON lines")
 	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
@@ -426,7 +430,7 @@ func (c *cli) apply(args []string) int {
 	if cfg.Limits.Memory > 0 {
 		debug.SetMemoryLimit(cfg.Limits.Memory)
 	}
-	stop, abort, done := c.signals()
+	stop, abort, done := c.signals(af.grace)
 	defer done()
 	var p *plan.Plan
 	var err error

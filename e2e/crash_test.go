@@ -335,3 +335,39 @@ func TestLimitsNotInConfigHash(t *testing.T) {
 	}
 	assertTreesEqual(t, l.Src, l.Dst)
 }
+
+// One SIGTERM with a short -grace: the transfers in flight, too slow to
+// finish in time, are aborted when the grace ends; the run exits 130 with
+// whole objects only, and the next apply finishes.
+func TestGraceEndsInFlightTransfers(t *testing.T) {
+	l := newLayout(t)
+	const total = 4
+	genTree(t, l.Src, "grace", total, 4<<20, 4<<20) // 16 MiB: 8 s at the throttle
+	cfg := l.config()
+	cfg.Bandwidth = throttle
+	cfg.Workers = 2
+	cfg.write(t, l.Config)
+
+	p := startSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-grace", "300ms", "-config", l.Config)
+	p.waitUntil(t, "a transfer in flight", waitGuard, func() bool { return len(snapshotDst(t, l.Dst).Temps) > 0 })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	first := p.wait(t, waitGuard)
+	if first.Code != 130 {
+		t.Fatalf("apply after one SIGTERM and a short grace: want exit 130\n%s", first)
+	}
+	if !strings.Contains(first.Stderr, "apply again to resume") {
+		t.Errorf("stderr does not say the run can be resumed:\n%s", first.Stderr)
+	}
+	snap := snapshotDst(t, l.Dst)
+	if len(snap.Files) >= total {
+		t.Fatalf("all files were copied before the grace ended; it did not land mid-transfer")
+	}
+	cfg.Bandwidth = ""
+	cfg.write(t, l.Config)
+	if second := runSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-config", l.Config); second.Code != 0 {
+		t.Fatalf("second apply: want exit 0\n%s", second)
+	}
+	assertTreesEqual(t, l.Src, l.Dst)
+}
