@@ -28,6 +28,7 @@ import (
 	"syncer/apply"
 	"syncer/backends"
 	"syncer/backends/local"
+	"syncer/backends/s3"
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
@@ -244,6 +245,17 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 	switch b.Type {
 	case "local":
 		be, err = local.New(local.Options{Name: b.Name, Path: b.Local.Path, Fsync: b.Local.Fsync})
+	case "s3":
+		c := b.S3
+		be, err = s3.New(context.Background(), s3.Options{
+			Name: b.Name, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint,
+			ForcePathStyle: c.ForcePathStyle, Profile: c.Profile,
+			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
+			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
+			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, ServerSideCopy: c.ServerSideCopy,
+			InsecureSkipVerify: c.InsecureSkipVerify,
+		})
 	default:
 		err = fmt.Errorf("backend type %q is not supported by this build", b.Type)
 	}

@@ -52,9 +52,25 @@ type Result struct {
 	StopReason string
 }
 
-// perWorkerBuffer is what one transfer holds (the local backend's copy
-// buffer plus read-ahead slack), for the tuner's budget.
+// perWorkerBuffer is what one streamed transfer holds at least (the local
+// backend's copy buffer plus slack), for the tuner's budget.
 const perWorkerBuffer = 1 << 20
+
+// perWorkerMemory is the largest buffer one transfer may hold: a
+// destination's part size where it uploads in parts.
+func perWorkerMemory(cfg *config.Config, open plan.Opener) int64 {
+	n := int64(perWorkerBuffer)
+	for _, s := range cfg.Syncs {
+		to, err := open(s.To)
+		if err != nil {
+			continue
+		}
+		if p, ok := to.(interface{ PartSize() int64 }); ok {
+			n = max(n, p.PartSize()+perWorkerBuffer)
+		}
+	}
+	return n
+}
 
 // Run executes p, which must be fresh against st (the caller checks).
 func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan, open plan.Opener, opts Options) (Result, error) {
@@ -83,7 +99,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if m := cfg.Limits.MaxDelete; m >= 0 && sum.Delete > int64(m) {
 		return Result{}, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing", sum.Delete, m)
 	}
-	dec := Tune(cfg.Limits, stats, perWorkerBuffer)
+	dec := Tune(cfg.Limits, stats, perWorkerMemory(cfg, open))
 	log.Info(fmt.Sprintf("using %d workers (%s)", dec.Workers, dec.Reason))
 
 	runID, err := st.StartRun(ctx, "apply", opts.Version)
@@ -194,6 +210,13 @@ func (e *executor) run(ctx context.Context) error {
 				e.log.Warn("cleaning leftover temporary files", "backend", to.String(), "err", err)
 			} else if n > 0 {
 				e.log.Info("removed leftover temporary files", "backend", to.String(), "count", n)
+			}
+		}
+		if copies.Count > 0 {
+			if sc, ok := to.(backends.ServerSideCopier); ok && sc.CanCopyFrom(from) {
+				e.log.Info("copying server-side: object bytes do not pass through syncer", "sync", name)
+			} else if ok {
+				e.log.Info("streaming through syncer: these backends cannot copy server-side (different stores or credentials)", "sync", name)
 			}
 		}
 		j := &job{e: e, s: s, from: from, to: to}

@@ -35,6 +35,11 @@ var backendKinds = map[string]backendKind{
 			return "local", filepath.ToSlash(b.Local.Path), true
 		},
 	},
+	"s3": {
+		decode:   decodeS3,
+		settings: s3HashSettings,
+		place:    s3Place,
+	},
 }
 
 func knownBackendTypes() string {

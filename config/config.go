@@ -51,6 +51,7 @@ type Backend struct {
 	Type, Name string
 	DeclRange  hcl.Range
 	Local      *LocalBackend // set when Type == "local"
+	S3         *S3Backend    // set when Type == "s3"
 }
 
 // Addr returns the backend's reference address, e.g. "backend.local.src".

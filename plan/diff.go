@@ -147,16 +147,17 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 
 // comparison SQL per compare mode; s = source listing, d = destination
 // listing, r = state record.
-type exprs struct{ differ, srcChanged, drift string }
+type exprs struct{ differ, srcChanged, drift, driftNoTimes string }
 
 func compareExprs(mode config.CompareMode) exprs {
 	etagDrift := `(d.etag != '' AND r.dst_etag != '' AND d.etag != r.dst_etag)`
 	switch mode {
 	case config.CompareSize:
 		return exprs{
-			differ:     `s.size != d.size`,
-			srcChanged: `s.size != r.src_size`,
-			drift:      `d.size != r.dst_size`,
+			differ:       `s.size != d.size`,
+			srcChanged:   `s.size != r.src_size`,
+			drift:        `d.size != r.dst_size`,
+			driftNoTimes: `d.size != r.dst_size`,
 		}
 	case config.CompareChecksum:
 		return exprs{
@@ -165,12 +166,15 @@ func compareExprs(mode config.CompareMode) exprs {
 				THEN s.md5 != r.src_md5 ELSE s.mtime != r.src_mtime END)`,
 			drift: `(d.size != r.dst_size OR CASE WHEN d.md5 != '' AND r.dst_md5 != ''
 				THEN d.md5 != r.dst_md5 ELSE d.mtime != r.dst_mtime OR ` + etagDrift + ` END)`,
+			driftNoTimes: `(d.size != r.dst_size OR CASE WHEN d.md5 != '' AND r.dst_md5 != ''
+				THEN d.md5 != r.dst_md5 ELSE ` + etagDrift + ` END)`,
 		}
 	default: // modtime
 		return exprs{
-			differ:     `(s.size != d.size OR s.mtime = 0 OR d.mtime = 0 OR abs(s.mtime - d.mtime) > @window)`,
-			srcChanged: `(s.size != r.src_size OR s.mtime != r.src_mtime)`,
-			drift:      `(d.size != r.dst_size OR d.mtime != r.dst_mtime OR ` + etagDrift + `)`,
+			differ:       `(s.size != d.size OR s.mtime = 0 OR d.mtime = 0 OR abs(s.mtime - d.mtime) > @window)`,
+			srcChanged:   `(s.size != r.src_size OR s.mtime != r.src_mtime)`,
+			drift:        `(d.size != r.dst_size OR d.mtime != r.dst_mtime OR ` + etagDrift + `)`,
+			driftNoTimes: `(d.size != r.dst_size OR ` + etagDrift + `)`,
 		}
 	}
 }
@@ -183,6 +187,11 @@ func (d *differ) diff(ctx context.Context) error {
 		// One side cannot keep source times, so an unrecorded pair is
 		// compared on size and, where both sides know it, md5.
 		e.differ = `(s.size != d.size OR (s.md5 != '' AND d.md5 != '' AND s.md5 != d.md5))`
+	}
+	if pt == 0 {
+		// The destination sets its own times (S3's LastModified), which
+		// Put may not report: drift shows in size and ETag only.
+		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix)}
 	rec := `LEFT JOIN st.objects r ON r.sync = @sync AND r.key = s.key`

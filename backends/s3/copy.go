@@ -1,0 +1,187 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"syncer/backends"
+)
+
+// CanCopyFrom reports whether CopyFrom can copy from src inside the store:
+// src must be an s3 backend. With server_side_copy "always" that is enough;
+// with "never" nothing qualifies; with "auto" both must use the same
+// endpoint and the same credentials (the same static keys, or the same
+// profile and role, or both the default chain and the same role), so one
+// set of credentials reaches both buckets.
+func (b *Backend) CanCopyFrom(src backends.Backend) bool {
+	s, ok := src.(*Backend)
+	if !ok || s == nil {
+		return false
+	}
+	switch b.ssc {
+	case CopyNever:
+		return false
+	case CopyAlways:
+		return true
+	}
+	return sameEndpoint(b.endpoint, s.endpoint) && b.creds == s.creds
+}
+
+func sameEndpoint(a, b string) bool {
+	return strings.EqualFold(strings.TrimRight(a, "/"), strings.TrimRight(b, "/"))
+}
+
+// CopyFrom copies srcKey of src (an *s3.Backend) to key without the bytes
+// passing through syncer: CopyObject below the copy cutoff (5 GiB), a
+// multipart upload of UploadPartCopy parts at or above it. The copy is
+// pinned to srcObj.ETag when known, so a source that changed since it was
+// listed fails the copy instead of copying another version. Metadata
+// (x-amz-meta-mtime included) is copied; storage class and encryption are
+// the destination's.
+func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, key string, srcObj backends.Object) (backends.Object, error) {
+	s, ok := src.(*Backend)
+	if !ok {
+		return backends.Object{}, fmt.Errorf("copy %s: source %s is not an s3 backend", b, src)
+	}
+	k, err := b.objKey(key)
+	if err != nil {
+		return backends.Object{}, fmt.Errorf("copy %s: %w", b, err)
+	}
+	sk, err := s.objKey(srcKey)
+	if err != nil {
+		return backends.Object{}, fmt.Errorf("copy from %s: %w", s, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return backends.Object{}, b.wrap(ctx, "copy", key, err)
+	}
+	if srcObj.Size < 0 || srcObj.ETag == "" {
+		st, err := s.Stat(ctx, srcKey)
+		if err != nil {
+			return backends.Object{}, err
+		}
+		srcObj.Size, srcObj.ETag = st.Size, st.ETag
+	}
+	source := s.bucket + "/" + escapeKey(sk)
+	var match *string
+	if srcObj.ETag != "" {
+		match = aws.String(`"` + srcObj.ETag + `"`)
+	}
+	if srcObj.Size < b.copyCutoff {
+		sse, kms := b.sseInput()
+		out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
+			Bucket:               aws.String(b.bucket),
+			Key:                  aws.String(k),
+			CopySource:           aws.String(source),
+			CopySourceIfMatch:    match,
+			MetadataDirective:    types.MetadataDirectiveCopy,
+			StorageClass:         types.StorageClass(b.storageClass),
+			ServerSideEncryption: sse,
+			SSEKMSKeyId:          kms,
+		})
+		if err != nil {
+			if isNotFound(err) && ctx.Err() == nil {
+				return backends.Object{}, s.notFound("copy from", srcKey)
+			}
+			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
+		}
+		obj := backends.Object{Key: key, Size: srcObj.Size}
+		if r := out.CopyObjectResult; r != nil {
+			obj.ETag = unquote(aws.ToString(r.ETag))
+			obj.ModTime = aws.ToTime(r.LastModified)
+		}
+		if b.sse != "aws:kms" && plainMD5(obj.ETag) {
+			obj.Hashes = map[backends.HashType]string{backends.MD5: obj.ETag}
+		}
+		return obj, nil
+	}
+	return b.copyMultipart(ctx, s, srcKey, sk, key, k, source, match, srcObj.Size)
+}
+
+// copyMultipart copies in UploadPartCopy parts; the upload is aborted on
+// any error (a server-side copy is quick to redo; nothing is journaled).
+func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key, k, source string, match *string, size int64) (obj backends.Object, err error) {
+	// UploadPartCopy does not copy metadata: take it from the source.
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(sk), IfMatch: match})
+	if err != nil {
+		if isNotFound(err) && ctx.Err() == nil {
+			return backends.Object{}, s.notFound("copy from", srcKey)
+		}
+		return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
+	}
+	sse, kms := b.sseInput()
+	cu, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:               aws.String(b.bucket),
+		Key:                  aws.String(k),
+		ContentType:          head.ContentType,
+		Metadata:             head.Metadata,
+		StorageClass:         types.StorageClass(b.storageClass),
+		ServerSideEncryption: sse,
+		SSEKMSKeyId:          kms,
+	})
+	if err != nil {
+		return backends.Object{}, b.wrap(ctx, "copy", key, err)
+	}
+	id := aws.ToString(cu.UploadId)
+	defer func() {
+		if err != nil {
+			b.abort(ctx, k, id)
+		}
+	}()
+	ps := b.copyPartSize
+	if size > ps*MaxParts {
+		ps = (size + MaxParts - 1) / MaxParts
+	}
+	var (
+		parts []types.CompletedPart
+		etags []string
+	)
+	for off, num := int64(0), int32(1); off < size; off, num = off+ps, num+1 {
+		end := min(off+ps, size) - 1
+		out, err := b.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket:            aws.String(b.bucket),
+			Key:               aws.String(k),
+			UploadId:          aws.String(id),
+			PartNumber:        aws.Int32(num),
+			CopySource:        aws.String(source),
+			CopySourceIfMatch: match,
+			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
+		})
+		if err != nil {
+			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("part %d from %s key %q: %w", num, s, srcKey, err))
+		}
+		etag := ""
+		if out.CopyPartResult != nil {
+			etag = unquote(aws.ToString(out.CopyPartResult.ETag))
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: aws.String(etag)})
+		etags = append(etags, etag)
+	}
+	etag, err := b.complete(ctx, key, k, id, parts, etags)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	return backends.Object{Key: key, Size: size, ETag: etag}, nil
+}
+
+// escapeKey percent-encodes an object key for x-amz-copy-source: every
+// byte but unreserved characters and "/" (so "+" and "%" survive intact).
+func escapeKey(k string) string {
+	const hexdig = "0123456789ABCDEF"
+	var sb strings.Builder
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~/", c) >= 0 {
+			sb.WriteByte(c)
+			continue
+		}
+		sb.WriteByte('%')
+		sb.WriteByte(hexdig[c>>4])
+		sb.WriteByte(hexdig[c&15])
+	}
+	return sb.String()
+}

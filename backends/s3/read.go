@@ -1,0 +1,293 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"syncer/backends"
+)
+
+// List streams ListObjectsV2 pages (1,000 keys each) into fn. Keys are
+// relative to the backend's root; S3 keys that are not valid syncer keys
+// (folder markers ending in "/", "a//b", "..") are skipped. ETags are
+// unquoted; Hashes[MD5] is the ETag when it is a plain MD5 (not a multipart
+// "-N" tag, and the backend does not write with SSE-KMS).
+func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) || strings.HasPrefix(prefix, "/") {
+		return fmt.Errorf("list %s: invalid list prefix %q", b, prefix)
+	}
+	if err := ctx.Err(); err != nil {
+		return b.wrap(ctx, "list", "", err)
+	}
+	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+		Bucket:       aws.String(b.bucket),
+		Prefix:       aws.String(b.root + prefix),
+		MaxKeys:      aws.Int32(listPage),
+		EncodingType: types.EncodingTypeUrl,
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return b.wrap(ctx, "list", "", err)
+		}
+		decode := page.EncodingType == types.EncodingTypeUrl
+		for _, o := range page.Contents {
+			if err := ctx.Err(); err != nil {
+				return b.wrap(ctx, "list", "", err)
+			}
+			k := aws.ToString(o.Key)
+			if decode {
+				if k, err = url.QueryUnescape(k); err != nil {
+					return b.wrap(ctx, "list", "", fmt.Errorf("undecodable key %q in listing: %w", aws.ToString(o.Key), err))
+				}
+			}
+			rel, ok := strings.CutPrefix(k, b.root)
+			if !ok || !strings.HasPrefix(rel, prefix) || backends.CheckKey(rel) != nil {
+				continue
+			}
+			obj := backends.Object{
+				Key:     rel,
+				Size:    aws.ToInt64(o.Size),
+				ModTime: aws.ToTime(o.LastModified),
+				ETag:    unquote(aws.ToString(o.ETag)),
+			}
+			obj.Hashes = b.md5Hashes(obj.ETag, b.sse)
+			if err := fn(obj); err != nil {
+				return err
+			}
+		}
+	}
+	return ctx.Err()
+}
+
+// unquote strips the quotes S3 puts around ETags.
+func unquote(etag string) string { return strings.Trim(etag, `"`) }
+
+// plainMD5 reports whether etag looks like a single-part MD5 ETag.
+func plainMD5(etag string) bool {
+	if len(etag) != 32 {
+		return false
+	}
+	for i := 0; i < len(etag); i++ {
+		c := etag[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// md5Hashes returns {md5: etag} when etag is the object's MD5: a plain
+// 32-hex ETag of an object not encrypted with KMS (whose ETags are not
+// MD5s). Objects encrypted with SSE-C also have non-MD5 ETags; syncer does
+// not write those, and a listing cannot tell them apart.
+func (b *Backend) md5Hashes(etag, sse string) map[backends.HashType]string {
+	if !plainMD5(etag) || strings.HasPrefix(sse, "aws:kms") {
+		return nil
+	}
+	return map[backends.HashType]string{backends.MD5: etag}
+}
+
+// Stat returns the object at key from HeadObject.
+func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error) {
+	k, err := b.objKey(key)
+	if err != nil {
+		return backends.Object{}, fmt.Errorf("stat %s: %w", b, err)
+	}
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)})
+	if err != nil {
+		if isNotFound(err) && ctx.Err() == nil {
+			return backends.Object{}, b.notFound("stat", key)
+		}
+		return backends.Object{}, b.wrap(ctx, "stat", key, err)
+	}
+	etag := unquote(aws.ToString(out.ETag))
+	return backends.Object{
+		Key:     key,
+		Size:    aws.ToInt64(out.ContentLength),
+		ModTime: aws.ToTime(out.LastModified),
+		ETag:    etag,
+		Hashes:  b.md5Hashes(etag, string(out.ServerSideEncryption)),
+	}, nil
+}
+
+// SourceModTime returns the modification time Put recorded for key in its
+// metadata (x-amz-meta-mtime), or the zero time when there is none.
+func (b *Backend) SourceModTime(ctx context.Context, key string) (time.Time, error) {
+	k, err := b.objKey(key)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stat %s: %w", b, err)
+	}
+	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)})
+	if err != nil {
+		if isNotFound(err) && ctx.Err() == nil {
+			return time.Time{}, b.notFound("stat", key)
+		}
+		return time.Time{}, b.wrap(ctx, "stat", key, err)
+	}
+	t, _ := time.Parse(time.RFC3339Nano, out.Metadata[MetaMTime])
+	return t, nil
+}
+
+// Open streams the object from offset with a ranged GetObject. A read that
+// fails mid-stream on a dropped connection resumes with a new ranged GET
+// pinned to the same ETag (If-Match), so the bytes always come from one
+// version of the object.
+func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	k, err := b.objKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", b, err)
+	}
+	if offset < 0 {
+		return nil, b.errorf("open", key, "negative offset %d", offset)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, b.wrap(ctx, "open", key, err)
+	}
+	if length == 0 {
+		if _, err := b.Stat(ctx, key); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(strings.NewReader("")), nil
+	}
+	r := &objectReader{b: b, ctx: ctx, key: key, objKey: k, pos: offset, end: -1}
+	if length > 0 {
+		r.end = offset + length
+	}
+	if err := r.get(); err != nil {
+		if errors.Is(err, errRangeNotSatisfiable) {
+			// Asked for bytes from the end (or past it) of an object,
+			// maybe an empty one: empty, if the object exists.
+			if _, serr := b.Stat(ctx, key); serr != nil {
+				return nil, serr
+			}
+			return io.NopCloser(strings.NewReader("")), nil
+		}
+		return nil, err
+	}
+	return r, nil
+}
+
+var errRangeNotSatisfiable = errors.New("range not satisfiable")
+
+// maxReadResumes bounds how often one Open stream re-requests after a
+// dropped connection.
+const maxReadResumes = 10
+
+// objectReader reads a GetObject body and resumes it after transient
+// failures.
+type objectReader struct {
+	b           *Backend
+	ctx         context.Context
+	key, objKey string
+	pos, end    int64 // next byte to read; end of the range (-1: object end)
+	etag        string
+	body        io.ReadCloser
+	resumes     int
+	err         error // sticky
+}
+
+// get issues a GetObject for [pos, end).
+func (r *objectReader) get() error {
+	in := &s3.GetObjectInput{Bucket: aws.String(r.b.bucket), Key: aws.String(r.objKey)}
+	switch {
+	case r.end >= 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.pos, r.end-1))
+	case r.pos > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.pos))
+	default:
+		// A whole object: have the SDK check the store's checksum, if
+		// the store keeps a whole-object one.
+		in.ChecksumMode = types.ChecksumModeEnabled
+	}
+	if r.etag != "" {
+		in.IfMatch = aws.String(`"` + r.etag + `"`)
+	}
+	out, err := r.b.client.GetObject(r.ctx, in)
+	if err != nil {
+		switch {
+		case r.ctx.Err() != nil:
+		case httpStatus(err) == http.StatusRequestedRangeNotSatisfiable || errorCode(err) == "InvalidRange":
+			return errRangeNotSatisfiable
+		case isNotFound(err):
+			if r.etag != "" {
+				return r.b.errorf("open", r.key, "the object was deleted while it was being read")
+			}
+			return r.b.notFound("open", r.key)
+		case errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
+			return r.b.errorf("open", r.key, "the object changed while it was being read")
+		}
+		return r.b.wrap(r.ctx, "open", r.key, err)
+	}
+	if r.etag == "" {
+		r.etag = unquote(aws.ToString(out.ETag))
+	}
+	r.body = out.Body
+	return nil
+}
+
+func (r *objectReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.end >= 0 && r.pos >= r.end {
+		return 0, io.EOF
+	}
+	if r.end >= 0 && int64(len(p)) > r.end-r.pos {
+		p = p[:r.end-r.pos]
+	}
+	for {
+		if err := r.ctx.Err(); err != nil {
+			r.err = r.b.wrap(r.ctx, "read", r.key, err)
+			return 0, r.err
+		}
+		n, err := r.body.Read(p)
+		r.pos += int64(n)
+		if err == nil || err == io.EOF {
+			if err == io.EOF && r.end >= 0 && r.pos < r.end {
+				// The range went past the object's end: that is the end.
+				r.end = r.pos
+			}
+			return n, err
+		}
+		if n > 0 {
+			// Hand out what arrived; the next Read meets the error again.
+			return n, nil
+		}
+		if r.ctx.Err() != nil || r.resumes >= maxReadResumes || !r.b.retryable(err) {
+			r.err = r.b.wrap(r.ctx, "read", r.key, err)
+			return 0, r.err
+		}
+		r.resumes++
+		r.body.Close()
+		if !r.b.sleep(r.ctx, r.resumes, err) {
+			continue // reports ctx's error above
+		}
+		if gerr := r.get(); gerr != nil {
+			if errors.Is(gerr, errRangeNotSatisfiable) {
+				r.end = r.pos // nothing left after all
+				return 0, io.EOF
+			}
+			r.err = gerr
+			return 0, r.err
+		}
+	}
+}
+
+func (r *objectReader) Close() error {
+	if r.body == nil {
+		return nil
+	}
+	return r.body.Close()
+}

@@ -1,0 +1,445 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"path"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"syncer/backends"
+)
+
+// Errors for a source that does not match its declared size.
+var (
+	errShort = errors.New("short read: the source ended before its declared size")
+	errLong  = errors.New("the source yielded more bytes than its declared size")
+)
+
+// Put stores r at key. Which request carries the bytes depends on the size
+// (see the package doc); memory is at most one part buffer per call. On any
+// failure, cancellation included, a multipart upload is aborted, so key
+// never shows a partial object and keeps what it had.
+func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {
+	k, err := b.objKey(key)
+	if err != nil {
+		return backends.Object{}, fmt.Errorf("put %s: %w", b, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	size := src.Size
+	switch {
+	case size >= 0 && size < b.uploadCutoff && size <= b.partSize:
+		buf, release := b.buffer(size)
+		defer release()
+		if err := fill(ctx, r, buf[:size], true); err != nil {
+			return backends.Object{}, b.wrap(ctx, "put", key, err)
+		}
+		return b.putBuffer(ctx, key, k, buf[:size], src)
+	case size >= 0 && size < b.uploadCutoff && b.https:
+		return b.putStream(ctx, key, k, r, src)
+	case size < 0:
+		// Unknown size: one buffer decides between PutObject and multipart.
+		buf, release := b.buffer(b.partSize)
+		defer release()
+		n, eof, err := fillUpTo(ctx, r, buf)
+		if err != nil {
+			return backends.Object{}, b.wrap(ctx, "put", key, err)
+		}
+		if eof && int64(n) < b.uploadCutoff {
+			return b.putBuffer(ctx, key, k, buf[:n], src)
+		}
+		return b.putMultipart(ctx, key, k, r, src, buf, n, eof)
+	default:
+		buf, release := b.buffer(min(b.partSizeFor(size), max(size, 1)))
+		defer release()
+		return b.putMultipart(ctx, key, k, r, src, buf, 0, false)
+	}
+}
+
+// buffer returns a buffer of at least n bytes (n <= part size) and its
+// release function. Part-size buffers are pooled.
+func (b *Backend) buffer(n int64) ([]byte, func()) {
+	if n <= smallObject || n > b.partSize {
+		return make([]byte, n), func() {}
+	}
+	p := b.bufPool.Get().(*[]byte)
+	return (*p)[:n], func() { b.bufPool.Put(p) }
+}
+
+// partSizeFor returns the part size for an object of size bytes: the
+// configured one, grown (in MiB steps) so that the object fits 10,000 parts.
+func (b *Backend) partSizeFor(size int64) int64 {
+	ps := b.partSize
+	if size > ps*MaxParts {
+		ps = (size + MaxParts - 1) / MaxParts
+		ps = (ps + MiB - 1) / MiB * MiB
+	}
+	return ps
+}
+
+// fill reads exactly len(buf) bytes of r, checking ctx between reads. With
+// last set, r must end there: more bytes are an error.
+func fill(ctx context.Context, r io.Reader, buf []byte, last bool) error {
+	n, eof, err := fillUpTo(ctx, r, buf)
+	if err != nil {
+		return err
+	}
+	if n < len(buf) {
+		return &sourceError{errShort}
+	}
+	if last && !eof {
+		return probeEnd(r)
+	}
+	return nil
+}
+
+// fillUpTo reads r into buf until buf is full or r ends (eof). Errors from
+// r are wrapped in *sourceError.
+func fillUpTo(ctx context.Context, r io.Reader, buf []byte) (n int, eof bool, err error) {
+	for n < len(buf) {
+		if err := ctx.Err(); err != nil {
+			return n, false, err
+		}
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, true, nil
+		}
+		if err != nil {
+			return n, false, &sourceError{err}
+		}
+	}
+	return n, false, nil
+}
+
+// probeEnd checks that r has nothing left.
+func probeEnd(r io.Reader) error {
+	var one [1]byte
+	for range 100 {
+		n, err := r.Read(one[:])
+		if n > 0 {
+			return &sourceError{errLong}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return &sourceError{err}
+		}
+	}
+	return &sourceError{io.ErrNoProgress}
+}
+
+// writeMeta returns the metadata Put stores: the source modification time.
+func writeMeta(src backends.Object) map[string]string {
+	if src.ModTime.IsZero() {
+		return nil
+	}
+	return map[string]string{MetaMTime: src.ModTime.UTC().Format(time.RFC3339Nano)}
+}
+
+// contentType guesses from the key's extension, as browsers will want it.
+func contentType(key string) *string {
+	if t := mime.TypeByExtension(path.Ext(key)); t != "" {
+		return aws.String(t)
+	}
+	return aws.String("application/octet-stream")
+}
+
+func (b *Backend) sseInput() (types.ServerSideEncryption, *string) {
+	var kms *string
+	if b.kmsKeyID != "" {
+		kms = aws.String(b.kmsKeyID)
+	}
+	return types.ServerSideEncryption(b.sse), kms
+}
+
+func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
+	sse, kms := b.sseInput()
+	return &s3.PutObjectInput{
+		Bucket:               aws.String(b.bucket),
+		Key:                  aws.String(k),
+		ContentType:          contentType(key),
+		Metadata:             writeMeta(src),
+		StorageClass:         types.StorageClass(b.storageClass),
+		ServerSideEncryption: sse,
+		SSEKMSKeyId:          kms,
+	}
+}
+
+// putBuffer sends data with one PutObject. The body is seekable, so the SDK
+// retries it, and Content-MD5 lets the store reject corrupted bytes.
+func (b *Backend) putBuffer(ctx context.Context, key, k string, data []byte, src backends.Object) (backends.Object, error) {
+	sum := md5.Sum(data)
+	in := b.putInput(key, k, src)
+	in.Body = bytes.NewReader(data)
+	in.ContentLength = aws.Int64(int64(len(data)))
+	in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+	out, err := b.client.PutObject(ctx, in)
+	if err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	return b.putResult(key, int64(len(data)), unquote(aws.ToString(out.ETag)), hex.EncodeToString(sum[:]))
+}
+
+// putResult checks a single-part ETag against the MD5 we computed and
+// returns the stored object.
+func (b *Backend) putResult(key string, size int64, etag, md5hex string) (backends.Object, error) {
+	obj := backends.Object{Key: key, Size: size, ETag: etag}
+	if b.sse == "aws:kms" {
+		return obj, nil
+	}
+	if plainMD5(etag) && etag != md5hex {
+		return backends.Object{}, b.errorf("put", key, "the store's ETag %s differs from the MD5 %s of the bytes sent: the data was corrupted in transit", etag, md5hex)
+	}
+	obj.Hashes = map[backends.HashType]string{backends.MD5: md5hex}
+	return obj, nil
+}
+
+// putStream sends r, of known size, as the unseekable body of one
+// PutObject (see streamOptions), computing its MD5 on the way.
+func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, src backends.Object) (backends.Object, error) {
+	body := &exactReader{ctx: ctx, r: r, left: src.Size, h: md5.New()}
+	in := b.putInput(key, k, src)
+	in.Body = body
+	in.ContentLength = aws.Int64(src.Size)
+	out, err := b.client.PutObject(ctx, in, b.streamOptions)
+	if err == nil && body.left != 0 {
+		err = &sourceError{errShort} // cannot happen: the request sent all bytes
+	}
+	if err != nil {
+		if body.err != nil && ctx.Err() == nil {
+			err = body.err
+		}
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	return b.putResult(key, src.Size, unquote(aws.ToString(out.ETag)), hex.EncodeToString(body.h.Sum(nil)))
+}
+
+// exactReader yields exactly left bytes of r, hashing them into h. It
+// checks that r ends there before handing out the last bytes, so a longer
+// source fails the request before the store has the whole body. Read
+// errors are wrapped in *sourceError; reads fail once ctx is done.
+type exactReader struct {
+	ctx  context.Context
+	r    io.Reader
+	left int64
+	h    hash.Hash
+	err  error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if err := e.ctx.Err(); err != nil {
+		e.err = err
+		return 0, err
+	}
+	if e.left == 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	switch {
+	case err == io.EOF && int64(n) < e.left:
+		e.err = &sourceError{errShort}
+		return 0, e.err
+	case err != nil && err != io.EOF:
+		e.err = &sourceError{err}
+		return 0, e.err
+	}
+	if int64(n) == e.left && err != io.EOF {
+		if perr := probeEnd(e.r); perr != nil {
+			e.err = perr
+			return 0, e.err
+		}
+	}
+	e.left -= int64(n)
+	if e.h != nil {
+		e.h.Write(p[:n])
+	}
+	return n, nil
+}
+
+// putMultipart uploads r in parts through buf, which holds the first n
+// bytes of r already (eof: and nothing more) when n > 0. The upload is
+// aborted on any error.
+func (b *Backend) putMultipart(ctx context.Context, key, k string, r io.Reader, src backends.Object, buf []byte, n int, eof bool) (obj backends.Object, err error) {
+	id, err := b.createUpload(ctx, key, k, src)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	defer func() {
+		if err != nil {
+			b.abort(ctx, k, id)
+		}
+	}()
+	var (
+		parts []types.CompletedPart
+		md5s  []string
+		total int64
+		ps    = int64(len(buf))
+	)
+	for num := int32(1); ; num++ {
+		if n == 0 && !eof {
+			want := ps
+			if src.Size >= 0 {
+				want = min(ps, src.Size-total)
+			}
+			if src.Size >= 0 {
+				err = fill(ctx, r, buf[:want], total+want == src.Size)
+				n, eof = int(want), total+want == src.Size
+			} else {
+				n, eof, err = fillUpTo(ctx, r, buf)
+			}
+			if err != nil {
+				return backends.Object{}, b.wrap(ctx, "put", key, err)
+			}
+		}
+		if n == 0 && num > 1 {
+			break // the previous part was the last
+		}
+		if num > MaxParts {
+			return backends.Object{}, b.errorf("put", key, "the object needs more than %d parts of %d bytes: raise part_size", MaxParts, ps)
+		}
+		part, err := b.uploadBufferPart(ctx, key, k, id, num, buf[:n])
+		if err != nil {
+			return backends.Object{}, err
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: aws.String(part.ETag)})
+		md5s = append(md5s, part.ETag)
+		total += int64(n)
+		if eof {
+			break
+		}
+		n = 0
+	}
+	etag, err := b.complete(ctx, key, k, id, parts, md5s)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	return backends.Object{Key: key, Size: total, ETag: etag}, nil
+}
+
+func (b *Backend) createUpload(ctx context.Context, key, k string, src backends.Object) (string, error) {
+	sse, kms := b.sseInput()
+	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:               aws.String(b.bucket),
+		Key:                  aws.String(k),
+		ContentType:          contentType(key),
+		Metadata:             writeMeta(src),
+		StorageClass:         types.StorageClass(b.storageClass),
+		ServerSideEncryption: sse,
+		SSEKMSKeyId:          kms,
+	})
+	if err != nil {
+		return "", b.wrap(ctx, "put", key, err)
+	}
+	return aws.ToString(out.UploadId), nil
+}
+
+// abort aborts an upload, even when ctx is done; errors are ignored (the
+// upload then stays for AbortUploads to clean up).
+func (b *Backend) abort(ctx context.Context, k, id string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id),
+	})
+}
+
+// uploadBufferPart uploads one part from memory: the SDK retries it (the
+// body is seekable), Content-MD5 makes the store check it, and we check its
+// ETag; a mismatch is retried here a few times.
+func (b *Backend) uploadBufferPart(ctx context.Context, key, k, id string, num int32, data []byte) (backends.Part, error) {
+	sum := md5.Sum(data)
+	want := hex.EncodeToString(sum[:])
+	for attempt := 1; ; attempt++ {
+		out, err := b.client.UploadPart(ctx, &s3.UploadPartInput{
+			Bucket:        aws.String(b.bucket),
+			Key:           aws.String(k),
+			UploadId:      aws.String(id),
+			PartNumber:    aws.Int32(num),
+			Body:          bytes.NewReader(data),
+			ContentLength: aws.Int64(int64(len(data))),
+			ContentMD5:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		})
+		if err != nil {
+			return backends.Part{}, b.wrap(ctx, "put", key, fmt.Errorf("part %d: %w", num, err))
+		}
+		part := backends.Part{Number: num, Size: int64(len(data)), ETag: unquote(aws.ToString(out.ETag)), Checksum: aws.ToString(out.ChecksumCRC32)}
+		if b.sse == "aws:kms" || !plainMD5(part.ETag) || part.ETag == want {
+			return part, nil
+		}
+		if attempt >= 3 {
+			return backends.Part{}, b.errorf("put", key, "part %d: the store's ETag %s differs from the MD5 %s of the bytes sent", num, part.ETag, want)
+		}
+	}
+}
+
+// complete completes an upload with its parts' ETags (and no part
+// checksums, which some stores reject for uploads created without a
+// checksum algorithm). If a retried Complete finds the upload gone because
+// an earlier attempt succeeded unseen, the object's ETag decides. When
+// every part ETag is an MD5, the object's multipart ETag is checked too.
+func (b *Backend) complete(ctx context.Context, key, k, id string, parts []types.CompletedPart, partETags []string) (string, error) {
+	want := multipartETag(partETags)
+	out, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:          aws.String(b.bucket),
+		Key:             aws.String(k),
+		UploadId:        aws.String(id),
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		if isNoSuchUpload(err) && want != "" && ctx.Err() == nil {
+			if st, serr := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)}); serr == nil && unquote(aws.ToString(st.ETag)) == want {
+				return want, nil
+			}
+		}
+		return "", b.wrap(ctx, "put", key, fmt.Errorf("complete multipart upload: %w", err))
+	}
+	etag := unquote(aws.ToString(out.ETag))
+	if want != "" && b.sse != "aws:kms" && isMultipartETag(etag) && etag != want {
+		return "", b.errorf("put", key, "multipart ETag %s differs from %s computed from the parts sent", etag, want)
+	}
+	return etag, nil
+}
+
+// multipartETag computes the usual multipart ETag, md5(part md5s)-N, or ""
+// when a part ETag is not an MD5.
+func multipartETag(partETags []string) string {
+	h := md5.New()
+	for _, e := range partETags {
+		if !plainMD5(e) {
+			return ""
+		}
+		raw, _ := hex.DecodeString(e)
+		h.Write(raw)
+	}
+	return fmt.Sprintf("%s-%d", hex.EncodeToString(h.Sum(nil)), len(partETags))
+}
+
+// isMultipartETag reports an ETag of the form <32 hex>-N.
+func isMultipartETag(etag string) bool {
+	i := len(etag)
+	for i > 0 && etag[i-1] >= '0' && etag[i-1] <= '9' {
+		i--
+	}
+	return i < len(etag) && i == 33 && etag[32] == '-' && plainMD5(etag[:32])
+}
