@@ -10,9 +10,10 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # The test command CI runs: format, vet, then every test (the race detector
-# on, so the concurrent packages are checked too).
+# on, so the concurrent packages are checked too). The S3 tests start a real
+# S3-compatible server (versitygw), built once into ~/.cache.
 test: lint
-	$(GO) test -race -count=1 -timeout 40m ./...
+	SYNCER_VERSITYGW="$$(scripts/s3-server.sh install)" $(GO) test -race -count=1 -timeout 60m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
