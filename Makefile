@@ -13,7 +13,7 @@ build:
 # on, so the concurrent packages are checked too). The S3 tests start a real
 # S3-compatible server (versitygw), built once into ~/.cache.
 test: lint
-	SYNCER_VERSITYGW="$$(scripts/s3-server.sh install)" $(GO) test -race -count=1 -timeout 60m ./...
+	gw=$$(scripts/s3-server.sh install) && SYNCER_VERSITYGW=$$gw $(GO) test -race -count=1 -timeout 60m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
