@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 
 	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 )
@@ -250,6 +251,9 @@ func newLineage() string {
 func (s *Store) wrap(what string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if msg := err.Error(); strings.Contains(msg, "malformed") || strings.Contains(msg, "not a database") {
+		return fmt.Errorf("state %s: %s: %w (the file is corrupt and was left as it is: restore it from a backup, or move it aside to start afresh, which copies everything again)", s.path, what, err)
 	}
 	return fmt.Errorf("state %s: %s: %w", s.path, what, err)
 }

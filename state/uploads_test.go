@@ -1,9 +1,12 @@
 package state_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"syncer/backends"
@@ -93,5 +96,50 @@ func TestMigrateFromSchema1(t *testing.T) {
 	st.DB().QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
 	if v != "2" {
 		t.Fatalf("schema_version = %q, want 2", v)
+	}
+}
+
+// A state whose SQLite pages are damaged is refused with a message saying
+// it is corrupt, and the file is left byte for byte as it was.
+func TestOpenCorruptState(t *testing.T) {
+	ctx := context.Background()
+	path := newPath(t)
+	st := open(t, path, true)
+	if err := st.Apply(ctx, []Change{{Record: Record{Sync: "s", Key: "k"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.DB().Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cut := range []int{100, 4096} {
+		bad := append([]byte(nil), data...)
+		if cut == 100 {
+			bad = bad[:100] // the header survives, the rest is gone
+		} else {
+			for i := 4096; i < len(bad); i++ {
+				bad[i] = 0xff // every page after the first is garbage
+			}
+		}
+		if err := os.WriteFile(path, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Remove(path + "-wal")
+		os.Remove(path + "-shm")
+		s, err := Open(ctx, path, true)
+		if err == nil {
+			s.Close()
+			t.Fatalf("cut %d: a corrupt state was opened", cut)
+		}
+		if !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("cut %d: err = %v; want it to say the state is corrupt", cut, err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+			t.Errorf("cut %d: the corrupt state file was modified", cut)
+		}
 	}
 }
