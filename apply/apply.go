@@ -13,6 +13,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -215,7 +216,7 @@ func (e *executor) run(ctx context.Context) error {
 		if copies.Count > 0 {
 			if sc, ok := to.(backends.ServerSideCopier); ok && sc.CanCopyFrom(from) {
 				e.log.Info("copying server-side: object bytes do not pass through syncer", "sync", name)
-			} else if ok {
+			} else if ok && reflect.TypeOf(from) == reflect.TypeOf(to) {
 				e.log.Info("streaming through syncer: these backends cannot copy server-side (different stores or credentials)", "sync", name)
 			}
 		}

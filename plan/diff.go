@@ -188,6 +188,12 @@ func (d *differ) diff(ctx context.Context) error {
 		// compared on size and, where both sides know it, md5.
 		e.differ = `(s.size != d.size OR (s.md5 != '' AND d.md5 != '' AND s.md5 != d.md5))`
 	}
+	if pf == 0 && d.s.Compare != config.CompareSize {
+		// The source's times are whole seconds set by the store (S3's
+		// LastModified): a same-size rewrite within a second shows only in
+		// the ETag, which is part of the fingerprint.
+		e.srcChanged = `(` + e.srcChanged + ` OR (s.etag != '' AND r.src_etag != '' AND s.etag != r.src_etag))`
+	}
 	if pt == 0 {
 		// The destination sets its own times (S3's LastModified), which
 		// Put may not report: drift shows in size and ETag only.

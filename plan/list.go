@@ -79,7 +79,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 				err = send()
 			}
 			if err != nil {
-				return fmt.Errorf("list %s: %w", b, err)
+				return err // backends name themselves in their errors
 			}
 			d.log.Info("listed "+what, "sync", d.s.Name, "backend", b.String(), "objects", n,
 				"elapsed", time.Since(start).Round(time.Millisecond))

@@ -3,6 +3,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -87,7 +88,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 			if isNotFound(err) && ctx.Err() == nil {
 				return backends.Object{}, s.notFound("copy from", srcKey)
 			}
-			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
+			return backends.Object{}, b.wrapCopy(ctx, s, key, srcKey, err)
 		}
 		obj := backends.Object{Key: key, Size: srcObj.Size}
 		if r := out.CopyObjectResult; r != nil {
@@ -152,7 +153,7 @@ func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key
 			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
 		})
 		if err != nil {
-			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("part %d from %s key %q: %w", num, s, srcKey, err))
+			return backends.Object{}, b.wrapCopy(ctx, s, key, srcKey, fmt.Errorf("part %d: %w", num, err))
 		}
 		etag := ""
 		if out.CopyPartResult != nil {
@@ -184,4 +185,27 @@ func escapeKey(k string) string {
 		sb.WriteByte(hexdig[c&15])
 	}
 	return sb.String()
+}
+
+// wrapCopy describes a failed server-side copy. A missing bucket or a
+// refusal there concerns the source as the destination's store sees it,
+// not the destination bucket: say so, and how to stream instead.
+func (b *Backend) wrapCopy(ctx context.Context, s *Backend, key, srcKey string, err error) error {
+	code := errorCode(err)
+	st := httpStatus(err)
+	if ctx.Err() == nil && (code == "NoSuchBucket" || code == "AccessDenied" || st == http.StatusForbidden) {
+		return &permanentError{
+			msg: fmt.Sprintf("copy %s: key %q: server-side copy from bucket %q (key %q) failed (%s): the destination's endpoint or credentials cannot reach the source bucket; use server_side_copy = \"auto\" or \"never\" to stream instead",
+				b, key, s.bucket, srcKey, firstNonEmpty(code, http.StatusText(st))),
+			err: err,
+		}
+	}
+	return b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

@@ -212,3 +212,26 @@ func TestHelpers(t *testing.T) {
 		}
 	}
 }
+
+func TestMTimeMetadata(t *testing.T) {
+	ts := time.Date(2021, 2, 3, 4, 5, 6, 7, time.UTC)
+	if got := formatMTime(ts); got != "1612325106.000000007" {
+		t.Fatalf("formatMTime = %q", got)
+	}
+	for in, want := range map[string]time.Time{
+		"1612325106.000000007":           ts,
+		"1612325106":                     time.Unix(1612325106, 0).UTC(),
+		"1612325106.5":                   time.Unix(1612325106, 5e8).UTC(),
+		"2021-02-03T04:05:06.000000007Z": ts, // written by earlier syncer builds
+	} {
+		got, ok := parseMTime(in)
+		if !ok || !got.Equal(want) {
+			t.Errorf("parseMTime(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "x", "12.ab"} {
+		if _, ok := parseMTime(bad); ok {
+			t.Errorf("parseMTime(%q) accepted", bad)
+		}
+	}
+}

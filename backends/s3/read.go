@@ -136,7 +136,7 @@ func (b *Backend) SourceModTime(ctx context.Context, key string) (time.Time, err
 		}
 		return time.Time{}, b.wrap(ctx, "stat", key, err)
 	}
-	t, _ := time.Parse(time.RFC3339Nano, out.Metadata[MetaMTime])
+	t, _ := parseMTime(out.Metadata[MetaMTime])
 	return t, nil
 }
 

@@ -110,7 +110,29 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 	if err := j.Finished(ctx, key); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, fmt.Errorf("upload journal: %w", err))
 	}
+	b.abortOthers(ctx, k, id)
 	return backends.Object{Key: key, Size: src.Size, ETag: etag}, nil
+}
+
+// abortOthers aborts every other unfinished upload of exactly k, once an
+// upload of k completed. Such an upload is one syncer started and lost track
+// of (a retried CreateMultipartUpload whose first answer was lost, or a run
+// killed between creating an upload and recording it); anyone else's would
+// overwrite the object this sync just wrote. Failures only cost storage
+// until a later run, so they are not errors.
+func (b *Backend) abortOthers(ctx context.Context, k, id string) {
+	out, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{
+		Bucket: aws.String(b.bucket), Prefix: aws.String(k),
+	})
+	if err != nil {
+		return
+	}
+	for _, u := range out.Uploads {
+		if aws.ToString(u.Key) != k || aws.ToString(u.UploadId) == id {
+			continue
+		}
+		b.abort(ctx, k, aws.ToString(u.UploadId))
+	}
 }
 
 // resumable lists the parts the server has for upload id and returns

@@ -28,7 +28,8 @@
 //     recorded.
 //
 // S3 cannot set an object's LastModified, so the source modification time
-// is kept in the metadata header x-amz-meta-mtime (RFC 3339, nanoseconds;
+// is kept in the metadata header x-amz-meta-mtime (Unix seconds with a
+// nanosecond fraction, as rclone writes it;
 // SourceModTime reads it) and the backend reports Precision() == 0: List
 // can only report LastModified, so List and Stat report LastModified, Put
 // reports no ModTime (zero), and objects are compared on size, ETag and

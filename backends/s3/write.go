@@ -12,6 +12,8 @@ import (
 	"io"
 	"mime"
 	"path"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -148,7 +150,7 @@ func writeMeta(src backends.Object) map[string]string {
 	if src.ModTime.IsZero() {
 		return nil
 	}
-	return map[string]string{MetaMTime: src.ModTime.UTC().Format(time.RFC3339Nano)}
+	return map[string]string{MetaMTime: formatMTime(src.ModTime)}
 }
 
 // contentType guesses from the key's extension, as browsers will want it.
@@ -442,4 +444,36 @@ func isMultipartETag(etag string) bool {
 		i--
 	}
 	return i < len(etag) && i == 33 && etag[32] == '-' && plainMD5(etag[:32])
+}
+
+// formatMTime writes a time as rclone does in x-amz-meta-mtime: Unix
+// seconds with a fraction ("1700000000.123456789"), so each tool reads the
+// times the other wrote.
+func formatMTime(t time.Time) string {
+	return strconv.FormatInt(t.Unix(), 10) + "." + fmt.Sprintf("%09d", t.Nanosecond())
+}
+
+// parseMTime reads x-amz-meta-mtime: Unix seconds with an optional
+// fraction (rclone's and syncer's form), or RFC 3339.
+func parseMTime(v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, false
+	}
+	sec, frac, _ := strings.Cut(v, ".")
+	if n, err := strconv.ParseInt(sec, 10, 64); err == nil {
+		var ns int64
+		if frac != "" {
+			if len(frac) > 9 {
+				frac = frac[:9]
+			}
+			f, err := strconv.ParseInt(frac+strings.Repeat("0", 9-len(frac)), 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			ns = f
+		}
+		return time.Unix(n, ns).UTC(), true
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	return t, err == nil
 }
