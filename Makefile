@@ -10,10 +10,10 @@ build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
 
 # The test command CI runs: format, vet, then every test (the race detector
-# on, so the concurrent packages are checked too). The S3 tests start a real
-# S3-compatible server (versitygw), built once into ~/.cache.
+# on, so the concurrent packages are checked too). scripts/test-deps.sh
+# installs the S3 test server (versitygw, into ~/.cache) and rclone.
 test: lint
-	gw=$$(scripts/s3-server.sh install) && SYNCER_VERSITYGW=$$gw $(GO) test -race -count=1 -timeout 60m ./...
+	gw=$$(scripts/test-deps.sh) && SYNCER_VERSITYGW=$$gw $(GO) test -race -count=1 -timeout 60m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go and gcc, and prints the path of the
+# S3 test server:
+#   - versitygw, the real S3-compatible server the S3 tests start on
+#     127.0.0.1 (built once into ~/.cache: about 2 minutes the first time);
+#   - rclone (Debian's package), the independent client the S3 end-to-end
+#     tests read buckets back with.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v rclone >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "test-deps: installing rclone" >&2
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone; } >&2
+	else
+		echo "test-deps: rclone is missing; install Debian's rclone package (sudo apt-get install rclone)" >&2
+	fi
+fi
+scripts/s3-server.sh install
