@@ -27,6 +27,7 @@ import (
 
 	"syncer/apply"
 	"syncer/backends"
+	"syncer/backends/gdrive"
 	"syncer/backends/local"
 	"syncer/backends/s3"
 	"syncer/config"
@@ -230,9 +231,13 @@ func (c *cli) validate(args []string) int {
 type opener struct {
 	mu   sync.Mutex
 	open map[*config.Backend]backends.Backend
+	rps  float64 // limits.requests_per_second
+	log  *slog.Logger
 }
 
-func newOpener() *opener { return &opener{open: map[*config.Backend]backends.Backend{}} }
+func (c *cli) newOpener(cfg *config.Config) *opener {
+	return &opener{open: map[*config.Backend]backends.Backend{}, rps: cfg.Limits.RequestsPerSecond, log: c.log}
+}
 
 func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 	o.mu.Lock()
@@ -255,6 +260,17 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
 			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, ServerSideCopy: c.ServerSideCopy,
 			InsecureSkipVerify: c.InsecureSkipVerify,
+		})
+	case "gdrive":
+		g := b.GDrive
+		// Background: the credentials keep this context to refresh tokens,
+		// so it must outlive the first SIGINT.
+		be, err = gdrive.New(context.Background(), gdrive.Options{
+			Name: b.Name, FolderID: g.FolderID, DriveID: g.DriveID,
+			CredentialsFile: g.CredentialsFile, Subject: g.Subject,
+			ExportFormats: g.ExportFormats, SkipGoogleDocs: g.SkipGoogleDocs,
+			ChunkSize: g.ChunkSize, DeleteMode: g.DeleteMode, Endpoint: g.Endpoint,
+			RequestsPerSecond: o.rps, Logger: o.log,
 		})
 	default:
 		err = fmt.Errorf("backend type %q is not supported by this build", b.Type)
@@ -343,7 +359,7 @@ func (c *cli) plan(args []string) int {
 	}
 	defer st.Close()
 	defer unlock()
-	p, err := plan.Make(stop, cfg, st, newOpener().Open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
+	p, err := plan.Make(stop, cfg, st, c.newOpener(cfg).Open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
 	if err != nil {
 		return c.fail(stop, err)
 	}
@@ -464,7 +480,7 @@ func (c *cli) apply(args []string) int {
 	}
 	defer st.Close()
 	defer unlock()
-	open := newOpener().Open
+	open := c.newOpener(cfg).Open
 
 	if planFile != "" {
 		v, err := st.Version(stop)

@@ -40,6 +40,7 @@ var backendKinds = map[string]backendKind{
 		settings: s3HashSettings,
 		place:    s3Place,
 	},
+	"gdrive": {decode: decodeGDrive, settings: gdriveHashSettings, place: gdrivePlace},
 }
 
 func knownBackendTypes() string {

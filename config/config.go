@@ -43,6 +43,9 @@ type Limits struct {
 	Bandwidth  int64         // bytes per second; 0 = unlimited
 	MaxDelete  int           // -1 = no cap
 	Duration   time.Duration // 0 = none
+	// RequestsPerSecond paces API calls per remote account (Google Drive);
+	// 0 = unlimited.
+	RequestsPerSecond float64
 }
 
 // Backend is one `backend "TYPE" "NAME"` block. Exactly one of the
@@ -50,8 +53,9 @@ type Limits struct {
 type Backend struct {
 	Type, Name string
 	DeclRange  hcl.Range
-	Local      *LocalBackend // set when Type == "local"
-	S3         *S3Backend    // set when Type == "s3"
+	Local      *LocalBackend  // set when Type == "local"
+	S3         *S3Backend     // set when Type == "s3"
+	GDrive     *GDriveBackend // set when Type == "gdrive"
 }
 
 // Addr returns the backend's reference address, e.g. "backend.local.src".

@@ -163,6 +163,7 @@ func TestLimits(t *testing.T) {
 		{`memory = "1.5GiB"`, Limits{MaxWorkers: 2, MaxDelete: -1, Memory: 3 << 29}},
 		{`bandwidth = "10MB"`, Limits{MaxWorkers: 2, MaxDelete: -1, Bandwidth: 10e6}},
 		{`duration = "1h30m"`, Limits{MaxWorkers: 2, MaxDelete: -1, Duration: 90 * time.Minute}},
+		{`requests_per_second = 10`, Limits{MaxWorkers: 2, MaxDelete: -1, RequestsPerSecond: 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.src, func(t *testing.T) {
@@ -297,7 +298,7 @@ backend "local" "b" { path = "/srv/b" }
 		{"unknown attribute sync", syncAB(`  mode = "x"`), LoadOptions{}, "Unsupported argument", 7},
 		{"unknown attribute limits", "limits {\n  speed = 1\n}\n", LoadOptions{}, "Unsupported argument", 2},
 		{"syntax error", "backend \"local\" \"a\" {\n  path = \n}\n", LoadOptions{}, "Invalid expression", 2},
-		{"unknown backend type", "\nbackend \"ftp\" \"a\" {}\n", LoadOptions{}, `Unsupported backend type: Backend type "ftp" is not supported. Known types: "local"`, 2},
+		{"unknown backend type", "\nbackend \"ftp\" \"a\" {}\n", LoadOptions{}, `Unsupported backend type: Backend type "ftp" is not supported. Known types: "gdrive", "local"`, 2},
 		{"missing local path", "\n\nbackend \"local\" \"a\" {\n}\n", LoadOptions{}, `Missing required argument: The argument "path" is required`, 3},
 		{"empty local path", "backend \"local\" \"a\" {\n  path = \"\"\n}\n", LoadOptions{}, "Invalid path value", 2},
 		{"bad fsync", "backend \"local\" \"a\" {\n  path = \"/a\"\n  fsync = \"maybe\"\n}\n", LoadOptions{}, "Incorrect attribute value type", 3},

@@ -48,6 +48,7 @@ type limitsBlock struct {
 	Bandwidth  hcl.Expression `hcl:"bandwidth,optional"`
 	MaxDelete  hcl.Expression `hcl:"max_delete,optional"`
 	Duration   hcl.Expression `hcl:"duration,optional"`
+	RPS        hcl.Expression `hcl:"requests_per_second,optional"`
 	DefRange   hcl.Range      `hcl:",def_range"`
 }
 
@@ -436,6 +437,9 @@ func (d *decoder) decodeLimits(cfg *Config, blocks []*limitsBlock) {
 		} else {
 			l.Duration = dur
 		}
+	}
+	if v, ok := d.decodeRequestsPerSecond(lb.RPS); ok {
+		l.RequestsPerSecond = v
 	}
 }
 

@@ -1,0 +1,146 @@
+package gdrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"google.golang.org/api/googleapi"
+
+	"syncer/backends"
+)
+
+// apiError returns the Drive API error in err, if any.
+func apiError(err error) *googleapi.Error {
+	var ge *googleapi.Error
+	if errors.As(err, &ge) {
+		return ge
+	}
+	return nil
+}
+
+// reason returns the first error reason Drive gave ("" when none).
+func reason(err error) string {
+	if ge := apiError(err); ge != nil {
+		for _, it := range ge.Errors {
+			if it.Reason != "" {
+				return it.Reason
+			}
+		}
+	}
+	return ""
+}
+
+func statusOf(err error) int {
+	if ge := apiError(err); ge != nil {
+		return ge.Code
+	}
+	return 0
+}
+
+func isNotFound(err error) bool { return statusOf(err) == http.StatusNotFound }
+
+// permanentReasons explain Drive errors that retrying cannot fix.
+var permanentReasons = map[string]string{
+	"notFound":                           "not found (deleted, or not shared with these credentials; shared drives need the drive_id)",
+	"insufficientPermissions":            "insufficient permissions: the credentials cannot do this (check sharing and the OAuth scope)",
+	"insufficientFilePermissions":        "insufficient permissions on the file: share it with the account (as editor to write)",
+	"insufficientParentPermissions":      "insufficient permissions on the parent folder",
+	"storageQuotaExceeded":               "the account's storage quota is exceeded",
+	"teamDriveFileLimitExceeded":         "the shared drive's item limit is exceeded",
+	"numChildrenInNonRootLimitExceeded":  "the folder holds too many items (Drive's 500,000 limit)",
+	"exportSizeLimitExceeded":            "the Google Doc is too large to export (Drive's 10 MB export limit); export it by hand, or set skip_google_docs",
+	"fileNotDownloadable":                "the file has no binary content to download",
+	"cannotDownloadFile":                 "the owner disabled downloads of this file",
+	"dailyLimitExceeded":                 "the project's daily API quota is exceeded",
+	"domainPolicy":                       "the Google Workspace domain's policy forbids this",
+	"appNotAuthorizedToFile":             "the app is not authorized to this file",
+	"authError":                          "the credentials were refused",
+	"fileNotExportable":                  "the file cannot be exported",
+	"badRequest":                         "Drive refused the request",
+	"invalid":                            "Drive refused a value in the request",
+	"fieldNotWritable":                   "Drive refused to set a field",
+	"cannotCopyFile":                     "the file cannot be copied",
+	"sharingRateLimitExceeded":           "too many sharing changes",
+	"activeItemCreationLimitExceeded":    "the account has created too many items",
+	"teamDriveHierarchyTooDeep":          "the shared drive's folders are nested too deeply",
+	"uploadBrokenConnection":             "the upload connection broke",
+	"cannotModifyViewersCanCopyContent":  "Drive refused to change the file's settings",
+	"shortcutTargetInvalid":              "the shortcut's target is invalid",
+	"teamDrivesFolderMoveInNotSupported": "folders cannot be moved into a shared drive",
+}
+
+// permanentError explains a permanent Drive error, naming the backend and
+// the key; the API error stays reachable with errors.As.
+type permanentError struct {
+	msg string
+	err error
+}
+
+func (e *permanentError) Error() string { return e.msg + ": " + e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// IsPermanent reports whether err is a Drive error that retrying will not
+// fix: permissions, quotas, missing items, refused requests, Docs too
+// large to export. Transient errors and cancellations are not permanent.
+func IsPermanent(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *permanentError
+	if errors.As(err, &pe) {
+		return true
+	}
+	ge := apiError(err)
+	if ge == nil {
+		return false
+	}
+	if _, ok := permanentReasons[reason(err)]; ok {
+		return true
+	}
+	switch {
+	case ge.Code == http.StatusRequestTimeout, ge.Code == http.StatusTooManyRequests:
+		return false
+	case ge.Code == http.StatusForbidden:
+		r := reason(err)
+		return r != "userRateLimitExceeded" && r != "rateLimitExceeded"
+	case ge.Code >= 400 && ge.Code < 500:
+		return true
+	}
+	return false
+}
+
+// wrap adds the operation, the backend and the key to err. A cancelled ctx
+// wins, so callers see an interruption as such; permanent Drive errors get
+// a plain explanation.
+func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+		err = fmt.Errorf("%w (%v)", cerr, err)
+	}
+	where := fmt.Sprintf("%s %s", op, b)
+	if key != "" {
+		where += fmt.Sprintf(": key %q", key)
+	}
+	if ctx.Err() == nil {
+		r := reason(err)
+		if why, ok := permanentReasons[r]; ok {
+			return &permanentError{msg: fmt.Sprintf("%s: %s (%s)", where, why, r), err: err}
+		}
+		if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
+			return &permanentError{msg: fmt.Sprintf("%s: access denied (HTTP %d): check the credentials and that the folder is shared with them", where, ge.Code), err: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+func (b *Backend) notFound(op, key string) error {
+	return fmt.Errorf("%s %s: key %q: %w", op, b, key, backends.ErrNotFound)
+}
+
+func (b *Backend) errorf(op, key string, format string, args ...any) error {
+	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,470 @@
+// Package gdrive is the syncer backend for Google Drive, built on
+// google.golang.org/api/drive/v3.
+//
+// # Keys
+//
+// A key is the path of names from the root folder (Options.FolderID, in My
+// Drive or a shared drive) down to a file. Drive is not a filesystem, so
+// some names are mapped:
+//
+//   - A "/" inside a name becomes "∕" (U+2215 DIVISION SLASH) in the key.
+//     To keep the mapping reversible, a literal "∕" in a name is written
+//     "‛∕" (U+201B before it), and a run of n "‛" just before a "∕" or a
+//     "/" is doubled (2n, plus one for a literal "∕"). Keys without "∕"
+//     are names as they are. See NameToSegment and SegmentToName.
+//   - Names that cannot be key segments ("", ".", "..", or containing NUL)
+//     are skipped with a warning in the log.
+//   - Google Docs, Sheets, Slides and Drawings are listed with the
+//     extension of their export format appended ("Report" -> "Report.docx";
+//     Options.ExportFormats), size -1, no hashes and their modifiedTime, so
+//     they are compared by time. Reading one exports it; a Doc over Drive's
+//     export limit (10 MB) fails with a permanent per-object error. With
+//     Options.SkipGoogleDocs they are not listed at all. Other Google types
+//     (Forms, Sites, Maps, ...) have no export and are skipped with a note.
+//   - Shortcuts are skipped with a note in the log and never followed, so
+//     shortcut loops cannot trap a listing.
+//   - Trashed items (and everything under a trashed folder) are excluded.
+//
+// # Duplicate names
+//
+// Drive allows many items with one name in a folder. Among items whose
+// keys would be equal, one keeps the key: a binary file before a Google
+// Doc, then the oldest (createdTime, then id). The others are listed as
+// "<stem> (dup <id>)<ext>", e.g. "photo (dup 1AbC...).jpg", where ext is
+// the extension of the key; such keys address that very file (Stat, Open,
+// Put updates it in place, Delete). Folders with equal names are treated
+// the same way, so their contents never merge. The listing finds
+// duplicates by asking Drive for each folder's children ordered by name
+// and grouping equal names (case-insensitively). As a safety net it
+// remembers the keys it emitted in the folder (exactly up to 4096, then in
+// a 128 KiB Bloom filter); a key that may repeat — twins that Drive's
+// order did not put side by side, or an order Drive ignored, as it may for
+// drives of about a million files — is checked with one query, and a twin
+// takes the dup form, so a listing never yields a key twice. (In that
+// rare case the twin listed first keeps the plain key even if it is not
+// the oldest.) A Doc whose key equals a binary file's name in the same
+// folder is found by one extra query per 50 Docs.
+//
+// # Memory
+//
+// Listings stream page by page (1000 items). Folder ids are cached in an
+// LRU of FolderCacheSize path -> id entries. The walk keeps a stack of the
+// folders still to list: at most, for every folder on the current path
+// from the root, its subfolders not yet visited — depth × siblings
+// pending, never one entry per file. A group of equal names in one folder,
+// up to 50 Docs awaiting their collision check and the folder's emitted
+// keys (at most 4096 exactly, else a 128 KiB filter) are held at a time.
+// An upload holds one buffer of ChunkSize (objects of known size below it
+// are sent in one multipart request from a buffer of their size; larger or
+// unknown-size ones go as resumable sessions through the Go client's one
+// chunk buffer). Downloads stream.
+//
+// # Errors and rate limits
+//
+// Every HTTP request passes through the backend's transport: a
+// requests-per-second pacer, then retries with exponential backoff and
+// jitter (honouring Retry-After) of 403 userRateLimitExceeded /
+// rateLimitExceeded, 429, 408, 5xx and dropped connections, for every
+// request whose body can be sent again, which is every request the backend
+// makes: metadata calls (small JSON bodies, copied when the client leaves
+// them unreplayable), multipart uploads from memory, resumable chunks.
+// Backoffs are logged (Options.Logger).
+// Permanent errors (notFound where an item must exist,
+// insufficientPermissions, storageQuotaExceeded, exportSizeLimitExceeded,
+// ...) fail at once with a message naming the backend and the key.
+package gdrive
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/option"
+
+	"syncer/backends"
+)
+
+// Defaults and limits.
+const (
+	MiB = 1 << 20
+
+	// ChunkGranularity: resumable chunks are multiples of 256 KiB.
+	ChunkGranularity = 256 << 10
+	DefaultChunkSize = 8 * MiB
+	MaxChunkSize     = 1 << 30
+
+	DefaultMaxAttempts     = 10
+	DefaultRetryBaseDelay  = time.Second
+	DefaultRetryMaxDelay   = 32 * time.Second
+	DefaultResponseTimeout = 5 * time.Minute
+	DefaultFolderCacheSize = 10000
+	DefaultListPageSize    = 1000
+
+	// Delete modes.
+	DeleteTrash     = "trash"
+	DeletePermanent = "permanent"
+
+	folderMime   = "application/vnd.google-apps.folder"
+	shortcutMime = "application/vnd.google-apps.shortcut"
+	googlePrefix = "application/vnd.google-apps."
+)
+
+// ExportKinds maps the kinds of Google files that can be exported to their
+// mime types.
+var ExportKinds = map[string]string{
+	"document":     "application/vnd.google-apps.document",
+	"spreadsheet":  "application/vnd.google-apps.spreadsheet",
+	"presentation": "application/vnd.google-apps.presentation",
+	"drawing":      "application/vnd.google-apps.drawing",
+}
+
+// exportMimes maps each kind's export extensions to Drive's export mime
+// types (ref-export-formats).
+var exportMimes = map[string]map[string]string{
+	"document": {
+		"docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+		"odt":  "application/vnd.oasis.opendocument.text", "rtf": "application/rtf",
+		"pdf": "application/pdf", "txt": "text/plain", "html": "text/html",
+		"zip": "application/zip", "epub": "application/epub+zip", "md": "text/markdown",
+	},
+	"spreadsheet": {
+		"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+		"ods":  "application/x-vnd.oasis.opendocument.spreadsheet", "pdf": "application/pdf",
+		"zip": "application/zip", "csv": "text/csv", "tsv": "text/tab-separated-values",
+	},
+	"presentation": {
+		"pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+		"odp":  "application/vnd.oasis.opendocument.presentation", "pdf": "application/pdf",
+		"txt": "text/plain", "jpg": "image/jpeg", "png": "image/png", "svg": "image/svg+xml",
+	},
+	"drawing": {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png", "svg": "image/svg+xml"},
+}
+
+// DefaultExportFormats are the export formats used for kinds that
+// Options.ExportFormats does not name.
+var DefaultExportFormats = map[string]string{"document": "docx", "spreadsheet": "xlsx", "presentation": "pptx", "drawing": "svg"}
+
+// Options configures a Drive backend. The fields mirror the config's
+// gdrive block; zero values take the documented defaults.
+type Options struct {
+	Name string // the config name, used in String()
+	// FolderID is the root folder: an id, or "root" for My Drive's root.
+	// Defaults to DriveID.
+	FolderID string
+	DriveID  string // shared drive id; "" for My Drive
+	// CredentialsFile is a service-account or authorized-user JSON file.
+	// "" uses application default credentials (GOOGLE_APPLICATION_CREDENTIALS,
+	// gcloud's file, the metadata server), unless Endpoint is set, in which
+	// case requests are not authenticated (a test server).
+	CredentialsFile string
+	Subject         string // user to impersonate with a service account (domain-wide delegation)
+	// ExportFormats maps document, spreadsheet, presentation and drawing to
+	// an export extension (docx, xlsx, pptx, svg by default; see the
+	// config's list); missing kinds take the default.
+	ExportFormats  map[string]string
+	SkipGoogleDocs bool
+	// ChunkSize is the resumable upload chunk (default 8 MiB, a multiple
+	// of 256 KiB); each upload buffers at most one chunk.
+	ChunkSize  int64
+	DeleteMode string // "trash" (default) or "permanent"
+	// Endpoint is the API's base URL for tests, e.g. "http://127.0.0.1:8080"
+	// (the API is then at Endpoint+"/drive/v3/"); "" is Google.
+	Endpoint string
+	// RequestsPerSecond paces every request; backends with the same
+	// credentials and endpoint share one pacer. 0 = unlimited.
+	RequestsPerSecond float64
+	// Logger receives backoff and skip notes; nil discards them.
+	Logger *slog.Logger
+
+	// Tuning not exposed in the config (zero: default).
+	HTTPClient      *http.Client  // base client whose Transport carries requests; nil: a new transport
+	MaxAttempts     int           // per request, the first included (DefaultMaxAttempts)
+	RetryBaseDelay  time.Duration // first backoff (DefaultRetryBaseDelay)
+	RetryMaxDelay   time.Duration // longest backoff (DefaultRetryMaxDelay)
+	ResponseTimeout time.Duration // wait for response headers (DefaultResponseTimeout)
+	ListPageSize    int           // items per files.list page (DefaultListPageSize, at most 1000)
+	FolderCacheSize int           // folder path -> id entries kept (DefaultFolderCacheSize)
+}
+
+// Backend is a folder tree of Google Drive. It implements
+// backends.Backend, backends.Precisioner and backends.ServerSideCopier.
+type Backend struct {
+	name       string
+	root       string // folder id ("root" allowed)
+	driveID    string
+	endpoint   string
+	identity   string // who the credentials are, for CanCopyFrom (never printed)
+	svc        *drive.Service
+	tr         *transport
+	log        *slog.Logger
+	chunkSize  int64
+	deleteMode string
+	skipDocs   bool
+	pageSize   int64
+	exports    map[string]exportFormat // Google mime type -> format
+	byExt      map[string][]string     // export extension -> Google mime types
+
+	rootMu sync.Mutex
+	rootID string // My Drive's root id, when root is the alias "root"
+
+	folders    *lru         // folder key -> id
+	maxPending atomic.Int64 // the most folders a walk held pending, for tests
+	locks      keyLocks     // per key (Put, Delete) and per folder path (creation)
+}
+
+type exportFormat struct {
+	ext  string // without the dot
+	mime string // export mime type
+}
+
+var (
+	_ backends.Backend          = (*Backend)(nil)
+	_ backends.Precisioner      = (*Backend)(nil)
+	_ backends.ServerSideCopier = (*Backend)(nil)
+)
+
+// New checks opts and returns a backend. It sets up credentials (reading
+// CredentialsFile, or finding application default credentials) but makes
+// no request.
+func New(ctx context.Context, opts Options) (*Backend, error) {
+	b, err := newBackend(opts)
+	if err != nil {
+		return nil, err
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		// HTTP/1.1 only, as rclone found Drive's HTTP/2 prone to stalled
+		// streams (rclone #3631); transfers use a connection each.
+		t.ForceAttemptHTTP2 = false
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+		t.ResponseHeaderTimeout = opts.ResponseTimeout
+		if t.ResponseHeaderTimeout <= 0 {
+			t.ResponseHeaderTimeout = DefaultResponseTimeout
+		}
+		base = &http.Client{Transport: t}
+	}
+	rt := base.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	authed, identity, err := authTransport(ctx, rt, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	b.identity = identity
+	b.tr.base = authed
+	if opts.RequestsPerSecond > 0 {
+		b.tr.limiter = sharedLimiter(b.endpoint+"\x00"+identity, opts.RequestsPerSecond)
+	}
+	client := &http.Client{Transport: b.tr, Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect}
+	copts := []option.ClientOption{option.WithHTTPClient(client)}
+	if b.endpoint != "" {
+		copts = append(copts, option.WithEndpoint(b.endpoint+"/drive/v3/"))
+	}
+	svc, err := drive.NewService(ctx, copts...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", b, err)
+	}
+	b.svc = svc
+	return b, nil
+}
+
+// newBackend validates opts and fills in everything but the client.
+func newBackend(opts Options) (*Backend, error) {
+	name := fmt.Sprintf("gdrive %q", opts.Name)
+	b := &Backend{
+		name:       opts.Name,
+		root:       opts.FolderID,
+		driveID:    opts.DriveID,
+		endpoint:   strings.TrimRight(opts.Endpoint, "/"),
+		chunkSize:  opts.ChunkSize,
+		deleteMode: opts.DeleteMode,
+		skipDocs:   opts.SkipGoogleDocs,
+		pageSize:   int64(opts.ListPageSize),
+		log:        opts.Logger,
+		exports:    map[string]exportFormat{},
+		byExt:      map[string][]string{},
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if b.root == "" {
+		b.root = b.driveID
+	}
+	if b.root == "" {
+		return nil, fmt.Errorf("%s: folder_id is empty", name)
+	}
+	for _, id := range []string{b.root, b.driveID} {
+		if strings.ContainsAny(id, "'\\/ ") {
+			return nil, fmt.Errorf("%s: invalid id %q", name, id)
+		}
+	}
+	if b.endpoint != "" {
+		u, err := url.Parse(b.endpoint)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+			return nil, fmt.Errorf("%s: endpoint %q is not an http:// or https:// URL", name, opts.Endpoint)
+		}
+	}
+	if b.chunkSize == 0 {
+		b.chunkSize = DefaultChunkSize
+	}
+	if b.chunkSize < ChunkGranularity || b.chunkSize > MaxChunkSize || b.chunkSize%ChunkGranularity != 0 {
+		return nil, fmt.Errorf("%s: chunk size %d is not a multiple of 256 KiB between 256 KiB and 1 GiB", name, b.chunkSize)
+	}
+	switch b.deleteMode {
+	case "":
+		b.deleteMode = DeleteTrash
+	case DeleteTrash, DeletePermanent:
+	default:
+		return nil, fmt.Errorf("%s: delete mode must be %q or %q, not %q", name, DeleteTrash, DeletePermanent, b.deleteMode)
+	}
+	if b.pageSize <= 0 || b.pageSize > DefaultListPageSize {
+		b.pageSize = DefaultListPageSize
+	}
+	for kind, def := range DefaultExportFormats {
+		ext := def
+		if e, ok := opts.ExportFormats[kind]; ok && e != "" {
+			ext = strings.TrimPrefix(strings.ToLower(e), ".")
+			if ext == "jpeg" {
+				ext = "jpg"
+			}
+		}
+		mime, ok := exportMimes[kind][ext]
+		if !ok {
+			return nil, fmt.Errorf("%s: Drive cannot export a %s as %q", name, kind, ext)
+		}
+		gm := ExportKinds[kind]
+		b.exports[gm] = exportFormat{ext: ext, mime: mime}
+		b.byExt[ext] = append(b.byExt[ext], gm)
+	}
+	for kind := range opts.ExportFormats {
+		if _, ok := ExportKinds[kind]; !ok {
+			return nil, fmt.Errorf("%s: unknown export kind %q", name, kind)
+		}
+	}
+	if opts.RequestsPerSecond < 0 {
+		return nil, fmt.Errorf("%s: negative requests per second", name)
+	}
+	cache := opts.FolderCacheSize
+	if cache <= 0 {
+		cache = DefaultFolderCacheSize
+	}
+	b.folders = newLRU(cache)
+	b.tr = &transport{
+		name:        name,
+		log:         b.log,
+		maxAttempts: opts.MaxAttempts,
+		baseDelay:   opts.RetryBaseDelay,
+		maxDelay:    opts.RetryMaxDelay,
+	}
+	if b.tr.maxAttempts <= 0 {
+		b.tr.maxAttempts = DefaultMaxAttempts
+	}
+	if b.tr.baseDelay <= 0 {
+		b.tr.baseDelay = DefaultRetryBaseDelay
+	}
+	if b.tr.maxDelay <= 0 {
+		b.tr.maxDelay = DefaultRetryMaxDelay
+	}
+	return b, nil
+}
+
+// limiters holds one pacer per account (credentials identity, endpoint
+// and rate): backends that reach Drive as the same user share it, since
+// Drive's quotas are per user. One entry per configured account.
+var limiters = struct {
+	sync.Mutex
+	m map[string]*rate.Limiter
+}{m: map[string]*rate.Limiter{}}
+
+// sharedLimiter returns the pacer of rps requests per second (burst: one
+// second's worth) for an account.
+func sharedLimiter(account string, rps float64) *rate.Limiter {
+	key := fmt.Sprintf("%s\x00%g", account, rps)
+	limiters.Lock()
+	defer limiters.Unlock()
+	l := limiters.m[key]
+	if l == nil {
+		l = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
+		limiters.m[key] = l
+	}
+	return l
+}
+
+// String returns e.g. `gdrive "team" (folder 1AbC in shared drive 0AxY)`;
+// it never includes a secret.
+func (b *Backend) String() string {
+	where := "folder " + b.root
+	if b.driveID != "" {
+		where += " in shared drive " + b.driveID
+	}
+	if b.endpoint != "" {
+		where += " at " + b.endpoint
+	}
+	return fmt.Sprintf("gdrive %q (%s)", b.name, where)
+}
+
+// Precision reports Drive's modification time precision: 1 ms.
+func (b *Backend) Precision() time.Duration { return time.Millisecond }
+
+// FolderID returns the root folder's id as configured.
+func (b *Backend) FolderID() string { return b.root }
+
+// ChunkSize returns the resumable upload chunk size.
+func (b *Backend) ChunkSize() int64 { return b.chunkSize }
+
+// PartSize returns the most one upload buffers (the chunk size), for
+// apply's memory budget.
+func (b *Backend) PartSize() int64 { return b.chunkSize }
+
+// Backoffs returns how many times requests were retried after a
+// transient error or a rate limit.
+func (b *Backend) Backoffs() int64 { return b.tr.backoffs.Load() }
+
+// keyLocks serializes operations on one key (or folder path) within this
+// process. Entries live only while held, so the map is bounded by the
+// operations in flight.
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks k and returns its unlock.
+func (l *keyLocks) lock(k string) func() {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*keyLock{}
+	}
+	e := l.m[k]
+	if e == nil {
+		e = &keyLock{}
+		l.m[k] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		e.refs--
+		if e.refs == 0 {
+			delete(l.m, k)
+		}
+		l.mu.Unlock()
+	}
+}

@@ -1,0 +1,314 @@
+package gdrive
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/googleapi"
+
+	"syncer/backends"
+)
+
+// pendingFolder is a folder the walk has yet to list.
+type pendingFolder struct {
+	id     string
+	prefix string // key prefix of its children: "" or ending in "/"
+	filter string // only children whose segment starts with it (top level)
+}
+
+// fnError carries an error returned by List's callback.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// List walks the folder tree under prefix depth-first, one folder at a
+// time, page by page, streaming objects to fn. Folders still to list wait
+// on a stack (see the package comment for its bound).
+func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) || strings.HasPrefix(prefix, "/") {
+		return fmt.Errorf("list %s: invalid list prefix %q", b, prefix)
+	}
+	if err := ctx.Err(); err != nil {
+		return b.wrap(ctx, "list", "", err)
+	}
+	dirKey, filter := splitKey(prefix)
+	if dirKey != "" {
+		if err := backends.CheckKey(dirKey); err != nil {
+			return fmt.Errorf("list %s: invalid list prefix %q: %w", b, prefix, err)
+		}
+	}
+	start, err := b.resolveDir(ctx, dirKey, false)
+	if err != nil {
+		return b.wrap(ctx, "list", prefix, err)
+	}
+	if start == "" {
+		return ctx.Err() // a root or folder that does not exist holds nothing
+	}
+	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter}}
+	if dirKey != "" {
+		stack[0].prefix += "/"
+	}
+	seen := &seenSet{} // reused folder after folder
+	for len(stack) > 0 {
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		err := b.listFolder(ctx, p, seen, fn, func(f pendingFolder) {
+			stack = append(stack, f)
+			for n := int64(len(stack)); ; {
+				old := b.maxPending.Load()
+				if n <= old || b.maxPending.CompareAndSwap(old, n) {
+					break
+				}
+			}
+		})
+		if err != nil {
+			var fe fnError
+			if errors.As(err, &fe) {
+				return fe.err
+			}
+			return b.wrap(ctx, "list", strings.TrimSuffix(p.prefix, "/"), err)
+		}
+	}
+	return ctx.Err()
+}
+
+// folderLister lists one folder: it groups items with equal names (case
+// folded) to settle duplicates, and holds Docs until it has checked that
+// no binary file takes their key.
+type folderLister struct {
+	b     *Backend
+	ctx   context.Context
+	p     pendingFolder
+	fn    func(backends.Object) error
+	push  func(pendingFolder)
+	group []*drive.File
+	fold  string // the group's folded name
+	docs  []docItem
+	seen  *seenSet // keys emitted in this folder
+}
+
+type docItem struct {
+	f   *drive.File
+	seg string
+}
+
+func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen *seenSet, fn func(backends.Object) error, push func(pendingFolder)) error {
+	seen.reset()
+	l := &folderLister{b: b, ctx: ctx, p: p, fn: fn, push: push, seen: seen}
+	q := quoteQ(p.id) + " in parents and trashed = false"
+	call := b.listCall(ctx, q).OrderBy("name").PageSize(b.pageSize).Fields(googleapi.Field("nextPageToken,files(" + fileFields + ")"))
+	err := call.Pages(ctx, func(fl *drive.FileList) error {
+		for _, f := range fl.Files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := l.add(f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		err = l.flushGroup()
+	}
+	if err == nil {
+		err = l.flushDocs()
+	}
+	return err
+}
+
+// add takes the next item of the folder (in name order).
+func (l *folderLister) add(f *drive.File) error {
+	b := l.b
+	_, k := b.natural(f)
+	where := l.p.prefix + f.Name
+	switch k {
+	case kindShortcut:
+		target := ""
+		if f.ShortcutDetails != nil {
+			target = f.ShortcutDetails.TargetId
+		}
+		b.log.Info("Google Drive: skipping a shortcut (shortcuts are not followed)", "backend", b.String(), "path", where, "target", target)
+		return nil
+	case kindOther:
+		b.log.Info("Google Drive: skipping a Google file that cannot be exported", "backend", b.String(), "path", where, "mimeType", f.MimeType)
+		return nil
+	case kindSkipped:
+		b.log.Debug("Google Drive: skipping a Google Doc (skip_google_docs)", "backend", b.String(), "path", where)
+		return nil
+	case kindBadName:
+		b.log.Warn("Google Drive: skipping an item whose name cannot be a key", "backend", b.String(), "folder", l.p.prefix, "name", fmt.Sprintf("%q", f.Name), "id", f.Id)
+		return nil
+	}
+	fold := strings.ToLower(f.Name)
+	if len(l.group) > 0 && fold != l.fold {
+		if err := l.flushGroup(); err != nil {
+			return err
+		}
+	}
+	l.fold = fold
+	l.group = append(l.group, f)
+	return nil
+}
+
+// flushGroup settles the keys of a group of items with equal folded names:
+// per key, folders apart from objects, a binary before Docs, then the
+// oldest keeps it and the others take the dup form.
+func (l *folderLister) flushGroup() error {
+	group := l.group
+	l.group = nil
+	if len(group) == 0 {
+		return nil
+	}
+	sort.SliceStable(group, func(i, j int) bool { return older(group[i], group[j]) })
+	type slot struct{ folderTaken, binaryExists, binaryTaken, docTaken bool }
+	slots := map[string]*slot{}
+	segs := make([]string, len(group))
+	kinds := make([]itemKind, len(group))
+	for i, f := range group {
+		segs[i], kinds[i] = l.b.natural(f)
+		s := slots[segs[i]]
+		if s == nil {
+			s = &slot{}
+			slots[segs[i]] = s
+		}
+		if kinds[i] == kindBinary {
+			s.binaryExists = true
+		}
+	}
+	for i, f := range group {
+		seg, s := segs[i], slots[segs[i]]
+		switch kinds[i] {
+		case kindFolder:
+			if s.folderTaken {
+				seg = dupSegment(seg, f.Id)
+			}
+			s.folderTaken = true
+			if err := l.emitFolder(f, seg); err != nil {
+				return err
+			}
+		case kindBinary:
+			if s.binaryTaken {
+				seg = dupSegment(seg, f.Id)
+			}
+			s.binaryTaken = true
+			if err := l.emit(f, seg); err != nil {
+				return err
+			}
+		case kindDoc:
+			if s.binaryExists || s.docTaken {
+				if err := l.emit(f, dupSegment(seg, f.Id)); err != nil {
+					return err
+				}
+				continue
+			}
+			s.docTaken = true
+			l.docs = append(l.docs, docItem{f: f, seg: seg})
+			if len(l.docs) >= maxNamesPerQuery {
+				if err := l.flushDocs(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// flushDocs emits the Docs that own their key in their group, after one
+// query for binary files elsewhere in the folder with the same name.
+func (l *folderLister) flushDocs() error {
+	docs := l.docs
+	l.docs = nil
+	if len(docs) == 0 {
+		return nil
+	}
+	names := make([]string, len(docs))
+	for i, d := range docs {
+		names[i] = SegmentToName(d.seg)
+	}
+	found, err := l.b.findNamed(l.ctx, l.p.id, names)
+	if err != nil {
+		return err
+	}
+	binaries := map[string]bool{}
+	for _, f := range found {
+		if seg, k := l.b.natural(f); k == kindBinary {
+			binaries[seg] = true
+		}
+	}
+	for _, d := range docs {
+		seg := d.seg
+		if binaries[seg] {
+			seg = dupSegment(seg, d.f.Id)
+		}
+		if err := l.emit(d.f, seg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle returns the key segment to emit for f: seg, unless seg may
+// already have been emitted in this folder (Drive's name order did not
+// put the twins side by side, or it ignored the order, as it may for very
+// large drives). Then Drive is asked who owns seg: another item, or
+// several items besides f, mean f takes the dup form; f alone means the
+// filter erred and f keeps seg.
+func (l *folderLister) settle(f *drive.File, seg string, folder bool) (string, error) {
+	tag := "o\x00"
+	if folder {
+		tag = "d\x00"
+	}
+	if !l.seen.add(tag + seg) {
+		return seg, nil
+	}
+	names, err := l.b.findNamed(l.ctx, l.p.id, []string{SegmentToName(seg)})
+	if err != nil {
+		return "", err
+	}
+	others := 0
+	for _, g := range names {
+		nat, k := l.b.natural(g)
+		if nat == seg && g.Id != f.Id && (k == kindFolder) == folder && (folder || isObject(k)) {
+			others++
+		}
+	}
+	if others == 0 {
+		return seg, nil
+	}
+	l.b.log.Warn("Google Drive: a duplicate name was listed apart from its twin; giving it the dup form", "backend", l.b.String(), "key", l.p.prefix+seg, "id", f.Id)
+	return dupSegment(seg, f.Id), nil
+}
+
+func (l *folderLister) emit(f *drive.File, seg string) error {
+	seg, err := l.settle(f, seg, false)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(seg, l.p.filter) {
+		return nil
+	}
+	if err := l.fn(l.b.object(l.p.prefix+seg, f)); err != nil {
+		return fnError{err}
+	}
+	return nil
+}
+
+func (l *folderLister) emitFolder(f *drive.File, seg string) error {
+	seg, err := l.settle(f, seg, true)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(seg, l.p.filter) {
+		return nil
+	}
+	key := l.p.prefix + seg
+	l.b.folders.put(key, f.Id)
+	l.push(pendingFolder{id: f.Id, prefix: key + "/"})
+	return nil
+}

@@ -1,0 +1,366 @@
+package gdrive
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/googleapi"
+
+	"syncer/backends"
+)
+
+// fileFields are the File fields every call asks for.
+const fileFields = "id,name,mimeType,parents,size,md5Checksum,sha256Checksum,modifiedTime,createdTime,headRevisionId,trashed,shortcutDetails(targetId,targetMimeType)"
+
+// maxNamesPerQuery bounds the names ORed into one files.list query.
+const maxNamesPerQuery = 50
+
+type itemKind int
+
+const (
+	kindBinary   itemKind = iota
+	kindFolder            // a folder: not an object, walked
+	kindDoc               // a Google Doc, Sheet, Slides or Drawing: exported
+	kindShortcut          // skipped, never followed
+	kindSkipped           // a Google Doc with SkipGoogleDocs
+	kindOther             // a Google type without export (Forms, Sites, ...)
+	kindBadName           // a name that cannot be a key segment
+)
+
+// natural classifies f and returns its key segment before any duplicate
+// suffix: the mapped name, plus the export extension for a Doc.
+func (b *Backend) natural(f *drive.File) (string, itemKind) {
+	var k itemKind
+	switch {
+	case f.MimeType == folderMime:
+		k = kindFolder
+	case f.MimeType == shortcutMime:
+		return "", kindShortcut
+	case strings.HasPrefix(f.MimeType, googlePrefix):
+		if _, ok := b.exports[f.MimeType]; !ok {
+			return "", kindOther
+		}
+		if b.skipDocs {
+			return "", kindSkipped
+		}
+		k = kindDoc
+	}
+	seg, ok := NameToSegment(f.Name)
+	if !ok {
+		return "", kindBadName
+	}
+	if k == kindDoc {
+		seg += "." + b.exports[f.MimeType].ext
+	}
+	return seg, k
+}
+
+// isObject reports whether a kind is listed as an object.
+func isObject(k itemKind) bool { return k == kindBinary || k == kindDoc }
+
+// object describes f at key.
+func (b *Backend) object(key string, f *drive.File) backends.Object {
+	o := backends.Object{Key: key, Size: f.Size}
+	if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
+		o.ModTime = t
+	}
+	if strings.HasPrefix(f.MimeType, googlePrefix) {
+		o.Size = -1 // exported: the size is known only by exporting
+		return o
+	}
+	o.ETag = f.HeadRevisionId
+	if f.Md5Checksum != "" || f.Sha256Checksum != "" {
+		o.Hashes = map[backends.HashType]string{}
+		if f.Md5Checksum != "" {
+			o.Hashes[backends.MD5] = f.Md5Checksum
+		}
+		if f.Sha256Checksum != "" {
+			o.Hashes[backends.SHA256] = f.Sha256Checksum
+		}
+	}
+	return o
+}
+
+// older reports whether a was created before b (ties: the smaller id);
+// among duplicates the oldest keeps the plain key.
+func older(a, b *drive.File) bool {
+	if a.CreatedTime != b.CreatedTime {
+		ta, ea := time.Parse(time.RFC3339Nano, a.CreatedTime)
+		tb, eb := time.Parse(time.RFC3339Nano, b.CreatedTime)
+		if ea == nil && eb == nil && !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
+	}
+	return a.Id < b.Id
+}
+
+// quoteQ quotes s as a string of Drive's query language.
+func quoteQ(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// listCall starts a files.list with the shared-drive parameters.
+func (b *Backend) listCall(ctx context.Context, q string) *drive.FilesListCall {
+	c := b.svc.Files.List().Q(q).SupportsAllDrives(true).IncludeItemsFromAllDrives(true).Context(ctx)
+	if b.driveID != "" {
+		c = c.Corpora("drive").DriveId(b.driveID)
+	}
+	return c
+}
+
+// findNamed returns the non-trashed children of parent with one of names,
+// page by page (duplicates of a few names: a small result).
+func (b *Backend) findNamed(ctx context.Context, parent string, names []string) ([]*drive.File, error) {
+	var out []*drive.File
+	for len(names) > 0 {
+		n := min(len(names), maxNamesPerQuery)
+		terms := make([]string, n)
+		for i, name := range names[:n] {
+			terms[i] = "name = " + quoteQ(name)
+		}
+		names = names[n:]
+		q := fmt.Sprintf("%s in parents and trashed = false and (%s)", quoteQ(parent), strings.Join(terms, " or "))
+		call := b.listCall(ctx, q).PageSize(b.pageSize).Fields(googleapi.Field("nextPageToken,files(" + fileFields + ")"))
+		err := call.Pages(ctx, func(fl *drive.FileList) error {
+			out = append(out, fl.Files...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// get returns the item id, or nil when Drive does not know it.
+func (b *Backend) get(ctx context.Context, id string) (*drive.File, error) {
+	f, err := b.svc.Files.Get(id).Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+	if err != nil {
+		if isNotFound(err) && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return f, nil
+}
+
+func hasParent(f *drive.File, parent string) bool {
+	for _, p := range f.Parents {
+		if p == parent {
+			return true
+		}
+	}
+	return false
+}
+
+// splitKey splits a key into its folder key ("" for the root) and leaf.
+func splitKey(key string) (dir, leaf string) {
+	if i := strings.LastIndexByte(key, '/'); i >= 0 {
+		return key[:i], key[i+1:]
+	}
+	return "", key
+}
+
+// matchesParent reports whether f is in folder parent (which may be the
+// alias "root", resolved by resolveRoot).
+func (b *Backend) matchesParent(f *drive.File, parent string) bool {
+	return hasParent(f, parent) || parent == b.root && b.root == "root" && len(f.Parents) == 1 && b.isRootID(f.Parents[0])
+}
+
+// isRootID reports whether id is My Drive's root; learnt on first need.
+func (b *Backend) isRootID(id string) bool {
+	b.rootMu.Lock()
+	defer b.rootMu.Unlock()
+	return b.rootID != "" && b.rootID == id
+}
+
+// resolveRoot learns the real id of the root alias "root" (one request,
+// once), so that items' parents can be compared with it.
+func (b *Backend) resolveRoot(ctx context.Context) error {
+	if b.root != "root" {
+		return nil
+	}
+	b.rootMu.Lock()
+	known := b.rootID != ""
+	b.rootMu.Unlock()
+	if known {
+		return nil
+	}
+	f, err := b.svc.Files.Get("root").Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+	if err != nil {
+		return err
+	}
+	b.rootMu.Lock()
+	b.rootID = f.Id
+	b.rootMu.Unlock()
+	return nil
+}
+
+// folderOwner returns the folder that owns segment seg in parent: the
+// oldest non-trashed folder named SegmentToName(seg); nil when none.
+func (b *Backend) folderOwner(ctx context.Context, parent, seg string) (*drive.File, error) {
+	files, err := b.findNamed(ctx, parent, []string{SegmentToName(seg)})
+	if err != nil {
+		return nil, err
+	}
+	var best *drive.File
+	for _, f := range files {
+		if s, k := b.natural(f); k == kindFolder && s == seg && (best == nil || older(f, best)) {
+			best = f
+		}
+	}
+	return best, nil
+}
+
+// objectOwner returns the object that owns key segment seg in parent: the
+// oldest binary file with that name, else the oldest Doc whose name plus
+// export extension is seg; nil when none.
+func (b *Backend) objectOwner(ctx context.Context, parent, seg string) (*drive.File, error) {
+	names := []string{SegmentToName(seg)}
+	var docStem string
+	if !b.skipDocs {
+		if i := strings.LastIndexByte(seg, '.'); i > 0 {
+			if _, ok := b.byExt[seg[i+1:]]; ok {
+				docStem = seg[:i]
+				names = append(names, SegmentToName(docStem))
+			}
+		}
+	}
+	files, err := b.findNamed(ctx, parent, names)
+	if err != nil {
+		return nil, err
+	}
+	var bin, doc *drive.File
+	for _, f := range files {
+		s, k := b.natural(f)
+		if s != seg {
+			continue
+		}
+		switch k {
+		case kindBinary:
+			if bin == nil || older(f, bin) {
+				bin = f
+			}
+		case kindDoc:
+			if doc == nil || older(f, doc) {
+				doc = f
+			}
+		}
+	}
+	if bin != nil {
+		return bin, nil
+	}
+	return doc, nil
+}
+
+// dupItem returns the item a duplicate's segment names (…(dup ID)…) when
+// it is a duplicate in parent of the wanted kind; nil otherwise.
+func (b *Backend) dupItem(ctx context.Context, parent, seg string, folder bool) (*drive.File, error) {
+	base, id, ok := parseDup(seg)
+	if !ok {
+		return nil, nil
+	}
+	f, err := b.get(ctx, id)
+	if err != nil || f == nil || f.Trashed || !b.matchesParent(f, parent) {
+		return nil, err
+	}
+	nat, k := b.natural(f)
+	if nat != base || dupSegment(nat, f.Id) != seg || (k == kindFolder) != folder || (!folder && !isObject(k)) {
+		return nil, nil
+	}
+	var owner *drive.File
+	if folder {
+		owner, err = b.folderOwner(ctx, parent, nat)
+	} else {
+		owner, err = b.objectOwner(ctx, parent, nat)
+	}
+	if err != nil || owner == nil || owner.Id == f.Id {
+		// The oldest owns the plain key, not the dup form.
+		return nil, err
+	}
+	return f, nil
+}
+
+// findFolder returns the id of the folder at segment seg in parent, or "".
+func (b *Backend) findFolder(ctx context.Context, parent, seg string) (string, error) {
+	if f, err := b.dupItem(ctx, parent, seg, true); err != nil || f != nil {
+		if f != nil {
+			return f.Id, nil
+		}
+		return "", err
+	}
+	f, err := b.folderOwner(ctx, parent, seg)
+	if err != nil || f == nil {
+		return "", err
+	}
+	return f.Id, nil
+}
+
+// findObject returns the object at segment seg in parent, or nil.
+func (b *Backend) findObject(ctx context.Context, parent, seg string) (*drive.File, error) {
+	if f, err := b.dupItem(ctx, parent, seg, false); err != nil || f != nil {
+		return f, err
+	}
+	return b.objectOwner(ctx, parent, seg)
+}
+
+// resolveDir returns the id of the folder at dirKey ("" is the root), or
+// "" when it does not exist. With create, missing folders are made (one
+// at a time per path, so concurrent Puts do not make twins).
+func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (string, error) {
+	if dirKey == "" {
+		return b.root, nil
+	}
+	if id, ok := b.folders.get(dirKey); ok {
+		return id, nil
+	}
+	parentKey, seg := splitKey(dirKey)
+	parent, err := b.resolveDir(ctx, parentKey, create)
+	if err != nil || parent == "" {
+		return "", err
+	}
+	id, err := b.findFolder(ctx, parent, seg)
+	if err != nil {
+		return "", err
+	}
+	if id == "" && create {
+		unlock := b.locks.lock("dir\x00" + dirKey)
+		defer unlock()
+		if cached, ok := b.folders.get(dirKey); ok {
+			return cached, nil
+		}
+		if id, err = b.findFolder(ctx, parent, seg); err != nil {
+			return "", err
+		}
+		if id == "" {
+			f, err := b.svc.Files.Create(&drive.File{Name: SegmentToName(seg), MimeType: folderMime, Parents: []string{parent}}).
+				Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+			if err != nil {
+				return "", fmt.Errorf("create folder %q: %w", dirKey, err)
+			}
+			id = f.Id
+		}
+	}
+	if id != "" {
+		b.folders.put(dirKey, id)
+	}
+	return id, nil
+}
+
+// lookup returns the object at key and the id of its folder; f is nil
+// when there is none.
+func (b *Backend) lookup(ctx context.Context, key string) (f *drive.File, parent string, err error) {
+	if err := b.resolveRoot(ctx); err != nil {
+		return nil, "", err
+	}
+	dir, leaf := splitKey(key)
+	parent, err = b.resolveDir(ctx, dir, false)
+	if err != nil || parent == "" {
+		return nil, parent, err
+	}
+	f, err = b.findObject(ctx, parent, leaf)
+	return f, parent, err
+}

@@ -1,0 +1,219 @@
+package gdrive
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/googleapi"
+
+	"syncer/backends"
+)
+
+// Put uploads r to key. An existing binary file at key is updated in
+// place (files.update: the id, sharing and history stay); otherwise a new
+// file is created, with missing folders. Objects of known size below
+// ChunkSize go in one multipart request from a buffer of their size;
+// others in a resumable session, one ChunkSize chunk at a time. Drive
+// shows the new content only when the upload completes, so a failed Put
+// leaves nothing (or the old content) at key. The source's modification
+// time is set on the file; the data's md5 is checked against Drive's.
+// A key that names a Google Doc gets a new binary file (which then owns
+// the key; the Doc takes the dup form).
+func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {
+	if err := backends.CheckKey(key); err != nil {
+		return backends.Object{}, fmt.Errorf("put %s: %w", b, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	unlock := b.locks.lock("key\x00" + key)
+	defer unlock()
+	if err := b.resolveRoot(ctx); err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	dir, leaf := splitKey(key)
+	parent, err := b.resolveDir(ctx, dir, true)
+	if err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	existing, err := b.findObject(ctx, parent, leaf)
+	if err != nil {
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	if existing != nil && strings.HasPrefix(existing.MimeType, googlePrefix) {
+		existing = nil
+	}
+	f, err := b.upload(ctx, key, parent, leaf, existing, r, src)
+	if err != nil {
+		if st := statusOf(err); (st == http.StatusNotFound || st == http.StatusGone) && ctx.Err() == nil {
+			// Either the folder (or the file being replaced) went away,
+			// or a resumable session expired.
+			target := parent
+			if existing != nil {
+				target = existing.Id
+			}
+			if f, gerr := b.get(ctx, target); gerr == nil && f != nil && !f.Trashed {
+				return backends.Object{}, b.errorf("put", key, "the resumable upload session expired (HTTP %d); the upload must start over", st)
+			}
+			if dir != "" {
+				b.folders.forget(dir) // a cached folder went away
+			}
+		}
+		return backends.Object{}, b.wrap(ctx, "put", key, err)
+	}
+	return b.object(key, f), nil
+}
+
+// checkReader passes the source through, checking ctx, counting and
+// hashing, and fails instead of ending when the source yields fewer or
+// more bytes than declared (size >= 0), so an upload never completes with
+// the wrong content.
+type checkReader struct {
+	ctx  context.Context
+	r    io.Reader
+	size int64
+	n    int64
+	md5  hash.Hash
+}
+
+func (c *checkReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	if c.size >= 0 && int64(len(p)) > c.size-c.n+1 {
+		p = p[:c.size-c.n+1] // at most one byte past the size, to notice it
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.size >= 0 && c.n > c.size {
+		return 0, fmt.Errorf("source yielded more than the %d bytes it declared", c.size)
+	}
+	c.md5.Write(p[:n])
+	if err == io.EOF && c.size >= 0 && c.n < c.size {
+		return n, fmt.Errorf("short read: got %d of %d bytes", c.n, c.size)
+	}
+	return n, err
+}
+
+// formatTime renders a modification time as Drive takes it (RFC 3339,
+// UTC, milliseconds).
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// upload creates a file named after leaf in parent, or replaces the
+// content of existing, and checks what Drive stored.
+func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing *drive.File, r io.Reader, src backends.Object) (*drive.File, error) {
+	name := SegmentToName(leaf)
+	ctype := mime.TypeByExtension(path.Ext(name))
+	if ctype == "" || strings.HasPrefix(ctype, googlePrefix) {
+		ctype = "application/octet-stream"
+	}
+	meta := &drive.File{}
+	if !src.ModTime.IsZero() {
+		meta.ModifiedTime = formatTime(src.ModTime)
+	}
+	cr := &checkReader{ctx: ctx, r: r, size: src.Size, md5: md5.New()}
+	var media io.Reader = cr
+	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(b.chunkSize))}
+	if src.Size >= 0 && src.Size < b.chunkSize {
+		// Small: read it whole into a buffer of its size (below one
+		// chunk) and send one multipart request that the transport can
+		// repeat on a transient error.
+		buf := make([]byte, src.Size)
+		if _, err := io.ReadFull(cr, buf); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
+				err = fmt.Errorf("short read: got %d of %d bytes", cr.n, src.Size)
+			}
+			return nil, err
+		}
+		var probe [1]byte
+		if n, err := cr.Read(probe[:]); n > 0 || err != io.EOF {
+			if err == nil || err == io.EOF {
+				err = fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
+			}
+			return nil, err
+		}
+		media = bytes.NewReader(buf)
+		opts[1] = googleapi.ChunkSize(0)
+	}
+	var f *drive.File
+	var err error
+	if existing != nil {
+		f, err = b.svc.Files.Update(existing.Id, meta).Media(media, opts...).
+			Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+	} else {
+		meta.Name = name
+		meta.Parents = []string{parent}
+		f, err = b.svc.Files.Create(meta).Media(media, opts...).
+			Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		// Too late to stop Drive; the new content is complete and correct.
+		b.log.Debug("Google Drive: upload finished after cancellation", "backend", b.String(), "key", key)
+	}
+	sum := hex.EncodeToString(cr.md5.Sum(nil))
+	var bad string
+	switch {
+	case f.Size != cr.n:
+		bad = fmt.Sprintf("Drive stored %d bytes; %d were sent", f.Size, cr.n)
+	case f.Md5Checksum != "" && f.Md5Checksum != sum:
+		bad = fmt.Sprintf("Drive stored md5 %s; the data sent has md5 %s", f.Md5Checksum, sum)
+	}
+	if bad != "" {
+		if existing == nil {
+			// Leave nothing wrong behind.
+			if derr := b.svc.Files.Delete(f.Id).SupportsAllDrives(true).Context(context.WithoutCancel(ctx)).Do(); derr != nil {
+				bad += fmt.Sprintf(" (and removing it failed: %v)", derr)
+			}
+		}
+		return nil, errors.New("upload verification failed: " + bad)
+	}
+	return f, nil
+}
+
+// Delete trashes (delete_mode "trash") or deletes the object at key.
+// A missing key, or a folder's, is not an error.
+func (b *Backend) Delete(ctx context.Context, key string) error {
+	if err := backends.CheckKey(key); err != nil {
+		return fmt.Errorf("delete %s: %w", b, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return b.wrap(ctx, "delete", key, err)
+	}
+	unlock := b.locks.lock("key\x00" + key)
+	defer unlock()
+	f, _, err := b.lookup(ctx, key)
+	if err != nil {
+		return b.wrap(ctx, "delete", key, err)
+	}
+	if f == nil {
+		return nil
+	}
+	if err := b.remove(ctx, f.Id); err != nil && !(isNotFound(err) && ctx.Err() == nil) {
+		return b.wrap(ctx, "delete", key, err)
+	}
+	return nil
+}
+
+// remove trashes or deletes the item id per the delete mode.
+func (b *Backend) remove(ctx context.Context, id string) error {
+	if b.deleteMode == DeletePermanent {
+		return b.svc.Files.Delete(id).SupportsAllDrives(true).Context(ctx).Do()
+	}
+	_, err := b.svc.Files.Update(id, &drive.File{Trashed: true}).Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+	return err
+}
