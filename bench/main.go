@@ -1,6 +1,7 @@
 // Command bench measures syncer beside cp -r and rclone on the same data in
 // the same run, and prints wall time and peak RSS for each (see `make bench`).
-// It is a measurement, not a test: it asserts nothing.
+// The S3 cases run against local versitygw servers that it starts with
+// scripts/s3-server.sh. It is a measurement, not a test: it asserts nothing.
 package main
 
 import (
@@ -23,101 +24,84 @@ type result struct {
 	rss  int64 // KiB
 }
 
+// tool is one contender in a case. prepare runs untimed before each
+// measured run and returns the command to measure.
+type tool struct {
+	name    string
+	prepare func(run int) []string
+	cleanup func(run int)
+}
+
+type bcase struct {
+	name  string
+	note  string
+	gen   func() // makes the case's data, once
+	tools []tool
+	runs  int // 0: the -runs flag
+}
+
+var (
+	syncerBin string
+	rcloneBin string
+	scratch   string
+	s3env     map[string]string // from scripts/s3-server.sh; nil without S3
+)
+
 func main() {
-	syncer := flag.String("syncer", "bin/syncer", "syncer binary")
-	dir := flag.String("dir", filepath.Join(os.TempDir(), "syncer-bench"), "scratch folder (needs ~3 GiB)")
+	flagSyncer := flag.String("syncer", "bin/syncer", "syncer binary")
+	dir := flag.String("dir", filepath.Join(os.TempDir(), "syncer-bench"), "scratch folder (needs ~6 GiB)")
 	runs := flag.Int("runs", 3, "runs per tool and case; the median is reported")
 	only := flag.String("only", "", "run only cases whose name contains this")
 	out := flag.String("out", "", "also write the table as Markdown to this file")
+	withS3 := flag.Bool("s3", true, "also run the S3 cases (needs versitygw: scripts/s3-server.sh install)")
 	flag.Parse()
-	abs, err := filepath.Abs(*syncer)
+	abs, err := filepath.Abs(*flagSyncer)
 	check(err)
-	*syncer = abs
-	rclone, _ := exec.LookPath("rclone")
-	check(os.MkdirAll(*dir, 0o755))
-	defer os.RemoveAll(*dir)
+	syncerBin = abs
+	rcloneBin, _ = exec.LookPath("rclone")
+	scratch = *dir
+	check(os.RemoveAll(scratch))
+	check(os.MkdirAll(scratch, 0o755))
+	defer os.RemoveAll(scratch)
+
+	cases := localCases()
+	if *withS3 {
+		if stop := startS3(); stop != nil {
+			defer stop()
+			cases = append(cases, s3Cases()...)
+		}
+	}
 
 	var table []string
-	row := func(name, tool string, r result, note string) {
-		line := fmt.Sprintf("| %s | %s | %s | %.1f MiB | %s |", name, tool, r.wall.Round(time.Millisecond), float64(r.rss)/1024, note)
-		fmt.Println(line)
-		table = append(table, line)
-	}
 	fmt.Println("| case | tool | wall (median) | peak RSS | note |")
 	fmt.Println("|---|---|---|---|---|")
-
-	type bcase struct {
-		name     string
-		populate func(src string)
-		rerun    bool // time a second, no-change run over a synced destination
-	}
-	cases := []bcase{
-		{"1 GiB file", func(src string) { writeFile(filepath.Join(src, "big.bin"), 1<<30, 1) }, false},
-		{"10,000 files of 4 KiB", func(src string) {
-			for i := range 10000 {
-				writeFile(filepath.Join(src, fmt.Sprintf("d%02d/f%05d.bin", i%100, i)), 4096, uint64(i))
-			}
-		}, false},
-		{"no-change re-run, 100,000 files in one folder", func(src string) {
-			for i := range 100000 {
-				writeFile(filepath.Join(src, fmt.Sprintf("f%06d.txt", i)), 64, uint64(i))
-			}
-		}, true},
-	}
 	for _, c := range cases {
 		if *only != "" && !strings.Contains(c.name, *only) {
 			continue
 		}
-		root := filepath.Join(*dir, "case")
-		check(os.RemoveAll(root))
-		src := filepath.Join(root, "src")
-		check(os.MkdirAll(src, 0o755))
-		fmt.Fprintf(os.Stderr, "bench: generating %s\n", c.name)
-		c.populate(src)
-
-		tools := []struct {
-			name string
-			cmd  func(dst string) []string
-		}{
-			{"cp -r", func(dst string) []string { return []string{"cp", "-r", src, dst} }},
-			{"syncer", func(dst string) []string {
-				cfg := writeConfig(root, src, dst)
-				return []string{*syncer, "apply", "-auto-approve", "-config", cfg}
-			}},
+		fmt.Fprintf(os.Stderr, "bench: preparing %s\n", c.name)
+		c.gen()
+		n := *runs
+		if c.runs > 0 {
+			n = min(n, c.runs)
 		}
-		if rclone != "" {
-			tools = append(tools, struct {
-				name string
-				cmd  func(dst string) []string
-			}{"rclone", func(dst string) []string {
-				return []string{rclone, "--config", "/dev/null", "sync", "--transfers", "2", src, dst}
-			}})
-		}
-		for _, t := range tools {
-			if c.rerun && t.name == "cp -r" {
-				continue // cp has no notion of a no-change run
-			}
+		for _, t := range c.tools {
 			var rs []result
-			for i := range *runs {
-				dst := filepath.Join(root, fmt.Sprintf("dst-%s-%d", strings.Fields(t.name)[0], i))
-				os.RemoveAll(dst)
-				os.Remove(filepath.Join(root, "syncer.db"))
-				args := t.cmd(dst)
-				if c.rerun {
-					measure(args) // first run populates the destination
-				}
-				syncDisk()
+			for i := range n {
+				args := t.prepare(i)
+				syscall.Sync()
 				rs = append(rs, measure(args))
-				os.RemoveAll(dst)
+				if t.cleanup != nil {
+					t.cleanup(i)
+				}
 			}
-			note := ""
-			if c.rerun {
-				note = "second run, nothing to copy"
-			}
-			row(c.name, t.name, median(rs), note)
+			line := fmt.Sprintf("| %s | %s | %s | %.1f MiB | %s |", c.name, t.name,
+				median(rs).wall.Round(time.Millisecond), float64(median(rs).rss)/1024, c.note)
+			fmt.Println(line)
+			table = append(table, line)
 		}
 	}
-	if rclone == "" {
+	if rcloneBin == "" {
 		fmt.Println("\n(rclone not found: install Debian's rclone package to compare)")
 	}
 	if *out != "" {
@@ -133,18 +117,243 @@ func main() {
 	}
 }
 
-func writeConfig(root, src, dst string) string {
-	cfg := filepath.Join(root, "bench.hcl")
-	body := fmt.Sprintf(`state { path = %q }
+// localCases copy between folders on this machine.
+func localCases() []bcase {
+	src := filepath.Join(scratch, "local-src")
+	dst := func(tool string, i int) string {
+		return filepath.Join(scratch, fmt.Sprintf("local-dst-%s-%d", tool, i))
+	}
+	state := filepath.Join(scratch, "local.db")
+	gen := func(populate func(src string)) func() {
+		return func() {
+			check(os.RemoveAll(src))
+			check(os.MkdirAll(src, 0o755))
+			populate(src)
+		}
+	}
+	tools := func(rerun bool) []tool {
+		var ts []tool
+		if !rerun {
+			ts = append(ts, tool{name: "cp -r",
+				prepare: func(i int) []string { return []string{"cp", "-r", src, dst("cp", i)} },
+				cleanup: func(i int) { os.RemoveAll(dst("cp", i)) }})
+		}
+		ts = append(ts, tool{name: "syncer",
+			prepare: func(i int) []string {
+				removeState(state)
+				args := syncerApply(writeConfig(fmt.Sprintf(`state { path = %q }
 backend "local" "src" { path = %q }
 backend "local" "dst" { path = %q }
 sync "bench" {
   from = backend.local.src
   to   = backend.local.dst
 }
-`, filepath.Join(root, "syncer.db"), src, dst)
+`, state, src, dst("syncer", i))))
+				if rerun {
+					run(args) // the first run fills the destination
+				}
+				return args
+			},
+			cleanup: func(i int) { os.RemoveAll(dst("syncer", i)) }})
+		if rcloneBin != "" {
+			ts = append(ts, tool{name: "rclone",
+				prepare: func(i int) []string {
+					args := []string{rcloneBin, "--config", "/dev/null", "sync", "--transfers", "2", src, dst("rclone", i)}
+					if rerun {
+						run(args)
+					}
+					return args
+				},
+				cleanup: func(i int) { os.RemoveAll(dst("rclone", i)) }})
+		}
+		return ts
+	}
+	return []bcase{
+		{name: "1 GiB file", gen: gen(func(src string) { writeFile(filepath.Join(src, "big.bin"), 1<<30, 1) }), tools: tools(false)},
+		{name: "10,000 files of 4 KiB", gen: gen(func(src string) {
+			for i := range 10000 {
+				writeFile(filepath.Join(src, fmt.Sprintf("d%02d/f%05d.bin", i%100, i)), 4096, uint64(i))
+			}
+		}), tools: tools(false)},
+		{name: "no-change re-run, 100,000 files in one folder", note: "second run, nothing to copy",
+			gen: gen(func(src string) {
+				for i := range 100000 {
+					writeFile(filepath.Join(src, fmt.Sprintf("f%06d.txt", i)), 64, uint64(i))
+				}
+			}), tools: tools(true)},
+	}
+}
+
+// startS3 starts the local S3 servers and reads their settings; it returns
+// nil (and says why) when it cannot.
+func startS3() func() {
+	if rcloneBin == "" {
+		fmt.Fprintln(os.Stderr, "bench: skipping S3 cases: rclone is not installed")
+		return nil
+	}
+	if err := exec.Command("scripts/s3-server.sh", "path").Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench: skipping S3 cases: versitygw is not installed (scripts/s3-server.sh install)")
+		return nil
+	}
+	dir := filepath.Join(scratch, "s3")
+	cmd := exec.Command("scripts/s3-server.sh", "start", dir)
+	cmd.Stderr = os.Stderr
+	if out, err := cmd.Output(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: skipping S3 cases: %v\n%s", err, out)
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "env"))
+	check(err)
+	s3env = map[string]string{"DIR": dir}
+	for _, l := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(l, "export "), "="); ok {
+			s3env[k] = v
+		}
+	}
+	return func() { exec.Command("scripts/s3-server.sh", "stop", dir).Run() }
+}
+
+// s3Cases run against server A (plain HTTP) with rclone, at 2 transfers each.
+func s3Cases() []bcase {
+	src := filepath.Join(scratch, "s3-src")
+	state := filepath.Join(scratch, "s3.db")
+	remote := "A:"
+	s3block := func(name, bucket string) string {
+		return fmt.Sprintf(`backend "s3" %q {
+  bucket            = %q
+  endpoint          = %q
+  force_path_style  = true
+  access_key_id     = env("SYNCER_S3_KEY")
+  secret_access_key = env("SYNCER_S3_SECRET")
+}
+`, name, bucket, s3env["SYNCER_S3_ENDPOINT"])
+	}
+	bucket := func(tool string, i int) string { return fmt.Sprintf("bench-%s-%d", tool, i) }
+	genLocal := func(populate func(src string)) func() {
+		return func() {
+			check(os.RemoveAll(src))
+			check(os.MkdirAll(src, 0o755))
+			populate(src)
+		}
+	}
+	upload := func(rerun bool, rcloneFlags ...string) []tool {
+		return []tool{
+			{name: "syncer", prepare: func(i int) []string {
+				removeState(state)
+				mkBucket(bucket("syncer", i))
+				args := syncerApply(writeConfig(fmt.Sprintf("state { path = %q }\n", state) +
+					fmt.Sprintf("backend \"local\" \"src\" { path = %q }\n", src) + s3block("dst", bucket("syncer", i)) +
+					"sync \"bench\" {\n  from = backend.local.src\n  to = backend.s3.dst\n}\n"))
+				if rerun {
+					run(args)
+				}
+				return args
+			}, cleanup: func(i int) { rmBucket(bucket("syncer", i)) }},
+			{name: "rclone", prepare: func(i int) []string {
+				mkBucket(bucket("rclone", i))
+				args := append([]string{rcloneBin, "--config", "/dev/null", "sync", "--transfers", "2",
+					"--expect-continue-timeout", "0"}, rcloneFlags...)
+				args = append(args, src, remote+bucket("rclone", i))
+				if rerun {
+					run(args)
+				}
+				return args
+			}, cleanup: func(i int) { rmBucket(bucket("rclone", i)) }},
+		}
+	}
+	copyBucket := "bench-copy-src"
+	return []bcase{
+		{name: "S3: 1 GiB upload", note: "local file to versitygw, multipart",
+			gen: genLocal(func(src string) { writeFile(filepath.Join(src, "big.bin"), 1<<30, 2) }), tools: upload(false)},
+		{name: "S3: 10,000 objects of 4 KiB", note: "local files to versitygw",
+			gen: genLocal(func(src string) {
+				for i := range 10000 {
+					writeFile(filepath.Join(src, fmt.Sprintf("d%02d/f%05d.bin", i%100, i)), 4096, uint64(i))
+				}
+			}), tools: upload(false)},
+		{name: "S3: S3 -> S3 copy of 1 GiB", note: "same server and keys: server-side for both",
+			gen: func() {
+				check(os.RemoveAll(src))
+				check(os.MkdirAll(src, 0o755))
+				writeFile(filepath.Join(src, "big.bin"), 1<<30, 3)
+				mkBucket(copyBucket)
+				run([]string{rcloneBin, "--config", "/dev/null", "copy", "--expect-continue-timeout", "0", src, remote + copyBucket})
+				check(os.RemoveAll(src))
+			},
+			tools: []tool{
+				{name: "syncer", prepare: func(i int) []string {
+					removeState(state)
+					mkBucket(bucket("syncer", i))
+					return syncerApply(writeConfig(fmt.Sprintf("state { path = %q }\n", state) +
+						s3block("src", copyBucket) + s3block("dst", bucket("syncer", i)) +
+						"sync \"bench\" {\n  from = backend.s3.src\n  to = backend.s3.dst\n}\n"))
+				}, cleanup: func(i int) { rmBucket(bucket("syncer", i)) }},
+				{name: "rclone", prepare: func(i int) []string {
+					mkBucket(bucket("rclone", i))
+					return []string{rcloneBin, "--config", "/dev/null", "sync", "--transfers", "2",
+						remote + copyBucket, remote + bucket("rclone", i)}
+				}, cleanup: func(i int) { rmBucket(bucket("rclone", i)) }},
+			}},
+		{name: "S3: no-change re-run over 100,000 keys", note: "second run, nothing to copy; rclone with --checksum --fast-list (no HEAD per object)",
+			runs: 1,
+			gen: genLocal(func(src string) {
+				for i := range 100000 {
+					writeFile(filepath.Join(src, fmt.Sprintf("f%06d.txt", i)), 64, uint64(i))
+				}
+			}), tools: upload(true, "--checksum", "--fast-list")},
+	}
+}
+
+// rcloneEnv configures remote A: (server A) by environment. rclone 1.60
+// fails with AWS_CA_BUNDLE set, which this machine exports.
+func rcloneEnv() []string {
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "AWS_CA_BUNDLE=") {
+			env = append(env, e)
+		}
+	}
+	return append(env,
+		"RCLONE_CONFIG_A_TYPE=s3", "RCLONE_CONFIG_A_PROVIDER=Other", "RCLONE_CONFIG_A_REGION=us-east-1",
+		"RCLONE_CONFIG_A_ENDPOINT="+s3env["SYNCER_S3_ENDPOINT"],
+		"RCLONE_CONFIG_A_ACCESS_KEY_ID="+s3env["SYNCER_S3_KEY"],
+		"RCLONE_CONFIG_A_SECRET_ACCESS_KEY="+s3env["SYNCER_S3_SECRET"],
+		"SYNCER_S3_KEY="+s3env["SYNCER_S3_KEY"], "SYNCER_S3_SECRET="+s3env["SYNCER_S3_SECRET"],
+		"SYNCER_LOG=warn")
+}
+
+func mkBucket(name string) {
+	run([]string{rcloneBin, "--config", "/dev/null", "mkdir", "A:" + name})
+}
+
+// rmBucket drops a bucket from server A's posix store directly: deleting
+// 100,000 objects through the API would take longer than the benchmark.
+func rmBucket(name string) { os.RemoveAll(filepath.Join(s3env["DIR"], "a", "data", name)) }
+
+func removeState(path string) {
+	for _, s := range []string{"", "-wal", "-shm", ".lock"} {
+		os.Remove(path + s)
+	}
+}
+
+func syncerApply(cfg string) []string {
+	return []string{syncerBin, "apply", "-auto-approve", "-config", cfg}
+}
+
+func writeConfig(body string) string {
+	cfg := filepath.Join(scratch, "bench.hcl")
 	check(os.WriteFile(cfg, []byte(body), 0o644))
 	return cfg
+}
+
+// run runs args untimed and stops the benchmark if it fails.
+func run(args []string) {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = rcloneEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", strings.Join(args, " "), err, out)
+		os.Exit(1)
+	}
 }
 
 // measure runs args and returns its wall time and peak RSS. The RSS comes
@@ -158,7 +367,7 @@ func measure(args []string) result {
 	args = append([]string{"/usr/bin/time", "-q", "-f", "%M", "-o", rssFile.Name()}, args...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout = io.Discard
-	cmd.Env = append(os.Environ(), "SYNCER_LOG=warn")
+	cmd.Env = rcloneEnv()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
@@ -185,8 +394,6 @@ func median(rs []result) result {
 	return m
 }
 
-func syncDisk() { syscall.Sync() }
-
 // writeFile writes size pseudo-random bytes, streaming.
 func writeFile(path string, size int64, seed uint64) {
 	check(os.MkdirAll(filepath.Dir(path), 0o755))
@@ -202,7 +409,7 @@ func writeFile(path string, size int64, seed uint64) {
 				buf[i+j] = byte(v >> (8 * j))
 			}
 		}
-		_, err := f.Write(buf[:n])
+		_, err = f.Write(buf[:n])
 		check(err)
 		size -= n
 	}
