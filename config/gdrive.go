@@ -208,7 +208,9 @@ func decodeGDrive(d *decoder, b *Backend, body hcl.Body) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			sd.fail(s.Endpoint, "Invalid endpoint", `endpoint must be an http:// or https:// base URL such as "http://127.0.0.1:8080" (the Drive API at <endpoint>/drive/v3/), without user, query or fragment.`)
 		}
-		c.Endpoint = strings.TrimRight(c.Endpoint, "/")
+		// Accept the API's own URL too (Google documents
+		// https://www.googleapis.com/drive/v3/): keep the base.
+		c.Endpoint = strings.TrimSuffix(strings.TrimRight(c.Endpoint, "/"), "/drive/v3")
 	}
 
 	if sd.ok {

@@ -77,11 +77,15 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 			}
 			shown++
 			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), a.Key)
+			size := "size unknown" // e.g. a Google Doc before its export
+			if a.Size >= 0 {
+				size = FormatBytes(a.Size)
+			}
 			switch a.Kind {
 			case Create:
-				line += fmt.Sprintf(" (%s)", FormatBytes(max(a.Size, 0)))
+				line += fmt.Sprintf(" (%s)", size)
 			case Update:
-				line += fmt.Sprintf(" (%s, %s)", FormatBytes(max(a.Size, 0)), a.Reason)
+				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
 			}
 			_, err := fmt.Fprintln(w, line)
 			return err

@@ -286,7 +286,7 @@ func newBackend(opts Options) (*Backend, error) {
 		name:       opts.Name,
 		root:       opts.FolderID,
 		driveID:    opts.DriveID,
-		endpoint:   strings.TrimRight(opts.Endpoint, "/"),
+		endpoint:   strings.TrimSuffix(strings.TrimRight(opts.Endpoint, "/"), "/drive/v3"),
 		chunkSize:  opts.ChunkSize,
 		deleteMode: opts.DeleteMode,
 		skipDocs:   opts.SkipGoogleDocs,
