@@ -85,18 +85,23 @@ func main() {
 		if c.runs > 0 {
 			n = min(n, c.runs)
 		}
-		for _, t := range c.tools {
-			var rs []result
-			for i := range n {
+		// Runs interleave the tools, so that each meets the disk in the
+		// same state (writeback of the previous run's files, say).
+		rs := make([][]result, len(c.tools))
+		for i := range n {
+			for ti, t := range c.tools {
 				args := t.prepare(i)
 				syscall.Sync()
-				rs = append(rs, measure(args))
+				rs[ti] = append(rs[ti], measure(args))
 				if t.cleanup != nil {
 					t.cleanup(i)
 				}
 			}
+		}
+		for ti, t := range c.tools {
+			m := median(rs[ti])
 			line := fmt.Sprintf("| %s | %s | %s | %.1f MiB | %s |", c.name, t.name,
-				median(rs).wall.Round(time.Millisecond), float64(median(rs).rss)/1024, c.note)
+				m.wall.Round(time.Millisecond), float64(m.rss)/1024, c.note)
 			fmt.Println(line)
 			table = append(table, line)
 		}
