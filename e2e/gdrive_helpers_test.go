@@ -240,12 +240,6 @@ func assertDirTimes(t *testing.T, dir string, mod map[string]time.Time) {
 	}
 }
 
-// driveFile is a file found below a folder of the fake Drive.
-type driveFile struct {
-	Key  string // the path of names from the folder
-	Info drivetest.FileInfo
-}
-
 // driveFiles walks the non-trashed items below folder and returns its
 // files (folders excluded) by key, the path of names. Names here are plain
 // (no "/"), as the local trees of these tests have; two files at one key

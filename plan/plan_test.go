@@ -970,12 +970,12 @@ func TestFormatBytes(t *testing.T) {
 }
 
 func TestPlanFile(t *testing.T) {
-	e, p := renderEnv(t)
+	e, _ := renderEnv(t)
 	// Also a forget, which a saved plan must keep.
 	e.synced("both-gone", "x", base)
 	removeFile(t, e.src, "both-gone")
 	removeFile(t, e.dst, "both-gone")
-	p = e.make()
+	p := e.make()
 	want := all(t, p)
 
 	path := filepath.Join(t.TempDir(), "my plan.tfplan")

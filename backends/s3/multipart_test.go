@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"syncer/backends"
 	"syncer/backends/backendtest"
@@ -265,23 +263,6 @@ func TestDeleteBatch(t *testing.T) {
 	if _, err := b.DeleteBatch(t.Context(), make([]string, 1001)); err == nil {
 		t.Error("DeleteBatch of 1001 keys: no error")
 	}
-}
-
-// rawGet reads an object with a raw client (not the backend under test).
-func rawGet(t testing.TB, srv *s3test.Server, bucket, key string) ([]byte, map[string]string) {
-	t.Helper()
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := c.GetObject(t.Context(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		t.Fatalf("GetObject %s: %v", key, err)
-	}
-	defer out.Body.Close()
-	var buf bytes.Buffer
-	buf.ReadFrom(out.Body)
-	return buf.Bytes(), out.Metadata
 }
 
 // A streamed PutObject (TLS) whose source fails or whose context is

@@ -113,14 +113,13 @@ type FileSpec struct {
 	Parent   string // parent folder id; "" = My Drive's root
 	// Content is the binary content, or for a Google Doc (any
 	// application/vnd.google-apps.* type) the source of its exports.
-	Content            []byte
-	Created, Modified  time.Time // zero = now
-	Trashed            bool
-	ShortcutTarget     string // for ShortcutMime
-	ID                 string // "" = a fresh id
-	isRoot             bool
-	driveID            string
-	skipParentValidity bool
+	Content           []byte
+	Created, Modified time.Time // zero = now
+	Trashed           bool
+	ShortcutTarget    string // for ShortcutMime
+	ID                string // "" = a fresh id
+	isRoot            bool
+	driveID           string
 }
 
 // fileJSON renders f as Drive's File resource (every field the fake knows).
