@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"syncer/backends"
 	"syncer/backends/backendtest"
 	"syncer/backends/s3/s3test"
