@@ -127,13 +127,7 @@ func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-		err = fmt.Errorf("%w (%v)", cerr, err)
-	}
-	where := fmt.Sprintf("%s %s", op, b)
-	if key != "" {
-		where += fmt.Sprintf(": key %q", key)
-	}
+	where, err := backends.Describe(ctx, op, b, key, err)
 	code := errorCode(err)
 	if why, ok := permanentCodes[code]; ok && ctx.Err() == nil {
 		return &permanentError{msg: fmt.Sprintf("%s: bucket %q: %s (%s)", where, b.bucket, why, code), err: err}
