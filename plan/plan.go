@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,24 +187,15 @@ func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
 	if len(targets) == 0 {
 		return cfg.Syncs, nil
 	}
-	var out []*config.Sync
 	for _, t := range targets {
-		found := false
-		for _, s := range cfg.Syncs {
-			if s.Name == t {
-				found = true
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == t }) {
 			return nil, fmt.Errorf("-target %q: no sync of that name in %s", t, cfg.Path)
 		}
 	}
+	var out []*config.Sync
 	for _, s := range cfg.Syncs {
-		for _, t := range targets {
-			if s.Name == t {
-				out = append(out, s)
-				break
-			}
+		if slices.Contains(targets, s.Name) {
+			out = append(out, s)
 		}
 	}
 	return out, nil
