@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type result struct {
@@ -45,6 +47,7 @@ var (
 	rcloneBin string
 	scratch   string
 	s3env     map[string]string // from scripts/s3-server.sh; nil without S3
+	coldStart bool
 )
 
 func main() {
@@ -54,6 +57,7 @@ func main() {
 	only := flag.String("only", "", "run only cases whose name contains this")
 	out := flag.String("out", "", "also write the table as Markdown to this file")
 	withS3 := flag.Bool("s3", true, "also run the S3 cases (needs versitygw: scripts/s3-server.sh install)")
+	flag.BoolVar(&coldStart, "cold", true, "drop each tool's binary from the page cache before each run (see evict)")
 	flag.Parse()
 	abs, err := filepath.Abs(*flagSyncer)
 	check(err)
@@ -369,6 +373,9 @@ func measure(args []string) result {
 	check(err)
 	rssFile.Close()
 	defer os.Remove(rssFile.Name())
+	if coldStart {
+		evict(args[0])
+	}
 	args = append([]string{"/usr/bin/time", "-q", "-f", "%M", "-o", rssFile.Name()}, args...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout = io.Discard
@@ -388,6 +395,20 @@ func measure(args []string) result {
 	_, err = fmt.Sscan(strings.TrimSpace(string(b)), &kib)
 	check(err)
 	return result{wall: wall, rss: kib}
+}
+
+// evict drops a program's file from the page cache, so that it starts as a
+// freshly deployed binary does. Peak RSS counts the binary's mapped pages,
+// and Linux 6.x maps a cached large folio whole on a fault: a binary the
+// linker has just written sits in the cache in folios of up to 2 MiB and
+// shows ~10 MiB more RSS than the same binary read back from disk.
+func evict(prog string) {
+	path, err := exec.LookPath(prog)
+	check(err)
+	f, err := os.Open(path)
+	check(err)
+	defer f.Close()
+	check(unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED))
 }
 
 func median(rs []result) result {
