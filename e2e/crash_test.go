@@ -258,7 +258,7 @@ func TestSecondSignalAborts(t *testing.T) {
 	cfg.write(t, l.Config)
 
 	p := startSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-config", l.Config)
-	p.waitUntil(t, "a transfer in flight", waitGuard, func() bool { return len(snapshotDst(t, l.Dst).Temps) > 0 })
+	p.waitUntil(t, "a transfer in flight", waitGuard, func() bool { return p.writing(l.Dst) > 0 })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}
@@ -349,7 +349,7 @@ func TestGraceEndsInFlightTransfers(t *testing.T) {
 	cfg.write(t, l.Config)
 
 	p := startSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-grace", "300ms", "-config", l.Config)
-	p.waitUntil(t, "a transfer in flight", waitGuard, func() bool { return len(snapshotDst(t, l.Dst).Temps) > 0 })
+	p.waitUntil(t, "a transfer in flight", waitGuard, func() bool { return p.writing(l.Dst) > 0 })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
 	}

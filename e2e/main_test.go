@@ -360,6 +360,25 @@ func (p *proc) wait(t *testing.T, timeout time.Duration) result {
 
 // waitUntil polls cond every 20 ms until it holds. It fails the test if p
 // ends first or timeout (a safety net) passes.
+// writing counts the files under dir that the process has open for a write
+// in progress: unnamed ones (O_TMPFILE, shown as "dir/#inode (deleted)")
+// and those under a temporary name.
+func (p *proc) writing(dir string) int {
+	fds := fmt.Sprintf("/proc/%d/fd", p.cmd.Process.Pid)
+	entries, _ := os.ReadDir(fds)
+	n := 0
+	for _, e := range entries {
+		target, err := os.Readlink(filepath.Join(fds, e.Name()))
+		if err != nil || !strings.HasPrefix(target, dir+string(filepath.Separator)) {
+			continue
+		}
+		if strings.HasSuffix(target, " (deleted)") || strings.HasPrefix(filepath.Base(target), tempPrefix) {
+			n++
+		}
+	}
+	return n
+}
+
 func (p *proc) waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

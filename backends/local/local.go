@@ -2,9 +2,11 @@
 //
 // Keys map to paths under the root. Only regular files are objects: folders,
 // symlinks and other special files are not listed and read as missing. Put
-// writes a temporary file named ".syncer-tmp-<random>-<name>" in the
-// destination folder and renames it into place, so a key never shows a
-// partial object; List skips such files and CleanTemp removes leftovers.
+// never shows a partial object under a key: on Linux it writes an unnamed
+// file (O_TMPFILE) in the destination folder and links it into place (a
+// crash leaves nothing behind); elsewhere, or where the filesystem cannot,
+// it writes ".syncer-tmp-<random>-<name>" and renames it into place. List
+// skips such names and CleanTemp removes leftovers.
 package local
 
 import (
@@ -22,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -54,10 +57,19 @@ type Options struct {
 // Backend stores objects as files under a root folder. It implements
 // backends.Backend, backends.Hasher (md5, sha256) and backends.Precisioner.
 type Backend struct {
-	name  string
-	root  string // clean, absolute
-	fsync bool
+	name    string
+	root    string // clean, absolute
+	fsync   bool
+	unnamed atomic.Int32 // unnamedUnknown, unnamedYes or unnamedNo
 }
+
+// Whether Put writes unnamed files (O_TMPFILE) and links them into place,
+// or falls back to temporary names; settled by the first Put.
+const (
+	unnamedUnknown = iota
+	unnamedYes
+	unnamedNo
+)
 
 var (
 	_ backends.Backend     = (*Backend)(nil)
@@ -267,7 +279,8 @@ func (b *Backend) Hash(ctx context.Context, key string, t backends.HashType) (st
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Put writes r to a temporary file beside key and renames it into place.
+// Put writes r to a new file beside key and then, in one step, puts it in
+// place (see the package comment).
 func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {
 	p, err := b.path(key)
 	if err != nil {
@@ -280,16 +293,17 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 
 	var (
 		f       *os.File
+		tmp     string // the file's temporary name; "" while it is unnamed
 		created []string
 	)
 	// Most puts go to a folder that exists: try the file first, and make
 	// folders only when it is missing (saves a stat per file).
-	f, err = createTemp(dir, filepath.Base(p))
+	f, tmp, err = b.openTemp(dir, filepath.Base(p))
 	for attempt := 1; err != nil; attempt++ {
 		c, err := b.mkdirs(dir)
 		created = append(created, c...)
 		if err == nil {
-			f, err = createTemp(dir, filepath.Base(p))
+			f, tmp, err = b.openTemp(dir, filepath.Base(p))
 			if err == nil {
 				break
 			}
@@ -306,29 +320,30 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		}
 		return backends.Object{}, b.wrap("put", key, err)
 	}
-	tmp := f.Name()
 
 	err = b.writeTemp(ctx, f, r, src)
 	if err == nil {
 		err = ctx.Err()
 	}
 	if err == nil {
-		err = os.Rename(tmp, p)
+		tmp, err = b.publish(f, tmp, p)
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			err = fmt.Errorf("%s is a folder, not a file", p)
 		}
 	}
 	var fi fs.FileInfo
 	if err == nil {
-		// Through the descriptor, after the rename (which changes the
-		// ctime, part of the version tag): the file as a listing sees it.
+		// Through the descriptor, after the link or rename (which change
+		// the ctime, part of the version tag): the file as a listing sees it.
 		fi, err = f.Stat()
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(tmp)
+		if tmp != "" {
+			os.Remove(tmp)
+		}
 		b.pruneCreated(created)
 		return backends.Object{}, b.wrap("put", key, err)
 	}
@@ -346,8 +361,6 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	return object(key, fi), nil
 }
 
-// writeTemp copies r into f, checks the size, sets the mtime, optionally
-// fsyncs, and closes f. It returns f's final FileInfo.
 // writeTemp fills the temporary file f from r and sets its mtime; f stays
 // open for the caller.
 func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src backends.Object) error {
@@ -368,7 +381,7 @@ func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src ba
 	}
 	// Set the mtime before fsync so the fsync makes it durable too.
 	if !src.ModTime.IsZero() {
-		if err := os.Chtimes(f.Name(), time.Time{}, src.ModTime); err != nil {
+		if err := setModTime(f, src.ModTime); err != nil {
 			return err
 		}
 	}
@@ -378,8 +391,81 @@ func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src ba
 	return nil
 }
 
-// createTemp creates a new temporary file in dir for an object named base.
-func createTemp(dir, base string) (*os.File, error) {
+// openTemp opens a new file in dir for an object named base: unnamed where
+// the filesystem supports it (name is ""), else under a temporary name.
+func (b *Backend) openTemp(dir, base string) (f *os.File, name string, err error) {
+	if b.unnamed.Load() != unnamedNo {
+		f, err := openUnnamed(dir)
+		if err == nil {
+			if b.unnamed.Load() == unnamedYes || b.probeUnnamed(dir) {
+				return f, "", nil
+			}
+			f.Close()
+		} else if missing(err) {
+			return nil, "", err // the caller makes the folder and retries
+		} else {
+			b.unnamed.Store(unnamedNo)
+		}
+	}
+	f, err = createTemp(dir, base)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, f.Name(), nil
+}
+
+// probeUnnamed checks once that an unnamed file made in dir can be linked
+// into it (that needs /proc), and settles the backend's mode.
+func (b *Backend) probeUnnamed(dir string) bool {
+	f, err := openUnnamed(dir)
+	if err == nil {
+		defer f.Close()
+		name := filepath.Join(dir, TempPrefix+hex.EncodeToString(randBytes())+"-probe")
+		if err = linkFile(f, name); err == nil {
+			os.Remove(name)
+			b.unnamed.Store(unnamedYes)
+			return true
+		}
+	}
+	b.unnamed.Store(unnamedNo)
+	return false
+}
+
+// publish gives the written file f its final name p in one step, so that p
+// never shows a partial file. It returns the temporary name f still has if
+// that step failed ("" if none).
+func (b *Backend) publish(f *os.File, tmp, p string) (string, error) {
+	if tmp == "" {
+		err := linkFile(f, p)
+		if !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+		// p exists: replace it by a rename, which needs a name to move.
+		for try := 0; ; try++ {
+			tmp = filepath.Join(filepath.Dir(p), TempPrefix+hex.EncodeToString(randBytes())+"-"+tempBase(filepath.Base(p)))
+			err = linkFile(f, tmp)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, fs.ErrExist) || try >= 10 {
+				return "", err
+			}
+		}
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return tmp, err
+	}
+	return "", nil
+}
+
+func randBytes() []byte {
+	var rnd [tempRandSize]byte
+	rand.Read(rnd[:])
+	return rnd[:]
+}
+
+// tempBase shortens base to at most tempBaseMax bytes, on a rune boundary.
+func tempBase(base string) string {
 	if len(base) > tempBaseMax {
 		n := tempBaseMax
 		for n > 0 && !utf8.RuneStart(base[n]) {
@@ -387,10 +473,14 @@ func createTemp(dir, base string) (*os.File, error) {
 		}
 		base = base[:n]
 	}
-	var rnd [tempRandSize]byte
+	return base
+}
+
+// createTemp creates a new temporary file in dir for an object named base.
+func createTemp(dir, base string) (*os.File, error) {
+	base = tempBase(base)
 	for try := 0; ; try++ {
-		rand.Read(rnd[:])
-		name := filepath.Join(dir, TempPrefix+hex.EncodeToString(rnd[:])+"-"+base)
+		name := filepath.Join(dir, TempPrefix+hex.EncodeToString(randBytes())+"-"+base)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
 		if errors.Is(err, fs.ErrExist) && try < 10 {
 			continue

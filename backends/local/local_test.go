@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -35,6 +36,77 @@ func TestConformance(t *testing.T) {
 	backendtest.Run(t, func(t *testing.T) backends.Backend {
 		return newLocal(t, local.Options{})
 	})
+}
+
+func TestConformanceNamedTemps(t *testing.T) {
+	backendtest.Run(t, func(t *testing.T) backends.Backend {
+		b := newLocal(t, local.Options{})
+		local.UseNamedTemps(b)
+		return b
+	})
+}
+
+// TestPutInFlight looks at the folder while a Put is half written: with
+// unnamed files nothing shows at all, with temporary names only the
+// temporary file; never the key.
+func TestPutInFlight(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		root := t.TempDir()
+		b := newLocal(t, local.Options{Path: root})
+		if named {
+			local.UseNamedTemps(b)
+		}
+		backendtest.PutBytes(t, b, "d/old", []byte("old"))
+		for _, key := range []string{"d/new", "d/old"} {
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				_, err := b.Put(t.Context(), key, pr, backends.Object{Size: 8})
+				done <- err
+			}()
+			if _, err := pw.Write([]byte("half")); err != nil {
+				t.Fatal(err)
+			}
+			// The Put has taken the first half: look now.
+			entries, err := os.ReadDir(filepath.Join(root, "d"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			want := "old"
+			if named {
+				if len(names) != 2 || !strings.HasPrefix(names[0], local.TempPrefix) || names[1] != "old" {
+					t.Errorf("named, Put(%q) in flight: folder holds %q", key, names)
+				}
+			} else if strings.Join(names, ",") != want {
+				t.Errorf("unnamed, Put(%q) in flight: folder holds %q; want %q", key, names, want)
+			}
+			if got, _ := os.ReadFile(filepath.Join(root, "d", "old")); string(got) != "old" {
+				t.Errorf("Put(%q) in flight: old = %q", key, got)
+			}
+			pw.Write([]byte(" don"))
+			pw.Close()
+			if err := <-done; err != nil {
+				t.Fatalf("Put(%q): %v", key, err)
+			}
+			if got := backendtest.ReadAll(t, b, key); string(got) != "half don" {
+				t.Errorf("%q = %q", key, got)
+			}
+			backendtest.PutBytes(t, b, "d/old", []byte("old"))
+			if err := b.Delete(t.Context(), "d/new"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if left := tempFiles(t, root); len(left) != 0 {
+			t.Errorf("temporary files left: %q", left)
+		}
+		if got := local.WritesUnnamed(b); got == named {
+			t.Errorf("named=%v: WritesUnnamed = %v", named, got)
+		}
+	}
 }
 
 func TestConformanceMissingRoot(t *testing.T) {
@@ -190,8 +262,16 @@ func TestTempFiles(t *testing.T) {
 }
 
 func TestFailedPutLeavesNothing(t *testing.T) {
+	t.Run("unnamed", func(t *testing.T) { testFailedPut(t, false) })
+	t.Run("named", func(t *testing.T) { testFailedPut(t, true) })
+}
+
+func testFailedPut(t *testing.T, named bool) {
 	root := t.TempDir()
 	b := newLocal(t, local.Options{Path: root})
+	if named {
+		local.UseNamedTemps(b)
+	}
 	backendtest.PutBytes(t, b, "existing", []byte("old"))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -235,8 +315,16 @@ func TestFailedPutLeavesNothing(t *testing.T) {
 }
 
 func TestFsync(t *testing.T) {
+	t.Run("unnamed", func(t *testing.T) { testFsync(t, false) })
+	t.Run("named", func(t *testing.T) { testFsync(t, true) })
+}
+
+func testFsync(t *testing.T, named bool) {
 	root := t.TempDir()
 	b := newLocal(t, local.Options{Path: root, Fsync: true})
+	if named {
+		local.UseNamedTemps(b)
+	}
 	mt := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
 	for i, data := range []string{"first", "second, longer", ""} {
 		obj, err := b.Put(t.Context(), "a/b/k", strings.NewReader(data), backends.Object{Size: int64(len(data)), ModTime: mt})
