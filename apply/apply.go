@@ -213,14 +213,18 @@ func (e *executor) run(ctx context.Context) error {
 				e.log.Info("removed leftover temporary files", "backend", to.String(), "count", n)
 			}
 		}
+		j := &job{e: e, s: s, from: from, to: to, sc: e.copier(s, from, to)}
 		if copies.Count > 0 {
-			if sc, ok := to.(backends.ServerSideCopier); ok && sc.CanCopyFrom(from) {
+			_, isCopier := to.(backends.ServerSideCopier)
+			switch {
+			case j.sc != nil && onHost(j.sc):
+				e.log.Info("copying file to file in the kernel (copy_file_range)", "sync", name)
+			case j.sc != nil:
 				e.log.Info("copying server-side: object bytes do not pass through syncer", "sync", name)
-			} else if ok && reflect.TypeOf(from) == reflect.TypeOf(to) {
+			case isCopier && !onHost(to) && reflect.TypeOf(from) == reflect.TypeOf(to):
 				e.log.Info("streaming through syncer: these backends cannot copy server-side (different stores or credentials)", "sync", name)
 			}
 		}
-		j := &job{e: e, s: s, from: from, to: to}
 		failedBefore := e.failed.Load()
 		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true); err != nil {
 			return err
@@ -430,6 +434,26 @@ type job struct {
 	e        *executor
 	s        *config.Sync
 	from, to backends.Backend
+	sc       backends.ServerSideCopier // nil: stream every copy
+}
+
+// copier returns to's server-side copier if it can reach from. A copy that
+// runs on this machine still moves the bytes here, so it is not used under
+// a bandwidth limit, nor in checksum mode, which hashes the stream.
+func (e *executor) copier(s *config.Sync, from, to backends.Backend) backends.ServerSideCopier {
+	sc, ok := to.(backends.ServerSideCopier)
+	if !ok || !sc.CanCopyFrom(from) {
+		return nil
+	}
+	if onHost(sc) && (e.limiter != nil || s.Compare == config.CompareChecksum) {
+		return nil
+	}
+	return sc
+}
+
+func onHost(b any) bool {
+	_, ok := b.(backends.HostCopier)
+	return ok
 }
 
 func (j *job) do(ctx context.Context, a plan.Action) {
@@ -477,8 +501,15 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 	if a.Src.MTime != 0 {
 		src.ModTime = time.Unix(0, a.Src.MTime)
 	}
-	if sc, ok := j.to.(backends.ServerSideCopier); ok && sc.CanCopyFrom(j.from) {
-		got, err := sc.CopyFrom(ctx, j.from, a.Key, a.Key, src)
+	if hc, ok := j.sc.(backends.HostCopier); ok {
+		got, err := hc.CopyOnHost(ctx, j.from, a.Key, a.Key, src, e.prog.addBytes)
+		if err != nil {
+			return fmt.Errorf("copy %s -> %s: %w", j.from, j.to, err)
+		}
+		return j.record(ctx, a, got, a.Src.MD5)
+	}
+	if j.sc != nil {
+		got, err := j.sc.CopyFrom(ctx, j.from, a.Key, a.Key, src)
 		if err != nil {
 			return fmt.Errorf("server-side copy %s -> %s: %w", j.from, j.to, err)
 		}

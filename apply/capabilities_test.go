@@ -3,6 +3,8 @@ package apply_test
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -425,5 +427,48 @@ func TestForget(t *testing.T) {
 	e.st.Each(e.ctx, "", func(state.Record) error { n++; return nil })
 	if n != 0 {
 		t.Errorf("%d records left", n)
+	}
+}
+
+// TestKernelCopy: between two local folders, copies go through the
+// destination's HostCopier (copy_file_range), with progress counted, unless
+// a bandwidth limit or checksum mode needs to see the bytes.
+func TestKernelCopy(t *testing.T) {
+	for _, c := range []struct {
+		name, top, body string
+		kernel          bool
+	}{
+		{"plain", "", "", true},
+		{"bandwidth", `limits { bandwidth = "1GiB/s" }`, "", false},
+		{"checksum", "", `compare = "checksum"`, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, c.top, c.body)
+			src, dst := e.dir("src"), e.dir("dst")
+			content := map[string][]byte{"a.txt": []byte("a"), "dir/b.bin": backendtest.RandomBytes(5, 3<<20+7), "c.txt": nil}
+			for k, d := range content {
+				writeFile(t, src, k, d)
+			}
+			logs := &logBuf{}
+			res, err := e.apply(apply.Options{Log: logs.logger()})
+			if err != nil || res.Failed != 0 || res.Created != 3 || res.Bytes != 3<<20+8 {
+				t.Fatalf("apply = %+v, %v; want 3 created, %d bytes", res, err, 3<<20+8)
+			}
+			sameTree(t, src, dst)
+			noTemps(t, dst)
+			used := len(logs.entries(t, "copying file to file in the kernel (copy_file_range)")) == 1
+			if used != c.kernel {
+				t.Errorf("kernel copy used = %v; want %v\n%s", used, c.kernel, logs.String())
+			}
+			for k, d := range content {
+				sum := ""
+				if c.name == "checksum" {
+					h := md5.Sum(d)
+					sum = hex.EncodeToString(h[:])
+				}
+				e.checkRecorded(k, sum)
+			}
+			e.expectNoChanges()
+		})
 	}
 }

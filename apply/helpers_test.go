@@ -401,6 +401,9 @@ type openCall struct {
 // Precisioner, CleanTemp) by embedding it.
 type hooked struct {
 	*local.Backend
+	// CopyOnHost shadows the local backend's kernel copy, so that a hooked
+	// backend (and a test copier built on one) is no HostCopier.
+	CopyOnHost struct{}
 
 	// beforePut may replace the data stream or fail the Put.
 	beforePut func(ctx context.Context, key string, r io.Reader) (io.Reader, error)
@@ -414,6 +417,10 @@ type hooked struct {
 }
 
 func hook(b *local.Backend) *hooked { return &hooked{Backend: b} }
+
+// CanCopyFrom hides the local backend's kernel copy: a hooked destination
+// sees every copy through Put.
+func (h *hooked) CanCopyFrom(backends.Backend) bool { return false }
 
 func (h *hooked) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	h.mu.Lock()

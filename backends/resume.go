@@ -50,6 +50,15 @@ type ServerSideCopier interface {
 	CopyFrom(ctx context.Context, src Backend, srcKey, key string, srcObj Object) (Object, error)
 }
 
+// HostCopier is implemented by ServerSideCopiers whose copies still move
+// the bytes on this machine (local file to local file, in the kernel).
+// apply skips them where it must see the bytes (a bandwidth limit, checksum
+// verification) and calls CopyOnHost otherwise: CopyFrom that reports the
+// bytes copied to progress as it goes.
+type HostCopier interface {
+	CopyOnHost(ctx context.Context, src Backend, srcKey, key string, srcObj Object, progress func(n int64)) (Object, error)
+}
+
 // BatchDeleter is implemented by backends that delete many keys per
 // request; DeleteBatch reports an error per key that failed (nil entries
 // for success) or a whole-request error.

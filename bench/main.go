@@ -24,6 +24,7 @@ import (
 type result struct {
 	wall time.Duration
 	rss  int64 // KiB
+	anon int64 // KiB, sampled: see sampleAnon
 }
 
 // tool is one contender in a case. prepare runs untimed before each
@@ -77,8 +78,8 @@ func main() {
 	}
 
 	var table []string
-	fmt.Println("| case | tool | wall (median) | peak RSS | note |")
-	fmt.Println("|---|---|---|---|---|")
+	fmt.Println("| case | tool | wall (median) | peak RSS | peak anon | note |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, c := range cases {
 		if *only != "" && !strings.Contains(c.name, *only) {
 			continue
@@ -104,8 +105,8 @@ func main() {
 		}
 		for ti, t := range c.tools {
 			m := median(rs[ti])
-			line := fmt.Sprintf("| %s | %s | %s | %.1f MiB | %s |", c.name, t.name,
-				m.wall.Round(time.Millisecond), float64(m.rss)/1024, c.note)
+			line := fmt.Sprintf("| %s | %s | %s | %.1f MiB | %.1f MiB | %s |", c.name, t.name,
+				m.wall.Round(time.Millisecond), float64(m.rss)/1024, float64(m.anon)/1024, c.note)
 			fmt.Println(line)
 			table = append(table, line)
 		}
@@ -117,7 +118,7 @@ func main() {
 		f, err := os.Create(*out)
 		check(err)
 		w := bufio.NewWriter(f)
-		fmt.Fprintf(w, "| case | tool | wall (median of %d) | peak RSS | note |\n|---|---|---|---|---|\n", *runs)
+		fmt.Fprintf(w, "| case | tool | wall (median of %d) | peak RSS | peak anon | note |\n|---|---|---|---|---|---|\n", *runs)
 		for _, l := range table {
 			fmt.Fprintln(w, l)
 		}
@@ -383,7 +384,11 @@ func measure(args []string) result {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	start := time.Now()
-	err = cmd.Run()
+	err = cmd.Start()
+	check(err)
+	anon := make(chan int64, 1)
+	go func() { anon <- sampleAnon(cmd.Process.Pid) }()
+	err = cmd.Wait()
 	wall := time.Since(start)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
@@ -394,7 +399,41 @@ func measure(args []string) result {
 	var kib int64
 	_, err = fmt.Sscan(strings.TrimSpace(string(b)), &kib)
 	check(err)
-	return result{wall: wall, rss: kib}
+	return result{wall: wall, rss: kib, anon: <-anon}
+}
+
+// sampleAnon returns the largest RssAnon (KiB) seen in the program that
+// GNU time (pid) runs, read from /proc every 5 ms until it exits. Anonymous
+// memory is what the program allocates (heap, stacks, buffers), as opposed
+// to the pages of its own binary, which peak RSS includes.
+func sampleAnon(pid int) int64 {
+	children := fmt.Sprintf("/proc/%d/task/%d/children", pid, pid)
+	var status string
+	var peak int64
+	for {
+		if status == "" {
+			b, err := os.ReadFile(children)
+			if err != nil {
+				return peak // time has exited
+			}
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				status = "/proc/" + f[0] + "/status"
+			}
+		} else {
+			b, err := os.ReadFile(status)
+			if err != nil {
+				return peak
+			}
+			for line := range strings.Lines(string(b)) {
+				if rest, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+					var kib int64
+					fmt.Sscan(rest, &kib)
+					peak = max(peak, kib)
+				}
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // evict drops a program's file from the page cache, so that it starts as a
@@ -414,8 +453,9 @@ func evict(prog string) {
 func median(rs []result) result {
 	sort.Slice(rs, func(i, j int) bool { return rs[i].wall < rs[j].wall })
 	m := rs[len(rs)/2]
-	for _, r := range rs { // report the worst RSS seen
+	for _, r := range rs { // report the worst memory seen
 		m.rss = max(m.rss, r.rss)
+		m.anon = max(m.anon, r.anon)
 	}
 	return m
 }

@@ -55,7 +55,8 @@ type Options struct {
 }
 
 // Backend stores objects as files under a root folder. It implements
-// backends.Backend, backends.Hasher (md5, sha256) and backends.Precisioner.
+// backends.Backend, backends.Hasher (md5, sha256), backends.Precisioner and,
+// between two local folders, backends.ServerSideCopier (a kernel copy).
 type Backend struct {
 	name    string
 	root    string // clean, absolute
@@ -72,9 +73,11 @@ const (
 )
 
 var (
-	_ backends.Backend     = (*Backend)(nil)
-	_ backends.Hasher      = (*Backend)(nil)
-	_ backends.Precisioner = (*Backend)(nil)
+	_ backends.Backend          = (*Backend)(nil)
+	_ backends.Hasher           = (*Backend)(nil)
+	_ backends.Precisioner      = (*Backend)(nil)
+	_ backends.ServerSideCopier = (*Backend)(nil)
+	_ backends.HostCopier       = (*Backend)(nil)
 )
 
 // New returns a backend rooted at opts.Path, which must be absolute and, if
@@ -282,6 +285,76 @@ func (b *Backend) Hash(ctx context.Context, key string, t backends.HashType) (st
 // Put writes r to a new file beside key and then, in one step, puts it in
 // place (see the package comment).
 func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {
+	return b.put(ctx, key, src, func(f *os.File, limit int64) (int64, error) {
+		if limit >= 0 {
+			r = io.LimitReader(r, limit)
+		}
+		return copyBuffered(ctx, f, r)
+	})
+}
+
+// CanCopyFrom reports whether src is a local folder too: its files are then
+// copied by the kernel (copy_file_range), not through syncer's buffers.
+func (b *Backend) CanCopyFrom(src backends.Backend) bool {
+	_, ok := src.(*Backend)
+	return ok
+}
+
+// CopyFrom copies the file at srcKey in src (a local Backend) to key, as Put
+// of its content would, with the copying done in the kernel.
+func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, key string, srcObj backends.Object) (backends.Object, error) {
+	return b.CopyOnHost(ctx, src, srcKey, key, srcObj, nil)
+}
+
+// CopyOnHost is CopyFrom that calls progress (if not nil) with the bytes of
+// each chunk copied.
+func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, key string, srcObj backends.Object, progress func(int64)) (backends.Object, error) {
+	from, ok := src.(*Backend)
+	if !ok {
+		return backends.Object{}, b.errorf("copy", key, "source %s is not a local folder", src)
+	}
+	in, _, err := from.openRegular("read", srcKey)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	defer in.Close()
+	return b.put(ctx, key, srcObj, func(f *os.File, limit int64) (int64, error) {
+		return copyKernel(ctx, f, in, limit, progress)
+	})
+}
+
+// copyKernel copies in to f (at most limit bytes if limit >= 0) in chunks,
+// checking ctx between them. os.File.ReadFrom uses copy_file_range where
+// the kernel can, and falls back to a plain copy.
+func copyKernel(ctx context.Context, f, in *os.File, limit int64, progress func(int64)) (int64, error) {
+	const chunk = 16 << 20
+	var total int64
+	for limit < 0 || total < limit {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		n := int64(chunk)
+		if limit >= 0 {
+			n = min(n, limit-total)
+		}
+		got, err := f.ReadFrom(io.LimitReader(in, n))
+		total += got
+		if progress != nil && got > 0 {
+			progress(got)
+		}
+		if err != nil {
+			return total, err
+		}
+		if got < n {
+			break // end of the source
+		}
+	}
+	return total, nil
+}
+
+// put writes a new file for key with fill, which copies at most limit bytes
+// (all if limit < 0) into it, and puts it in place.
+func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill func(f *os.File, limit int64) (int64, error)) (backends.Object, error) {
 	p, err := b.path(key)
 	if err != nil {
 		return backends.Object{}, fmt.Errorf("put %s: %w", b, err)
@@ -321,7 +394,7 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		return backends.Object{}, b.wrap("put", key, err)
 	}
 
-	err = b.writeTemp(ctx, f, r, src)
+	err = b.writeTemp(f, src, fill)
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -361,12 +434,12 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	return object(key, fi), nil
 }
 
-// writeTemp fills the temporary file f from r and sets its mtime; f stays
+// writeTemp fills the new file f (fill copies the data) and sets its mtime; f stays
 // open for the caller.
-func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src backends.Object) error {
+func (b *Backend) writeTemp(f *os.File, src backends.Object, fill func(*os.File, int64) (int64, error)) error {
 	if src.Size >= 0 {
 		// Read one byte more than promised to detect a long source.
-		n, err := copyBuffered(ctx, f, io.LimitReader(r, src.Size+1))
+		n, err := fill(f, src.Size+1)
 		if err != nil {
 			return err
 		}
@@ -376,7 +449,7 @@ func (b *Backend) writeTemp(ctx context.Context, f *os.File, r io.Reader, src ba
 		if n > src.Size {
 			return fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
 		}
-	} else if _, err := copyBuffered(ctx, f, r); err != nil {
+	} else if _, err := fill(f, -1); err != nil {
 		return err
 	}
 	// Set the mtime before fsync so the fsync makes it durable too.

@@ -559,3 +559,54 @@ func TestPutKeepsModTimeAndMode(t *testing.T) {
 		t.Errorf("mode = %v; want 0644 less umask", perm)
 	}
 }
+
+// TestCopyOnHost copies between two local folders in the kernel: the bytes,
+// the mtime and the progress reported match, and a failed copy leaves
+// nothing at the key.
+func TestCopyOnHost(t *testing.T) {
+	src := newLocal(t, local.Options{})
+	dst := newLocal(t, local.Options{})
+	if !dst.CanCopyFrom(src) || dst.CanCopyFrom(backendtest.NewMem("m")) {
+		t.Fatal("CanCopyFrom: want true for a local folder only")
+	}
+	data := backendtest.RandomBytes(9, 40<<20+3) // more than one chunk
+	mt := time.Date(2021, 5, 6, 7, 8, 9, 10, time.UTC)
+	if _, err := src.Put(t.Context(), "in/big.bin", bytes.NewReader(data), backends.Object{Size: int64(len(data)), ModTime: mt}); err != nil {
+		t.Fatal(err)
+	}
+	var reported int64
+	obj, err := dst.CopyOnHost(t.Context(), src, "in/big.bin", "out/big.bin", backends.Object{Size: int64(len(data)), ModTime: mt}, func(n int64) { reported += n })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Size != int64(len(data)) || !obj.ModTime.Equal(mt) || reported != obj.Size {
+		t.Errorf("CopyOnHost = %+v, progress %d; want size %d, mtime %v", obj, reported, len(data), mt)
+	}
+	if got := backendtest.ReadAll(t, dst, "out/big.bin"); !bytes.Equal(got, data) {
+		t.Errorf("copied bytes differ (%d bytes read)", len(got))
+	}
+
+	// The source changed size since the plan, is gone, or the run stops.
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, c := range []struct {
+		name, key string
+		ctx       context.Context
+		size      int64
+		want      string
+	}{
+		{"shorter", "in/big.bin", t.Context(), int64(len(data)) + 1, "short read"},
+		{"longer", "in/big.bin", t.Context(), int64(len(data)) - 1, "more than"},
+		{"missing", "in/none", t.Context(), 1, "not found"},
+		{"cancelled", "in/big.bin", cancelled, int64(len(data)), "context canceled"},
+	} {
+		_, err := dst.CopyFrom(c.ctx, src, c.key, "out/"+c.name, backends.Object{Size: c.size})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: CopyFrom error %v; want %q", c.name, err, c.want)
+		}
+		backendtest.AssertNotFound(t, dst, "out/"+c.name)
+	}
+	if left := tempFiles(t, dst.Root()); len(left) != 0 {
+		t.Errorf("temporary files left: %q", left)
+	}
+}
