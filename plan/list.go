@@ -30,6 +30,10 @@ const (
 	multiRows = 64  // rows per INSERT statement
 )
 
+// listProgressEvery is how often a long listing logs how far it got, as
+// Terraform's "Still refreshing..." does.
+var listProgressEvery = 10 * time.Second
+
 // listBoth lists the source (and, with refresh, the destination) at the
 // same time, while one writer inserts their rows: listing is system calls or
 // network waits, inserting is CPU, so the two overlap. Memory is a few
@@ -41,6 +45,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
 			start := time.Now()
+			lastLog := start
 			var n int64
 			rows := make([]listRow, 0, batchRows)
 			send := func() error {
@@ -71,6 +76,11 @@ func (d *differ) listBoth(ctx context.Context) error {
 				rows = append(rows, r)
 				n++
 				if len(rows) == batchRows {
+					if now := time.Now(); now.Sub(lastLog) >= listProgressEvery {
+						lastLog = now
+						d.log.Info("still listing "+what, "sync", d.s.Name, "backend", b.String(), "objects", n,
+							"elapsed", now.Sub(start).Round(time.Second))
+					}
 					return send()
 				}
 				return nil

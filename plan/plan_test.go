@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1162,5 +1163,33 @@ func TestAwkwardNames(t *testing.T) {
 			}
 			expect(t, e.make(), want...)
 		})
+	}
+}
+
+// TestListingProgress: a long listing logs how far it got ("still listing")
+// between batches, before its final "listed" line.
+func TestListingProgress(t *testing.T) {
+	defer plan.SetListProgressEvery(0)()
+	e := newEnv(t, "", "")
+	const n = 1500 // three batches of 512 rows
+	for i := range n {
+		writeFile(t, e.src, fmt.Sprintf("f%04d", i), "x", base)
+	}
+	var logs bytes.Buffer
+	p := e.makeOpts(plan.Options{Refresh: true, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if got := len(all(t, p)); got != n {
+		t.Fatalf("plan has %d actions; want %d", got, n)
+	}
+	var still []string
+	for line := range strings.Lines(logs.String()) {
+		if strings.Contains(line, `msg="still listing source"`) {
+			still = append(still, line)
+		}
+	}
+	if len(still) != 2 || !strings.Contains(still[0], "objects=512") || !strings.Contains(still[1], "objects=1024") {
+		t.Errorf("progress lines %q; want two, at 512 and 1024 objects\n%s", still, logs.String())
+	}
+	if !strings.Contains(logs.String(), `msg="listed source"`) || !strings.Contains(logs.String(), "objects=1500") {
+		t.Errorf("no final listed line:\n%s", logs.String())
 	}
 }
