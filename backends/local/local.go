@@ -399,7 +399,19 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 		err = ctx.Err()
 	}
 	if err == nil {
-		tmp, err = b.publish(f, tmp, p)
+		for attempt := 1; ; attempt++ {
+			tmp, err = b.publish(f, tmp, p)
+			if tmp != "" || !errors.Is(err, fs.ErrNotExist) || attempt == putAttempts {
+				break
+			}
+			// The folder went away while the file had no name in it (a
+			// Delete prunes folders that look empty): make it again.
+			c, merr := b.mkdirs(dir)
+			created = append(created, c...)
+			if merr != nil {
+				break
+			}
+		}
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			err = fmt.Errorf("%s is a folder, not a file", p)
 		}
@@ -476,15 +488,22 @@ func (b *Backend) openTemp(dir, base string) (f *os.File, name string, err error
 			f.Close()
 		} else if missing(err) {
 			return nil, "", err // the caller makes the folder and retries
-		} else {
+		} else if unsupported(err) {
 			b.unnamed.Store(unnamedNo)
-		}
+		} // else (no permission, no space...) a named file tells why, or works
 	}
 	f, err = createTemp(dir, base)
 	if err != nil {
 		return nil, "", err
 	}
 	return f, f.Name(), nil
+}
+
+// unsupported reports whether err means the system or filesystem has no
+// unnamed files: EOPNOTSUPP, or EISDIR/EINVAL from kernels before 3.11.
+func unsupported(err error) bool {
+	return errors.Is(err, errors.ErrUnsupported) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EINVAL)
 }
 
 // probeUnnamed checks once that an unnamed file made in dir can be linked

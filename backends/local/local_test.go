@@ -610,3 +610,37 @@ func TestCopyOnHost(t *testing.T) {
 		t.Errorf("temporary files left: %q", left)
 	}
 }
+
+// TestFolderPrunedWhileWriting: while a file has no name yet its folder
+// looks empty, and a Delete elsewhere may prune it; the Put makes the
+// folder again and succeeds.
+func TestFolderPrunedWhileWriting(t *testing.T) {
+	root := t.TempDir()
+	b := newLocal(t, local.Options{Path: root})
+	backendtest.PutBytes(t, b, "first", []byte("1")) // settles the mode
+	if !local.WritesUnnamed(b) {
+		t.Fatal("this filesystem has no unnamed files; the test needs them")
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Put(t.Context(), "a/b/k", pr, backends.Object{Size: 4})
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("da")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"a/b", "a"} {
+		if err := os.Remove(filepath.Join(root, d)); err != nil {
+			t.Fatalf("removing the folder in flight: %v", err)
+		}
+	}
+	pw.Write([]byte("ta"))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Put: %v", err)
+	}
+	if got := backendtest.ReadAll(t, b, "a/b/k"); string(got) != "data" {
+		t.Errorf("a/b/k = %q", got)
+	}
+}
