@@ -75,8 +75,11 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}
-	meta := &drive.File{Name: SegmentToName(leaf), Parents: []string{parent}, ModifiedTime: sf.ModifiedTime}
-	nf, err := b.svc.Files.Copy(sf.Id, meta).Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+	name := SegmentToName(leaf)
+	nf, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+		meta := &drive.File{Id: id, Name: name, Parents: []string{parent}, ModifiedTime: sf.ModifiedTime}
+		return b.svc.Files.Copy(sf.Id, meta).Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+	})
 	if err != nil {
 		if isNotFound(err) && ctx.Err() == nil {
 			return backends.Object{}, s.notFound("copy from", srcKey)

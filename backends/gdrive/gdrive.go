@@ -216,6 +216,10 @@ type Backend struct {
 	rootMu sync.Mutex
 	rootID string // My Drive's root id, when root is the alias "root"
 
+	idsMu sync.Mutex
+	ids   []string    // generated ids not used yet (see createOnce)
+	noIDs atomic.Bool // Drive refused a generated id: create without
+
 	folders    *lru         // folder key -> id
 	maxPending atomic.Int64 // the most folders a walk held pending, for tests
 	locks      keyLocks     // per key (Put, Delete) and per folder path (creation)

@@ -601,3 +601,68 @@ func TestDuplicatesWithoutOrder(t *testing.T) {
 		t.Errorf("%d dup keys, %d log notes; want %d and %d", dups, notes, twins, 2*twins-2)
 	}
 }
+
+// TestLostCreateAnswers drops the answer to a folder create, a small file's
+// create and a copy after Drive made them; the transport sends each again.
+// Every item exists once: the repeat carries the same generated id, which
+// Drive refuses, and the backend finds the item by it.
+func TestLostCreateAnswers(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	b := mustNew(t, testOptions(srv, root))
+	lose := func(kind string) {
+		srv.AddFault(drivetest.Fault{DropResponse: true, Count: 1, Match: func(r *http.Request, k string) bool { return k == kind }})
+	}
+	lose("create")           // the folder "dir"
+	lose("upload-multipart") // the file
+	data := []byte("small file, one request")
+	if _, err := b.Put(t.Context(), "dir/a.txt", bytes.NewReader(data), backends.Object{Size: int64(len(data))}); err != nil {
+		t.Fatalf("Put with lost answers: %v", err)
+	}
+	dirs := srv.Find(root, "dir")
+	if len(dirs) != 1 {
+		t.Fatalf("%d folders named dir; want 1", len(dirs))
+	}
+	if fs := srv.Find(dirs[0].ID, "a.txt"); len(fs) != 1 {
+		t.Errorf("%d files named a.txt; want 1", len(fs))
+	}
+	if got := backendtest.ReadAll(t, b, "dir/a.txt"); !bytes.Equal(got, data) {
+		t.Errorf("content = %q", got)
+	}
+
+	lose("copy")
+	if _, err := b.CopyFrom(t.Context(), b, "dir/a.txt", "dir/b.txt", backends.Object{Size: int64(len(data))}); err != nil {
+		t.Fatalf("CopyFrom with a lost answer: %v", err)
+	}
+	if fs := srv.Find(dirs[0].ID, "b.txt"); len(fs) != 1 {
+		t.Errorf("%d files named b.txt; want 1", len(fs))
+	}
+	if st := srv.Stats(); st.Faults != 3 || st.ByKind["generate-ids"] != 1 {
+		t.Errorf("faults injected %d, generateIds calls %d; want 3 and 1 (ids are fetched %d at a time)", st.Faults, st.ByKind["generate-ids"], idBatch)
+	}
+}
+
+// TestGeneratedIDRefused: a Drive that answers 400 to a generated id gets
+// the create again without one, and no ids from then on.
+func TestGeneratedIDRefused(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	opts := testOptions(srv, root)
+	var logs logBuffer
+	opts.Logger = newLogger(&logs)
+	b := mustNew(t, opts)
+	srv.AddFault(drivetest.Fault{Status: 400, Reason: "invalid", Count: 1, Match: func(r *http.Request, k string) bool { return k == "upload-multipart" }})
+	backendtest.PutBytes(t, b, "a.txt", []byte("a"))
+	backendtest.PutBytes(t, b, "b.txt", []byte("b"))
+	if n := logs.Count("refused a generated file id"); n != 1 {
+		t.Errorf("%d warnings about refused ids; want 1\n%s", n, logs.String())
+	}
+	if st := srv.Stats(); st.ByKind["upload-multipart"] != 3 || st.ByKind["generate-ids"] != 1 {
+		t.Errorf("multipart creates %d, generateIds %d; want 3 (one refused) and 1", st.ByKind["upload-multipart"], st.ByKind["generate-ids"])
+	}
+	for _, k := range []string{"a.txt", "b.txt"} {
+		if fs := srv.Find(root, k); len(fs) != 1 {
+			t.Errorf("%d files named %s; want 1", len(fs), k)
+		}
+	}
+}

@@ -336,8 +336,11 @@ func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (s
 			return "", err
 		}
 		if id == "" {
-			f, err := b.svc.Files.Create(&drive.File{Name: SegmentToName(seg), MimeType: folderMime, Parents: []string{parent}}).
-				Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+			name := SegmentToName(seg)
+			f, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+				return b.svc.Files.Create(&drive.File{Id: id, Name: name, MimeType: folderMime, Parents: []string{parent}}).
+					Fields("id").SupportsAllDrives(true).Context(ctx).Do()
+			})
 			if err != nil {
 				return "", fmt.Errorf("create folder %q: %w", dirKey, err)
 			}

@@ -126,11 +126,12 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	cr := &checkReader{ctx: ctx, r: r, size: src.Size, md5: md5.New()}
 	var media io.Reader = cr
 	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(b.chunkSize))}
+	var buf []byte // the whole content, for small objects
 	if src.Size >= 0 && src.Size < b.chunkSize {
 		// Small: read it whole into a buffer of its size (below one
 		// chunk) and send one multipart request that the transport can
 		// repeat on a transient error.
-		buf := make([]byte, src.Size)
+		buf = make([]byte, src.Size)
 		if _, err := io.ReadFull(cr, buf); err != nil {
 			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
 				err = fmt.Errorf("short read: got %d of %d bytes", cr.n, src.Size)
@@ -144,15 +145,29 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 			}
 			return nil, err
 		}
-		media = bytes.NewReader(buf)
 		opts[1] = googleapi.ChunkSize(0)
 	}
 	var f *drive.File
 	var err error
-	if existing != nil {
+	switch {
+	case existing != nil:
+		if buf != nil {
+			media = bytes.NewReader(buf)
+		}
 		f, err = b.svc.Files.Update(existing.Id, meta).Media(media, opts...).
 			Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
-	} else {
+	case buf != nil:
+		// One request that may be sent again: under a generated id.
+		meta.Name = name
+		meta.Parents = []string{parent}
+		f, err = b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+			meta.Id = id
+			return b.svc.Files.Create(meta).Media(bytes.NewReader(buf), opts...).
+				Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+		})
+	default:
+		// A resumable session makes the file only when it completes, and
+		// a repeated last chunk answers with that same file.
 		meta.Name = name
 		meta.Parents = []string{parent}
 		f, err = b.svc.Files.Create(meta).Media(media, opts...).

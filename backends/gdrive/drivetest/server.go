@@ -76,7 +76,8 @@ type Server struct {
 	faults      []*faultState
 	exportLimit int64
 	hook        func(*http.Request)
-	expireCode  int // sessions answer this status when non-zero
+	expireCode  int             // sessions answer this status when non-zero
+	generated   map[string]bool // ids from files.generateIds not used yet
 	ignoreOrder bool
 
 	requests   atomic.Int64
@@ -99,6 +100,7 @@ func New() *Server {
 		files:       map[string]*file{},
 		children:    map[string]map[string]struct{}{},
 		sessions:    map[string]*session{},
+		generated:   map[string]bool{},
 		rng:         rand.New(rand.NewPCG(1, 2)),
 		exportLimit: DefaultExportLimit,
 		kinds:       map[string]int64{},
@@ -239,6 +241,9 @@ type Fault struct {
 	Fraction float64
 	// Count, when > 0, stops the fault after that many injections.
 	Count int
+	// DropResponse serves the request (its change is made) and then drops
+	// the connection instead of answering: a reply lost on the way.
+	DropResponse bool
 	// Match selects requests; nil matches every request. Kind gives the
 	// request's kind as counted in Stats.ByKind.
 	Match func(r *http.Request, kind string) bool
@@ -399,6 +404,8 @@ func classify(r *http.Request) string {
 			return "create"
 		}
 		return "list"
+	case p == "/drive/v3/files/generateIds":
+		return "generate-ids"
 	case p == "/drive/v3/files/trash" && r.Method == http.MethodDelete:
 		return "empty-trash"
 	case strings.HasSuffix(p, "/export"):
@@ -443,6 +450,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		switch {
+		case f.DropResponse:
+			s.injected.Add(1)
+			s.route(httptest.NewRecorder(), r, kind, 0)
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+				}
+			}
+			return
 		case f.CutAfter > 0:
 			cut = f.CutAfter
 			s.injected.Add(1)
@@ -487,6 +503,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, kind string, cut 
 		return nil
 	case "empty-trash":
 		return s.emptyTrash(w, r)
+	case "generate-ids":
+		if r.Method != http.MethodGet {
+			break
+		}
+		return s.generateIDs(w, r)
 	case "upload-init", "upload-multipart", "upload-media":
 		return s.upload(w, r, kind)
 	case "upload-chunk", "upload-status":

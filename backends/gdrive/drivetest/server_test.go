@@ -622,3 +622,58 @@ func TestMultipartStreams(t *testing.T) {
 		t.Errorf("uploaded = %d", st.Uploaded)
 	}
 }
+
+// TestGeneratedIDs: files.generateIds hands out ids that one create (or
+// copy) may use; a second use is a conflict, an id not generated is
+// refused, and an update may not set one.
+func TestGeneratedIDs(t *testing.T) {
+	srv, svc := start(t)
+	gen, err := svc.Files.GenerateIds().Count(3).Space("drive").Type("files").Context(t.Context()).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gen.Ids) != 3 || gen.Space != "drive" || gen.Kind != "drive#generatedIds" {
+		t.Fatalf("generateIds = %+v", gen)
+	}
+	f, err := svc.Files.Create(&drive.File{Id: gen.Ids[0], Name: "a.txt"}).Media(bytes.NewReader([]byte("a"))).
+		Fields("id,name").Context(t.Context()).Do()
+	if err != nil || f.Id != gen.Ids[0] {
+		t.Fatalf("create with a generated id = %+v, %v", f, err)
+	}
+	_, err = svc.Files.Create(&drive.File{Id: gen.Ids[0], Name: "again.txt"}).Media(bytes.NewReader([]byte("b"))).Context(t.Context()).Do()
+	if code(err) != 409 {
+		t.Errorf("second create with the id: %v; want 409", err)
+	}
+	_, err = svc.Files.Create(&drive.File{Id: "1NotGenerated", Name: "x.txt"}).Context(t.Context()).Do()
+	if code(err) != 400 {
+		t.Errorf("create with an id not generated: %v; want 400", err)
+	}
+	c, err := svc.Files.Copy(f.Id, &drive.File{Id: gen.Ids[1]}).Fields("id").Context(t.Context()).Do()
+	if err != nil || c.Id != gen.Ids[1] {
+		t.Errorf("copy with a generated id = %+v, %v", c, err)
+	}
+	_, err = svc.Files.Update(f.Id, &drive.File{Id: gen.Ids[2]}).Context(t.Context()).Do()
+	if code(err) != 403 || reason(err) != "fieldNotWritable" {
+		t.Errorf("update setting the id: %v; want 403 fieldNotWritable", err)
+	}
+	if _, err := svc.Files.GenerateIds().Count(1001).Context(t.Context()).Do(); code(err) != 400 {
+		t.Errorf("generateIds count=1001: %v; want 400", err)
+	}
+	if n := srv.Stats().ByKind["generate-ids"]; n != 2 {
+		t.Errorf("generate-ids requests = %d; want 2", n)
+	}
+}
+
+// TestDropResponse: the request is served but its answer never arrives.
+func TestDropResponse(t *testing.T) {
+	srv, svc := start(t)
+	srv.AddFault(Fault{DropResponse: true, Count: 1, Match: func(r *http.Request, kind string) bool { return kind == "upload-multipart" }})
+	_, err := svc.Files.Create(&drive.File{Name: "lost.txt"}).Media(bytes.NewReader([]byte("x"))).Context(t.Context()).Do()
+	if err == nil {
+		t.Fatal("create whose answer was dropped: no error")
+	}
+	l, err := svc.Files.List().Q("name = 'lost.txt'").Context(t.Context()).Do()
+	if err != nil || len(l.Files) != 1 {
+		t.Errorf("after the dropped answer: %v, %v; want the file created once", l, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -208,6 +209,53 @@ func (s *Server) rootOr(id string) string {
 		return s.rootID
 	}
 	return id
+}
+
+// takeGenerated checks that id came from files.generateIds and is unused,
+// and uses it up. s.mu must be held. (Drive documents neither answer's
+// reason; syncer does not depend on them.)
+func (s *Server) takeGenerated(id string) error {
+	if s.files[id] != nil {
+		return &apiError{Code: 409, Reason: "conflict", Message: "A file already exists with the provided ID."}
+	}
+	if !s.generated[id] {
+		return &apiError{Code: 400, Reason: "invalid", Message: "The provided file ID is not usable.", Loc: "id", LocType: "other"}
+	}
+	delete(s.generated, id)
+	return nil
+}
+
+// generateIDs serves files.generateIds: count (1-1000, default 10) ids that
+// a create or copy may then give its new item.
+func (s *Server) generateIDs(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	count := 10
+	if v := q.Get("count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return errInvalid("count", "Invalid value for count: "+v)
+		}
+		count = n
+	}
+	space := q.Get("space")
+	if space == "" {
+		space = "drive"
+	}
+	if space != "drive" {
+		return errInvalid("space", "Invalid value for space: "+space)
+	}
+	if t := q.Get("type"); t != "" && t != "files" && t != "shortcuts" {
+		return errInvalid("type", "Invalid value for type: "+t)
+	}
+	s.mu.Lock()
+	ids := make([]string, count)
+	for i := range ids {
+		ids[i] = s.newID()
+		s.generated[ids[i]] = true
+	}
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"kind": "drive#generatedIds", "space": space, "ids": ids})
+	return nil
 }
 
 // newID returns a fresh Drive-like id. s.mu must be held.

@@ -24,6 +24,7 @@ const maxMetaSize = 1 << 20
 
 // meta is the writable metadata of a create, update or copy request.
 type meta struct {
+	ID             string // from files.generateIds; create and copy only
 	Name           *string
 	MimeType       string
 	Parents        []string
@@ -53,7 +54,7 @@ func parseMeta(body []byte, update bool) (*meta, error) {
 		return nil, errBadRequest("Invalid JSON payload received. " + err.Error())
 	}
 	for _, f := range readOnlyFields {
-		if _, ok := raw[f]; ok {
+		if _, ok := raw[f]; ok && (update || f != "id") {
 			return nil, errNotWritable(f, "")
 		}
 	}
@@ -64,6 +65,9 @@ func parseMeta(body []byte, update bool) (*meta, error) {
 			}
 		}
 		return nil
+	}
+	if err := dec("id", &m.ID); err != nil {
+		return nil, err
 	}
 	if _, ok := raw["name"]; ok {
 		var n string
@@ -148,9 +152,15 @@ func (s *Server) parentFor(m *meta, all bool) (*file, error) {
 // newFile builds (but does not store) an item from m under parent p.
 // s.mu must be held.
 func (s *Server) newFile(m *meta, p *file, mimeType string) (*file, error) {
+	id := m.ID
+	if id == "" {
+		id = s.newID()
+	} else if err := s.takeGenerated(id); err != nil {
+		return nil, err
+	}
 	now := msTime(time.Now())
 	f := &file{
-		ID:           s.newID(),
+		ID:           id,
 		Name:         "Untitled",
 		MimeType:     mimeType,
 		Parents:      []string{p.ID},
