@@ -2,6 +2,7 @@ package s3
 
 import (
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -72,5 +73,141 @@ func TestAssumeRole(t *testing.T) {
 	}
 	if !strings.Contains(s3Auth, "Credential=ROLEKEY/") || s3Token != "roletoken" {
 		t.Errorf("S3 request signed with %q, token %q; want the role's credentials", s3Auth, s3Token)
+	}
+}
+
+// With no keys in the config, the SDK's default chain is used; in a
+// Kubernetes pod with a projected service-account token (IRSA), that is
+// AssumeRoleWithWebIdentity with the token file, and S3 requests are signed
+// with the credentials it returns.
+func TestWebIdentityCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var stsForm map[string]string
+	sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		mu.Lock()
+		stsForm = map[string]string{}
+		for k := range r.PostForm {
+			stsForm[k] = r.PostForm.Get(k)
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/xml")
+		w.Write([]byte(`<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>PODKEY</AccessKeyId>
+      <SecretAccessKey>podsecret</SecretAccessKey>
+      <SessionToken>podtoken</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+    <SubjectFromWebIdentityToken>system:serviceaccount:sync:syncer</SubjectFromWebIdentityToken>
+    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/pod/s</Arn><AssumedRoleId>AROAY:s</AssumedRoleId></AssumedRoleUser>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>`))
+	}))
+	defer sts.Close()
+	dir := t.TempDir()
+	tokenFile := dir + "/token"
+	if err := os.WriteFile(tokenFile, []byte("k8s-projected-token"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	empty := dir + "/empty"
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
+		"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/pod", "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile,
+		"AWS_ROLE_SESSION_NAME": "syncer-pod", "AWS_ENDPOINT_URL_STS": sts.URL,
+	} {
+		t.Setenv(k, v)
+	}
+
+	p, via := proxied(t, &fake.Server)
+	var s3Auth, s3Token string
+	p.OnRequest = func(op string, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		s3Auth, s3Token = r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token")
+	}
+	o := testOptions(via, newBucket(t, &fake.Server), "")
+	o.AccessKeyID, o.SecretAccessKey, o.SessionToken = "", "", ""
+	b := mustNew(t, o)
+	if err := b.List(t.Context(), "", func(backends.Object) error { return nil }); err != nil {
+		t.Fatalf("List: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k, want := range map[string]string{
+		"Action": "AssumeRoleWithWebIdentity", "RoleArn": "arn:aws:iam::123456789012:role/pod",
+		"WebIdentityToken": "k8s-projected-token", "RoleSessionName": "syncer-pod",
+	} {
+		if stsForm[k] != want {
+			t.Errorf("AssumeRoleWithWebIdentity %s = %q; want %q", k, stsForm[k], want)
+		}
+	}
+	if !strings.Contains(s3Auth, "Credential=PODKEY/") || s3Token != "podtoken" {
+		t.Errorf("S3 request signed with %q, token %q; want the web identity's credentials", s3Auth, s3Token)
+	}
+}
+
+// On an instance (EC2, or EKS without IRSA) with nothing else configured,
+// the default chain ends at the instance metadata service (IMDSv2: a token
+// first, then the role's credentials).
+func TestInstanceMetadataCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token":
+			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", r.Header.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
+			w.Write([]byte("imds-session-token"))
+		case r.Header.Get("X-Aws-Ec2-Metadata-Token") != "imds-session-token":
+			http.Error(w, "no token", http.StatusUnauthorized)
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/":
+			w.Write([]byte("node-role"))
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/node-role":
+			w.Write([]byte(`{"Code":"Success","LastUpdated":"2026-11-27T00:00:00Z","Type":"AWS-HMAC","AccessKeyId":"NODEKEY","SecretAccessKey":"nodesecret","Token":"nodetoken","Expiration":"2099-01-01T00:00:00Z"}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer imds.Close()
+	empty := t.TempDir() + "/empty"
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
+		"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
+		"AWS_ROLE_ARN": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
+		"AWS_EC2_METADATA_DISABLED": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.URL,
+	} {
+		t.Setenv(k, v)
+	}
+
+	p, via := proxied(t, &fake.Server)
+	var s3Auth, s3Token string
+	p.OnRequest = func(op string, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		s3Auth, s3Token = r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token")
+	}
+	o := testOptions(via, newBucket(t, &fake.Server), "")
+	o.AccessKeyID, o.SecretAccessKey, o.SessionToken = "", "", ""
+	b := mustNew(t, o)
+	if err := b.List(t.Context(), "", func(backends.Object) error { return nil }); err != nil {
+		t.Fatalf("List: %v (IMDS saw %q)", err, paths)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(s3Auth, "Credential=NODEKEY/") || s3Token != "nodetoken" {
+		t.Errorf("S3 request signed with %q, token %q; want the instance role's credentials (IMDS saw %q)", s3Auth, s3Token, paths)
 	}
 }
