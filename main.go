@@ -256,7 +256,7 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 			Name: b.Name, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint,
 			ForcePathStyle: c.ForcePathStyle, Profile: c.Profile,
 			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
-			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID,
+			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID, STSEndpoint: c.STSEndpoint,
 			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
 			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, ServerSideCopy: c.ServerSideCopy,
 			InsecureSkipVerify: c.InsecureSkipVerify,

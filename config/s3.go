@@ -51,6 +51,7 @@ type S3Backend struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 	CABundle                                   string // absolute path of a PEM file, or ""
 	RoleARN, ExternalID                        string // AssumeRole
+	STSEndpoint                                string // AssumeRole's STS endpoint; "" = AWS
 	StorageClass                               string // on writes; "" = the bucket's default
 	SSE                                        string // "", "AES256" or "aws:kms"
 	SSEKMSKeyID                                string // only with SSE "aws:kms"
@@ -85,6 +86,7 @@ type s3Settings struct {
 	Profile, AccessKeyID             string
 	SecretSet, SessionTokenSet       bool
 	CABundle, RoleARN, ExternalID    string
+	STSEndpoint                      string
 	StorageClass, SSE, SSEKMSKeyID   string
 	PartSize, UploadCutoff           int64
 	ServerSideCopy                   string
@@ -100,7 +102,7 @@ func s3HashSettings(b *Backend) any {
 		Bucket: s.Bucket, Prefix: s.Prefix, Region: s.Region, Endpoint: s.Endpoint,
 		ForcePathStyle: s.ForcePathStyle, Profile: s.Profile, AccessKeyID: s.AccessKeyID,
 		SecretSet: s.SecretAccessKey != "", SessionTokenSet: s.SessionToken != "",
-		CABundle: s.CABundle, RoleARN: s.RoleARN, ExternalID: s.ExternalID,
+		CABundle: s.CABundle, RoleARN: s.RoleARN, ExternalID: s.ExternalID, STSEndpoint: s.STSEndpoint,
 		StorageClass: s.StorageClass, SSE: s.SSE, SSEKMSKeyID: s.SSEKMSKeyID,
 		PartSize: s.PartSize, UploadCutoff: s.UploadCutoff,
 		ServerSideCopy: s.ServerSideCopy, InsecureSkipVerify: s.InsecureSkipVerify,
@@ -130,6 +132,7 @@ type s3Schema struct {
 	CABundle           hcl.Expression `hcl:"ca_bundle,optional"`
 	RoleARN            hcl.Expression `hcl:"role_arn,optional"`
 	ExternalID         hcl.Expression `hcl:"external_id,optional"`
+	STSEndpoint        hcl.Expression `hcl:"sts_endpoint,optional"`
 	StorageClass       hcl.Expression `hcl:"storage_class,optional"`
 	SSE                hcl.Expression `hcl:"sse,optional"`
 	SSEKMSKeyID        hcl.Expression `hcl:"sse_kms_key_id,optional"`
@@ -175,6 +178,22 @@ func (sd *s3Decoder) size(expr hcl.Expression, attr string, def int64) int64 {
 	return n
 }
 
+// endpoint reads an optional http(s) URL attribute, without a trailing
+// slash.
+func (sd *s3Decoder) endpoint(expr hcl.Expression, attr string) string {
+	v := sd.str(expr, attr)
+	if v == "" {
+		return ""
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		sd.fail(expr, "Invalid "+attr, `%s must be an http:// or https:// URL such as "https://s3.example.com" or "http://127.0.0.1:7070".`, attr)
+	} else if u.User != nil {
+		sd.fail(expr, "Invalid "+attr, "%s must not contain a user name or password; use access_key_id and secret_access_key.", attr)
+	}
+	return strings.TrimRight(v, "/")
+}
+
 func (sd *s3Decoder) fail(expr hcl.Expression, summary, format string, args ...any) {
 	sd.d.errorf(expr.Range().Ptr(), summary, format, args...)
 	sd.ok = false
@@ -211,16 +230,7 @@ func decodeS3(d *decoder, b *Backend, body hcl.Body) {
 		}
 	}
 
-	c.Endpoint = sd.str(s.Endpoint, "endpoint")
-	if c.Endpoint != "" {
-		u, err := url.Parse(c.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			sd.fail(s.Endpoint, "Invalid endpoint", `endpoint must be an http:// or https:// URL such as "https://s3.example.com" or "http://127.0.0.1:7070".`)
-		} else if u.User != nil {
-			sd.fail(s.Endpoint, "Invalid endpoint", "endpoint must not contain a user name or password; use access_key_id and secret_access_key.")
-		}
-		c.Endpoint = strings.TrimRight(c.Endpoint, "/")
-	}
+	c.Endpoint = sd.endpoint(s.Endpoint, "endpoint")
 	c.Region = sd.str(s.Region, "region")
 	if c.Region == "" && c.Endpoint != "" {
 		c.Region = s3DefaultRegion
@@ -253,6 +263,10 @@ func decodeS3(d *decoder, b *Backend, body hcl.Body) {
 	c.ExternalID = sd.str(s.ExternalID, "external_id")
 	if c.ExternalID != "" && c.RoleARN == "" {
 		sd.fail(s.ExternalID, "external_id without role_arn", "external_id is only used when assuming a role: set role_arn too.")
+	}
+	c.STSEndpoint = sd.endpoint(s.STSEndpoint, "sts_endpoint")
+	if c.STSEndpoint != "" && c.RoleARN == "" {
+		sd.fail(s.STSEndpoint, "sts_endpoint without role_arn", "sts_endpoint is only used when assuming a role: set role_arn too.")
 	}
 
 	c.StorageClass = sd.str(s.StorageClass, "storage_class")

@@ -21,6 +21,7 @@ backend "s3" "legacy" {
   ca_bundle            = "certs/ca.pem"
   role_arn             = "arn:aws:iam::111111111111:role/x"
   external_id          = "ext"
+  sts_endpoint         = "http://127.0.0.1:7070/"
   storage_class        = "STANDARD_IA"
   sse                  = "aws:kms"
   sse_kms_key_id       = "alias/k"
@@ -57,6 +58,7 @@ func TestS3Backend(t *testing.T) {
 		Bucket: "legacy-media", Prefix: "2019/", Region: "eu-west-1", Endpoint: "http://127.0.0.1:7070",
 		ForcePathStyle: true, AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cr3t-value",
 		CABundle: filepath.Join(dir, "certs", "ca.pem"), RoleARN: "arn:aws:iam::111111111111:role/x", ExternalID: "ext",
+		STSEndpoint:  "http://127.0.0.1:7070",
 		StorageClass: "STANDARD_IA", SSE: "aws:kms", SSEKMSKeyID: "alias/k",
 		PartSize: 32 << 20, UploadCutoff: 64 << 20, ServerSideCopy: "never",
 	}
@@ -187,6 +189,8 @@ func TestS3BadConfigs(t *testing.T) {
 		{"bad storage class", block(`  storage_class = "standard-ia"`), "Invalid storage_class", 3},
 		{"bad role", block(`  role_arn = "role/x"`), "Invalid role_arn", 3},
 		{"external id alone", block(`  external_id = "e"`), "external_id without role_arn", 3},
+		{"sts endpoint alone", block(`  sts_endpoint = "https://sts.example.com"`), "sts_endpoint without role_arn", 3},
+		{"bad sts endpoint", block("  role_arn = \"arn:aws:iam::1:role/r\"\n  sts_endpoint = \"sts.example.com\""), "Invalid sts_endpoint: sts_endpoint must be an http:// or https:// URL", 4},
 		{"prefix escapes", block(`  prefix = "a/../b"`), "Invalid prefix", 3},
 		{"prefix absolute", block(`  prefix = "/a"`), "Invalid prefix", 3},
 		{"prefix double slash", block(`  prefix = "a//"`), "Invalid prefix", 3},

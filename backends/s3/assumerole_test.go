@@ -13,7 +13,8 @@ import (
 
 // With role_arn the backend assumes the role (STS AssumeRole, signed with
 // the configured credentials, with the external id) and signs S3 requests
-// with the role's temporary credentials.
+// with the role's temporary credentials. STS is found through sts_endpoint
+// or the SDK's AWS_ENDPOINT_URL_STS.
 func TestAssumeRole(t *testing.T) {
 	var mu sync.Mutex
 	var stsForm map[string]string
@@ -42,8 +43,15 @@ func TestAssumeRole(t *testing.T) {
 </AssumeRoleResponse>`))
 	}))
 	defer sts.Close()
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
+	for _, how := range []string{"sts_endpoint", "AWS_ENDPOINT_URL_STS"} {
+		t.Run(how, func(t *testing.T) { testAssumeRole(t, sts.URL, how, &mu, &stsForm, &stsAuth) })
+	}
+}
 
+func testAssumeRole(t *testing.T, stsURL, how string, mu *sync.Mutex, stsForm *map[string]string, stsAuth *string) {
+	mu.Lock()
+	*stsForm, *stsAuth = nil, ""
+	mu.Unlock()
 	p, via := proxied(t, &fake.Server)
 	var s3Auth, s3Token string
 	p.OnRequest = func(op string, r *http.Request) {
@@ -55,6 +63,11 @@ func TestAssumeRole(t *testing.T) {
 	o.AccessKeyID, o.SecretAccessKey = "SOURCEKEY", "sourcesecret"
 	o.RoleARN, o.ExternalID = "arn:aws:iam::123456789012:role/writer", "ext-123"
 	o.Name = "archive"
+	if how == "sts_endpoint" {
+		o.STSEndpoint = stsURL
+	} else {
+		t.Setenv("AWS_ENDPOINT_URL_STS", stsURL)
+	}
 	b := mustNew(t, o)
 	if err := b.List(t.Context(), "", func(backends.Object) error { return nil }); err != nil {
 		t.Fatalf("List: %v", err)
@@ -64,12 +77,12 @@ func TestAssumeRole(t *testing.T) {
 	for k, want := range map[string]string{
 		"Action": "AssumeRole", "RoleArn": o.RoleARN, "ExternalId": "ext-123", "RoleSessionName": "syncer-archive",
 	} {
-		if stsForm[k] != want {
-			t.Errorf("AssumeRole %s = %q; want %q", k, stsForm[k], want)
+		if (*stsForm)[k] != want {
+			t.Errorf("AssumeRole %s = %q; want %q", k, (*stsForm)[k], want)
 		}
 	}
-	if !strings.Contains(stsAuth, "Credential=SOURCEKEY/") {
-		t.Errorf("AssumeRole signed with %q; want the configured keys", stsAuth)
+	if !strings.Contains(*stsAuth, "Credential=SOURCEKEY/") {
+		t.Errorf("AssumeRole signed with %q; want the configured keys", *stsAuth)
 	}
 	if !strings.Contains(s3Auth, "Credential=ROLEKEY/") || s3Token != "roletoken" {
 		t.Errorf("S3 request signed with %q, token %q; want the role's credentials", s3Auth, s3Token)

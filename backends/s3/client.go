@@ -87,7 +87,11 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 	}
 	b.region = cfg.Region
 	if opts.RoleARN != "" {
-		stsClient := sts.NewFromConfig(cfg)
+		stsClient := sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if opts.STSEndpoint != "" {
+				o.BaseEndpoint = aws.String(opts.STSEndpoint)
+			}
+		})
 		session := "syncer-" + sessionName(opts.Name)
 		cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, opts.RoleARN,
 			func(o *stscreds.AssumeRoleOptions) {

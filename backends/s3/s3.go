@@ -115,9 +115,12 @@ type Options struct {
 	// RoleARN, when set, is assumed (STS AssumeRole) with the credentials
 	// above; ExternalID goes with it.
 	RoleARN, ExternalID string
-	StorageClass        string // on writes, e.g. "STANDARD_IA"; "" = the bucket's default
-	SSE                 string // "", "AES256" or "aws:kms"
-	SSEKMSKeyID         string // with SSE "aws:kms"; "" = the account's default key
+	// STSEndpoint is where AssumeRole goes ("" = AWS STS, or the SDK's
+	// AWS_ENDPOINT_URL_STS), e.g. a MinIO server's own endpoint.
+	STSEndpoint  string
+	StorageClass string // on writes, e.g. "STANDARD_IA"; "" = the bucket's default
+	SSE          string // "", "AES256" or "aws:kms"
+	SSEKMSKeyID  string // with SSE "aws:kms"; "" = the account's default key
 	// PartSize is the multipart part size (default 16 MiB, at least 5 MiB);
 	// it grows for objects that would need more than 10,000 parts.
 	PartSize int64
