@@ -220,6 +220,7 @@ type Backend struct {
 	ids   []string    // generated ids not used yet (see createOnce)
 	noIDs atomic.Bool // Drive refused a generated id: create without
 
+	ranged     rangedFiles  // files recently read by ranges
 	folders    *lru         // folder key -> id
 	maxPending atomic.Int64 // the most folders a walk held pending, for tests
 	locks      keyLocks     // per key (Put, Delete) and per folder path (creation)

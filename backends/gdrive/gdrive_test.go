@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -664,5 +665,62 @@ func TestGeneratedIDRefused(t *testing.T) {
 		if fs := srv.Find(root, k); len(fs) != 1 {
 			t.Errorf("%d files named %s; want 1", len(fs), k)
 		}
+	}
+}
+
+// TestRangedReadsLookUpOnce: the parts of an upload elsewhere read a file
+// as ranges; only the first range (from offset 0) looks the key up, and a
+// new run of ranges sees a file that replaced it.
+func TestRangedReadsLookUpOnce(t *testing.T) {
+	srv := newFake(t)
+	opts := testOptions(srv, newFolder(srv))
+	opts.DeleteMode = DeletePermanent
+	b := mustNew(t, opts)
+	data := backendtest.RandomBytes(8, 1<<20+5)
+	backendtest.PutBytes(t, b, "d/big.bin", data)
+	readRange := func(off, n int64) []byte {
+		t.Helper()
+		rc, err := b.Open(t.Context(), "d/big.bin", off, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	srv.ResetStats()
+	const part = 300_000
+	var got []byte
+	for off := int64(0); off < int64(len(data)); off += part {
+		got = append(got, readRange(off, part)...)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatalf("ranges read %d bytes; content differs", len(got))
+	}
+	if n := srv.Stats().ByKind["list"]; n != 1 {
+		t.Errorf("%d lookups (files.list) for 4 ranges; want 1", n)
+	}
+
+	// Replaced by a new file (delete, then create): the next run of
+	// ranges starts from offset 0 and reads the new one.
+	if err := b.Delete(t.Context(), "d/big.bin"); err != nil {
+		t.Fatal(err)
+	}
+	data2 := backendtest.RandomBytes(9, len(data))
+	backendtest.PutBytes(t, b, "d/big.bin", data2)
+	if got := append(readRange(0, part), readRange(part, -1)...); !bytes.Equal(got, data2) {
+		t.Errorf("after replacing the file, ranges read the old content")
+	}
+	// Deleted (for good) between two ranges: the remembered file answers
+	// 404, and the key is looked up again.
+	if err := b.Delete(t.Context(), "d/big.bin"); err != nil {
+		t.Fatal(err)
+	}
+	backendtest.PutBytes(t, b, "d/big.bin", data)
+	if got := readRange(part, part); !bytes.Equal(got, data[part:2*part]) {
+		t.Errorf("a range after the file was deleted and made again read other bytes")
 	}
 }

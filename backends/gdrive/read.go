@@ -53,12 +53,25 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 	if err := ctx.Err(); err != nil {
 		return nil, b.wrap(ctx, "open", key, err)
 	}
-	f, _, err := b.lookup(ctx, key)
-	if err != nil {
-		return nil, b.wrap(ctx, "open", key, err)
+	// A run of ranges (the parts of an upload elsewhere) looks the key up
+	// at its first range, from offset 0, and reuses that file for the
+	// ranges after it.
+	var f *drive.File
+	if offset > 0 {
+		f = b.ranged.get(key)
 	}
-	if f == nil {
-		return nil, b.notFound("open", key)
+	cached := f != nil
+	if !cached {
+		var err error
+		if f, _, err = b.lookup(ctx, key); err != nil {
+			return nil, b.wrap(ctx, "open", key, err)
+		}
+		if f == nil {
+			return nil, b.notFound("open", key)
+		}
+		if length >= 0 && !strings.HasPrefix(f.MimeType, googlePrefix) {
+			b.ranged.put(key, f)
+		}
 	}
 	r := &fileReader{b: b, ctx: ctx, key: key, f: f, pos: offset, end: -1}
 	if length >= 0 {
@@ -82,6 +95,11 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		return io.NopCloser(strings.NewReader("")), nil
 	}
 	if err := r.open(); err != nil {
+		if cached && errors.Is(err, backends.ErrNotFound) {
+			// The remembered file went away: look the key up again.
+			b.ranged.forget(key)
+			return b.Open(ctx, key, offset, length)
+		}
 		return nil, err
 	}
 	return r, nil
