@@ -258,7 +258,7 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
 			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID, STSEndpoint: c.STSEndpoint,
 			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
-			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, ServerSideCopy: c.ServerSideCopy,
+			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, UploadConcurrency: c.UploadConcurrency, ServerSideCopy: c.ServerSideCopy,
 			InsecureSkipVerify: c.InsecureSkipVerify,
 		})
 	case "gdrive":

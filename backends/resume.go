@@ -17,7 +17,7 @@ type Part struct {
 
 // UploadJournal persists the progress of a resumable upload so that a
 // killed run can continue it. apply backs it with the state; a backend
-// calls it from one goroutine per upload.
+// never calls it concurrently for one upload.
 type UploadJournal interface {
 	// Load returns the upload recorded for key: its id, part size and
 	// finished parts in part order; id is "" when none is recorded.
@@ -32,6 +32,7 @@ type UploadJournal interface {
 
 // RangeOpener opens a byte range of the source object (length < 0: to
 // the end), so a resumed upload can start from its first missing part.
+// It may be called concurrently (parts in flight at once).
 type RangeOpener func(ctx context.Context, offset, length int64) (io.ReadCloser, error)
 
 // ResumablePutter is implemented by backends that can upload large objects

@@ -15,7 +15,11 @@ const (
 	S3MinPartSize     = 5 << 20
 	S3MaxPartSize     = 5 << 30 // also the largest PutObject
 	S3DefaultPartSize = 16 << 20
-	s3DefaultRegion   = "us-east-1"
+
+	// Parts of one upload sent at once (as rclone's --s3-upload-concurrency).
+	S3DefaultUploadConcurrency = 4
+	S3MaxUploadConcurrency     = 16
+	s3DefaultRegion            = "us-east-1"
 )
 
 // Server-side copy policies of an s3 backend.
@@ -57,6 +61,7 @@ type S3Backend struct {
 	SSEKMSKeyID                                string // only with SSE "aws:kms"
 	PartSize                                   int64  // bytes; default 16 MiB, 5 MiB .. 5 GiB
 	UploadCutoff                               int64  // bytes; PutObject below, multipart at or above; default PartSize
+	UploadConcurrency                          int    // parts of one resumable upload in flight; default 4, 1..16
 	ServerSideCopy                             string // "auto" (default), "always" or "never"
 	InsecureSkipVerify                         bool   // TLS certificates are verified unless true
 }
@@ -138,6 +143,7 @@ type s3Schema struct {
 	SSEKMSKeyID        hcl.Expression `hcl:"sse_kms_key_id,optional"`
 	PartSize           hcl.Expression `hcl:"part_size,optional"`
 	UploadCutoff       hcl.Expression `hcl:"upload_cutoff,optional"`
+	UploadConcurrency  hcl.Expression `hcl:"upload_concurrency,optional"`
 	ServerSideCopy     hcl.Expression `hcl:"server_side_copy,optional"`
 	InsecureSkipVerify hcl.Expression `hcl:"insecure_skip_verify,optional"`
 }
@@ -287,6 +293,14 @@ func decodeS3(d *decoder, b *Backend, body hcl.Body) {
 	c.PartSize = sd.size(s.PartSize, "part_size", S3DefaultPartSize)
 	if c.PartSize < S3MinPartSize || c.PartSize > S3MaxPartSize {
 		sd.fail(s.PartSize, "Invalid part_size", "part_size must be between 5MiB and 5GiB (S3's limits); got %d bytes.", c.PartSize)
+	}
+	c.UploadConcurrency = S3DefaultUploadConcurrency
+	if n, set, ok := d.optWhole(s.UploadConcurrency, "upload_concurrency", 1); !ok {
+		sd.ok = false
+	} else if set && n > S3MaxUploadConcurrency {
+		sd.fail(s.UploadConcurrency, "Invalid upload_concurrency", "upload_concurrency must be at most %d; got %d.", S3MaxUploadConcurrency, n)
+	} else if set {
+		c.UploadConcurrency = n
 	}
 	c.UploadCutoff = sd.size(s.UploadCutoff, "upload_cutoff", c.PartSize)
 	if c.UploadCutoff < 1 || c.UploadCutoff > S3MaxPartSize {

@@ -27,6 +27,7 @@ backend "s3" "legacy" {
   sse_kms_key_id       = "alias/k"
   part_size            = "32MiB"
   upload_cutoff        = "64MiB"
+  upload_concurrency   = 8
   server_side_copy     = "never"
   insecure_skip_verify = false
 }
@@ -60,13 +61,13 @@ func TestS3Backend(t *testing.T) {
 		CABundle: filepath.Join(dir, "certs", "ca.pem"), RoleARN: "arn:aws:iam::111111111111:role/x", ExternalID: "ext",
 		STSEndpoint:  "http://127.0.0.1:7070",
 		StorageClass: "STANDARD_IA", SSE: "aws:kms", SSEKMSKeyID: "alias/k",
-		PartSize: 32 << 20, UploadCutoff: 64 << 20, ServerSideCopy: "never",
+		PartSize: 32 << 20, UploadCutoff: 64 << 20, UploadConcurrency: 8, ServerSideCopy: "never",
 	}
 	if !reflect.DeepEqual(*legacy.S3, want) {
 		t.Errorf("legacy.S3 =\n%#v\nwant\n%#v", *legacy.S3, want) // GoString hides secrets
 		t.Errorf("secret equal: %v", legacy.S3.SecretAccessKey == want.SecretAccessKey)
 	}
-	wantArchive := S3Backend{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, ServerSideCopy: "auto"}
+	wantArchive := S3Backend{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, UploadConcurrency: 4, ServerSideCopy: "auto"}
 	if !reflect.DeepEqual(*archive.S3, wantArchive) {
 		t.Errorf("archive.S3 = %+v\nwant %+v", *archive.S3, wantArchive)
 	}
@@ -178,6 +179,9 @@ func TestS3BadConfigs(t *testing.T) {
 		{"part not a size", block(`  part_size = "16"`), "Invalid part_size", 3},
 		{"zero cutoff", block(`  upload_cutoff = "0"`), "Invalid upload_cutoff", 3},
 		{"huge cutoff", block(`  upload_cutoff = "6GiB"`), "Invalid upload_cutoff", 3},
+		{"zero concurrency", block(`  upload_concurrency = 0`), "upload_concurrency must be a whole number of at least 1", 3},
+		{"fractional concurrency", block(`  upload_concurrency = 2.5`), "upload_concurrency must be a whole number", 3},
+		{"huge concurrency", block(`  upload_concurrency = 17`), "Invalid upload_concurrency: upload_concurrency must be at most 16", 3},
 		{"bad copy mode", block(`  server_side_copy = "sometimes"`), `Invalid server_side_copy: server_side_copy must be "auto", "always" or "never"; got "sometimes"`, 3},
 		{"secret without key", block(`  secret_access_key = env("S")`), "Incomplete static credentials: secret_access_key is set but access_key_id is not", 3},
 		{"key without secret", block(`  access_key_id = "AKIA"`), "Incomplete static credentials: access_key_id is set but secret_access_key is empty", 3},

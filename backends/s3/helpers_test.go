@@ -51,9 +51,12 @@ func checkContent(t testing.TB, b backends.Backend, key string, seed, size int64
 
 // rangeOpener opens ranges of RandomReader(seed, size), counting opens.
 func rangeOpener(seed, size int64, opens *int) backends.RangeOpener {
+	var mu sync.Mutex
 	return func(ctx context.Context, off, length int64) (io.ReadCloser, error) {
 		if opens != nil {
+			mu.Lock()
 			*opens++
+			mu.Unlock()
 		}
 		r := backendtest.RandomReader(seed, size)
 		if _, err := io.CopyN(io.Discard, r, off); err != nil {

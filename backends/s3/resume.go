@@ -7,11 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"golang.org/x/sync/errgroup"
 
 	"syncer/backends"
 )
@@ -55,6 +58,7 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 			return backends.Object{}, err
 		}
 		if done == nil { // not resumable: start over
+			done = map[int32]backends.Part{}
 			b.abort(ctx, k, id)
 			if err := j.Finished(ctx, key); err != nil {
 				return backends.Object{}, b.wrap(ctx, "put", key, fmt.Errorf("upload journal: %w", err))
@@ -85,21 +89,17 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 	}
 
 	nparts := int32((src.Size + ps - 1) / ps)
+	if err := b.sendParts(ctx, key, k, id, ps, src.Size, open, j, done); err != nil {
+		var je *journalError
+		if errors.As(err, &je) {
+			return backends.Object{}, b.wrap(ctx, "put", key, fmt.Errorf("upload journal: %w", je.err))
+		}
+		return giveUp(err)
+	}
 	parts := make([]types.CompletedPart, 0, nparts)
 	etags := make([]string, 0, nparts)
 	for num := int32(1); num <= nparts; num++ {
-		off := int64(num-1) * ps
-		length := min(ps, src.Size-off)
-		p, ok := done[num]
-		if !ok {
-			p, err = b.uploadStreamPart(ctx, key, k, id, num, off, length, open)
-			if err != nil {
-				return giveUp(err)
-			}
-			if err := j.PartDone(ctx, key, p); err != nil {
-				return backends.Object{}, b.wrap(ctx, "put", key, fmt.Errorf("upload journal: %w", err))
-			}
-		}
+		p := done[num]
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: aws.String(p.ETag)})
 		etags = append(etags, p.ETag)
 	}
@@ -112,6 +112,62 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 	}
 	b.abortOthers(ctx, k, id)
 	return backends.Object{Key: key, Size: src.Size, ETag: etag}, nil
+}
+
+// journalError is a failure to record a finished part.
+type journalError struct{ err error }
+
+func (e *journalError) Error() string { return e.err.Error() }
+
+// sendParts uploads the parts of an object of size bytes (parts of ps) that
+// done lacks, up to b.concurrency at a time, each streamed from its own
+// ranged read, and adds them to done. Each finished part is recorded in j
+// (one call at a time) before it counts as done. After a failure no part
+// starts, but those in flight may finish (and be recorded, for the next
+// run); the first failure is returned.
+func (b *Backend) sendParts(ctx context.Context, key, k, id string, ps, size int64, open backends.RangeOpener, j backends.UploadJournal, done map[int32]backends.Part) error {
+	nparts := int32((size + ps - 1) / ps)
+	var todo []int32 // at most 10,000
+	for num := int32(1); num <= nparts; num++ {
+		if _, ok := done[num]; !ok {
+			todo = append(todo, num)
+		}
+	}
+	var (
+		g      errgroup.Group
+		failed atomic.Bool
+		mu     sync.Mutex // done, and the journal
+	)
+	g.SetLimit(b.concurrency)
+	for _, num := range todo {
+		if failed.Load() || ctx.Err() != nil {
+			break
+		}
+		off := int64(num-1) * ps
+		length := min(ps, size-off)
+		g.Go(func() error {
+			p, err := b.uploadStreamPart(ctx, key, k, id, num, off, length, open)
+			if err != nil {
+				failed.Store(true)
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err := j.PartDone(context.WithoutCancel(ctx), key, p); err != nil {
+				failed.Store(true)
+				return &journalError{err}
+			}
+			done[num] = p
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return b.wrap(ctx, "put", key, err)
+	}
+	return nil
 }
 
 // abortOthers aborts every other unfinished upload of exactly k, once an

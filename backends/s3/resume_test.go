@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // 18 MiB + a bit in 5 MiB parts: four parts.
 const resumeSize = 18*mib + 12345
 
-// Parts 1-2 of a 4-part object are sent, then the run is "killed" (its
+// Parts 1-2 of a 4-part object are sent, one at a time, then the run is "killed" (its
 // context cancelled right after the journal records part 2, no abort). A
 // second PutResumable with the same journal sends only parts 3 and 4, and
 // the object is right. Over plain HTTP and TLS.
@@ -38,6 +39,7 @@ func TestPutResumableResume(t *testing.T) {
 		t.Run(strings.SplitN(c.srv.Endpoint, ":", 2)[0], func(t *testing.T) {
 			o := testOptions(c.srv, newBucket(t, c.srv), "r/")
 			o.PartSize = 5 * mib
+			o.UploadConcurrency = 1 // parts in order, so the "kill" lands after part 2
 			b := mustNew(t, o)
 			att := countAttempts(b)
 			src := backends.Object{Size: resumeSize}
@@ -162,8 +164,8 @@ func TestPutResumableUnrecordedParts(t *testing.T) {
 	if _, err := b.PutResumable(t.Context(), "k", rangeOpener(5, size, nil), backends.Object{Size: size}, j); err != nil {
 		t.Fatalf("PutResumable: %v", err)
 	}
-	if got := att.partNumbers(); !slices.Equal(got, []string{"2", "3", "4"}) {
-		t.Errorf("sent parts %q; want [2 3 4]", got)
+	if got := att.partNumbers(); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"2", "3", "4"}) {
+		t.Errorf("sent parts %q; want 2, 3 and 4", got)
 	}
 	checkContent(t, b, "k", 5, size)
 }
@@ -304,4 +306,70 @@ func TestAbortUploads(t *testing.T) {
 	if ups := uploads(t, e.A, o.Bucket); len(ups) != 0 {
 		t.Errorf("uploads left: %q", ups)
 	}
+}
+
+// Parts of one upload go UploadConcurrency at a time: the source is read
+// as that many ranges at once, never more, and the object is whole.
+func TestPutResumableConcurrentParts(t *testing.T) {
+	e := needEnv(t)
+	o := testOptions(e.A, newBucket(t, e.A), "")
+	o.PartSize = 5 * mib
+	o.UploadConcurrency = 3
+	b := mustNew(t, o)
+	const size = 6*5*mib - 7 // six parts
+	var (
+		mu                      sync.Mutex
+		opened, active, maxSeen int
+	)
+	inner := rangeOpener(11, size, nil)
+	open := func(ctx context.Context, off, length int64) (io.ReadCloser, error) {
+		rc, err := inner(ctx, off, length)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		opened++
+		active++
+		maxSeen = max(maxSeen, active)
+		first := opened <= 3
+		mu.Unlock()
+		// The first three ranges wait for each other: they can only all
+		// be open if three parts are in flight at once.
+		for deadline := time.Now().Add(30 * time.Second); first; {
+			mu.Lock()
+			all := opened >= 3
+			mu.Unlock()
+			if all {
+				break
+			}
+			if time.Now().After(deadline) {
+				rc.Close()
+				return nil, errors.New("the parts were not sent concurrently")
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return &closeHook{ReadCloser: rc, close: func() { mu.Lock(); active--; mu.Unlock() }}, nil
+	}
+	j := s3test.NewMemJournal()
+	obj, err := b.PutResumable(t.Context(), "c", open, backends.Object{Size: size}, j)
+	if err != nil {
+		t.Fatalf("PutResumable: %v", err)
+	}
+	if maxSeen != 3 {
+		t.Errorf("at most %d ranges open at once; want 3 (upload_concurrency)", maxSeen)
+	}
+	if obj.Size != size || !strings.HasSuffix(obj.ETag, "-6") || j.Calls("PartDone") != 6 {
+		t.Errorf("PutResumable = %+v with %d parts journaled; want %d bytes in 6 parts", obj, j.Calls("PartDone"), size)
+	}
+	checkContent(t, b, "c", 11, size)
+}
+
+type closeHook struct {
+	io.ReadCloser
+	close func()
+}
+
+func (c *closeHook) Close() error {
+	c.close()
+	return c.ReadCloser.Close()
 }

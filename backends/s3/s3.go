@@ -23,7 +23,8 @@
 //     keeps PartSize, so such a stream is capped at 10,000 × PartSize
 //     (156 GiB at 16 MiB) and fails beyond, with the upload aborted.
 //   - PutResumable uploads parts straight from ranged reads of the source
-//     (no buffer), records them in an UploadJournal and, after a kill,
+//     (no buffer), UploadConcurrency at a time, records them in an
+//     UploadJournal and, after a kill,
 //     continues from the parts that the server lists and the journal
 //     recorded.
 //
@@ -60,6 +61,8 @@ const (
 	MaxPartSize     = 5 * GiB  // any part, and any PutObject
 	MaxParts        = 10000    // parts per upload
 	DefaultPartSize = 16 * MiB // part_size when not configured
+
+	DefaultUploadConcurrency = 4 // parts of one resumable upload in flight
 
 	// DefaultCopyCutoff is the size from which CopyFrom uses UploadPartCopy
 	// instead of CopyObject (CopyObject is limited to 5 GiB).
@@ -127,6 +130,10 @@ type Options struct {
 	// UploadCutoff: objects of known size below it are sent with PutObject,
 	// at or above it as multipart uploads. Default PartSize; at most 5 GiB.
 	UploadCutoff int64
+	// UploadConcurrency is how many parts of one PutResumable upload are
+	// in flight at once (default 4). They stream from ranged reads of the
+	// source, so it costs connections, not buffers.
+	UploadConcurrency int
 	// ServerSideCopy is "auto" (default), "always" or "never".
 	ServerSideCopy string
 	// InsecureSkipVerify turns TLS certificate verification off.
@@ -177,6 +184,7 @@ type Backend struct {
 	kmsKeyID     string
 	partSize     int64
 	uploadCutoff int64
+	concurrency  int // parts of one resumable upload in flight
 	copyCutoff   int64
 	copyPartSize int64
 	ssc          string
@@ -241,6 +249,7 @@ func newBackend(opts Options) (*Backend, error) {
 		kmsKeyID:     opts.SSEKMSKeyID,
 		partSize:     opts.PartSize,
 		uploadCutoff: opts.UploadCutoff,
+		concurrency:  opts.UploadConcurrency,
 		copyCutoff:   opts.CopyCutoff,
 		copyPartSize: opts.CopyPartSize,
 		ssc:          opts.ServerSideCopy,
@@ -270,6 +279,9 @@ func newBackend(opts Options) (*Backend, error) {
 	}
 	if b.uploadCutoff == 0 {
 		b.uploadCutoff = b.partSize
+	}
+	if b.concurrency <= 0 {
+		b.concurrency = DefaultUploadConcurrency
 	}
 	if b.uploadCutoff < 0 || b.uploadCutoff > MaxPartSize {
 		return nil, fmt.Errorf("%s: upload cutoff %d is outside 0 .. 5 GiB", name, b.uploadCutoff)
