@@ -125,30 +125,12 @@ func TestWebIdentityCredentials(t *testing.T) {
 	if err := os.WriteFile(tokenFile, []byte("k8s-projected-token"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	empty := dir + "/empty"
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "",
-		"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
+	setCredentialEnv(t, map[string]string{
 		"AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/pod", "AWS_WEB_IDENTITY_TOKEN_FILE": tokenFile,
 		"AWS_ROLE_SESSION_NAME": "syncer-pod", "AWS_ENDPOINT_URL_STS": sts.URL,
-	} {
-		t.Setenv(k, v)
-	}
-
-	p, via := proxied(t, &fake.Server)
-	var s3Auth, s3Token string
-	p.OnRequest = func(op string, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		s3Auth, s3Token = r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token")
-	}
-	o := testOptions(via, newBucket(t, &fake.Server), "")
-	o.AccessKeyID, o.SecretAccessKey, o.SessionToken = "", "", ""
-	b := mustNew(t, o)
-	if err := b.List(t.Context(), "", func(backends.Object) error { return nil }); err != nil {
+	})
+	s3Auth, s3Token, err := signedWithDefaultChain(t)
+	if err != nil {
 		t.Fatalf("List: %v", err)
 	}
 	mu.Lock()
@@ -191,6 +173,24 @@ func TestInstanceMetadataCredentials(t *testing.T) {
 		}
 	}))
 	defer imds.Close()
+	setCredentialEnv(t, map[string]string{
+		"AWS_EC2_METADATA_DISABLED": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.URL,
+	})
+	s3Auth, s3Token, err := signedWithDefaultChain(t)
+	mu.Lock()
+	defer mu.Unlock()
+	if err != nil {
+		t.Fatalf("List: %v (IMDS saw %q)", err, paths)
+	}
+	if !strings.Contains(s3Auth, "Credential=NODEKEY/") || s3Token != "nodetoken" {
+		t.Errorf("S3 request signed with %q, token %q; want the instance role's credentials (IMDS saw %q)", s3Auth, s3Token, paths)
+	}
+}
+
+// setCredentialEnv clears every credential source of the SDK's default
+// chain from the environment (keys, profiles, web identity, container
+// credentials), then sets env.
+func setCredentialEnv(t *testing.T, env map[string]string) {
 	empty := t.TempDir() + "/empty"
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
@@ -200,27 +200,30 @@ func TestInstanceMetadataCredentials(t *testing.T) {
 		"AWS_CONFIG_FILE": empty, "AWS_SHARED_CREDENTIALS_FILE": empty,
 		"AWS_ROLE_ARN": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
 		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "",
-		"AWS_EC2_METADATA_DISABLED": "", "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.URL,
 	} {
 		t.Setenv(k, v)
 	}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+}
 
+// signedWithDefaultChain lists a bucket through a backend without keys in
+// its options and returns how the S3 request was signed (its Authorization
+// header and session token).
+func signedWithDefaultChain(t *testing.T) (auth, token string, err error) {
+	var mu sync.Mutex
 	p, via := proxied(t, &fake.Server)
-	var s3Auth, s3Token string
 	p.OnRequest = func(op string, r *http.Request) {
 		mu.Lock()
 		defer mu.Unlock()
-		s3Auth, s3Token = r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token")
+		auth, token = r.Header.Get("Authorization"), r.Header.Get("X-Amz-Security-Token")
 	}
 	o := testOptions(via, newBucket(t, &fake.Server), "")
 	o.AccessKeyID, o.SecretAccessKey, o.SessionToken = "", "", ""
 	b := mustNew(t, o)
-	if err := b.List(t.Context(), "", func(backends.Object) error { return nil }); err != nil {
-		t.Fatalf("List: %v (IMDS saw %q)", err, paths)
-	}
+	err = b.List(t.Context(), "", func(backends.Object) error { return nil })
 	mu.Lock()
 	defer mu.Unlock()
-	if !strings.Contains(s3Auth, "Credential=NODEKEY/") || s3Token != "nodetoken" {
-		t.Errorf("S3 request signed with %q, token %q; want the instance role's credentials (IMDS saw %q)", s3Auth, s3Token, paths)
-	}
+	return auth, token, err
 }
