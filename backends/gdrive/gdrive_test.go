@@ -724,3 +724,25 @@ func TestRangedReadsLookUpOnce(t *testing.T) {
 		t.Errorf("a range after the file was deleted and made again read other bytes")
 	}
 }
+
+// TestBadRequestKeepsIDs: a create refused with 400 with and without its
+// id failed for another reason; ids stay on, and a later lost answer still
+// makes no duplicate.
+func TestBadRequestKeepsIDs(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	b := mustNew(t, testOptions(srv, root))
+	multipart := func(r *http.Request, k string) bool { return k == "upload-multipart" }
+	srv.AddFault(drivetest.Fault{Status: 400, Reason: "badRequest", Count: 2, Match: multipart})
+	if _, err := b.Put(t.Context(), "bad.txt", bytes.NewReader([]byte("x")), backends.Object{Size: 1}); err == nil {
+		t.Fatal("Put refused twice with 400: no error")
+	}
+	srv.AddFault(drivetest.Fault{DropResponse: true, Count: 1, Match: multipart})
+	backendtest.PutBytes(t, b, "good.txt", []byte("y"))
+	if fs := srv.Find(root, "good.txt"); len(fs) != 1 {
+		t.Errorf("%d files named good.txt after a lost answer; want 1 (ids still on)", len(fs))
+	}
+	if fs := srv.Find(root, "bad.txt"); len(fs) != 0 {
+		t.Errorf("the refused file exists")
+	}
+}

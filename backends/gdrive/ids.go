@@ -40,8 +40,9 @@ func (b *Backend) takeID(ctx context.Context) string {
 // createOnce runs create (which must be safe to call again) with a
 // generated id. When it fails, the item may still have been made with its
 // answer lost: createOnce then looks the id up and returns the item if it
-// is name in parent. A 400 answer to an id means this Drive will not take
-// generated ids: they are switched off and the create is repeated without.
+// is name in parent. After a 400 the create is repeated without the id; if
+// that works, this Drive will not take generated ids and they are switched
+// off.
 func (b *Backend) createOnce(ctx context.Context, parent, name string, create func(id string) (*drive.File, error)) (*drive.File, error) {
 	id := b.takeID(ctx)
 	f, err := create(id)
@@ -49,10 +50,13 @@ func (b *Backend) createOnce(ctx context.Context, parent, name string, create fu
 		return f, err
 	}
 	if statusOf(err) == http.StatusBadRequest {
-		if b.noIDs.CompareAndSwap(false, true) {
+		// Refused for the id, or for another reason: without the id, the
+		// create tells which.
+		f, err2 := create("")
+		if err2 == nil && b.noIDs.CompareAndSwap(false, true) {
 			b.log.Warn("Google Drive refused a generated file id; creating without ids from now on", "backend", b.String(), "err", err)
 		}
-		return create("")
+		return f, err2
 	}
 	if got, gerr := b.get(ctx, id); gerr == nil && got != nil && !got.Trashed && got.Name == name && hasParent(got, parent) {
 		b.log.Debug("Google Drive: a create's answer was lost; found what it made", "backend", b.String(), "id", id)
