@@ -512,7 +512,7 @@ func (b *Backend) probeUnnamed(dir string) bool {
 	f, err := openUnnamed(dir)
 	if err == nil {
 		defer f.Close()
-		name := filepath.Join(dir, TempPrefix+hex.EncodeToString(randBytes())+"-probe")
+		name := tempName(dir, "probe")
 		if err = linkFile(f, name); err == nil {
 			os.Remove(name)
 			b.unnamed.Store(unnamedYes)
@@ -534,7 +534,7 @@ func (b *Backend) publish(f *os.File, tmp, p string) (string, error) {
 		}
 		// p exists: replace it by a rename, which needs a name to move.
 		for try := 0; ; try++ {
-			tmp = filepath.Join(filepath.Dir(p), TempPrefix+hex.EncodeToString(randBytes())+"-"+tempBase(filepath.Base(p)))
+			tmp = tempName(filepath.Dir(p), filepath.Base(p))
 			err = linkFile(f, tmp)
 			if err == nil {
 				break
@@ -550,14 +550,9 @@ func (b *Backend) publish(f *os.File, tmp, p string) (string, error) {
 	return "", nil
 }
 
-func randBytes() []byte {
-	var rnd [tempRandSize]byte
-	rand.Read(rnd[:])
-	return rnd[:]
-}
-
-// tempBase shortens base to at most tempBaseMax bytes, on a rune boundary.
-func tempBase(base string) string {
+// tempName returns a fresh temporary path in dir for an object named base:
+// ".syncer-tmp-<random>-<base, cut to tempBaseMax bytes>".
+func tempName(dir, base string) string {
 	if len(base) > tempBaseMax {
 		n := tempBaseMax
 		for n > 0 && !utf8.RuneStart(base[n]) {
@@ -565,14 +560,15 @@ func tempBase(base string) string {
 		}
 		base = base[:n]
 	}
-	return base
+	var rnd [tempRandSize]byte
+	rand.Read(rnd[:])
+	return filepath.Join(dir, TempPrefix+hex.EncodeToString(rnd[:])+"-"+base)
 }
 
 // createTemp creates a new temporary file in dir for an object named base.
 func createTemp(dir, base string) (*os.File, error) {
-	base = tempBase(base)
 	for try := 0; ; try++ {
-		name := filepath.Join(dir, TempPrefix+hex.EncodeToString(randBytes())+"-"+base)
+		name := tempName(dir, base)
 		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
 		if errors.Is(err, fs.ErrExist) && try < 10 {
 			continue
