@@ -101,7 +101,11 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		return Result{}, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing", sum.Delete, m)
 	}
 	dec := Tune(cfg.Limits, stats, perWorkerMemory(cfg, open))
-	log.Info(fmt.Sprintf("using %d workers (%s)", dec.Workers, dec.Reason))
+	workers := "workers"
+	if dec.Workers == 1 {
+		workers = "worker"
+	}
+	log.Info(fmt.Sprintf("using %d %s (%s)", dec.Workers, workers, dec.Reason))
 
 	runID, err := st.StartRun(ctx, "apply", opts.Version)
 	if err != nil {

@@ -654,7 +654,7 @@ func TestProgressLines(t *testing.T) {
 	if progress.Len() != 0 {
 		t.Errorf("a progress bar was drawn without a terminal: %q", progress.String())
 	}
-	if len(logs.entries(t, "using 1 workers (fixed by limits.workers: pattern=many-small, budget=unset)")) != 1 {
+	if len(logs.entries(t, "using 1 worker (fixed by limits.workers: pattern=many-small, budget=unset)")) != 1 {
 		t.Errorf("no tuner line:\n%s", logs.String())
 	}
 }

@@ -87,6 +87,15 @@ type Hasher interface {
 	Hash(ctx context.Context, key string, t HashType) (string, error)
 }
 
+// RootChecker is implemented by backends whose List yields nothing, and no
+// error, when their root is missing (a local folder that a destination's
+// first write will create). Plan calls CheckRoot on a sync's source before
+// listing it: a mistyped or unmounted source folder must fail the plan, not
+// list as empty and have its destination's copies deleted.
+type RootChecker interface {
+	CheckRoot(ctx context.Context) error
+}
+
 // Precisioner is implemented by backends whose modification times are coarser
 // than a nanosecond. Backends that do not implement it are taken as 1 s.
 type Precisioner interface {

@@ -44,6 +44,11 @@ func (d *differ) listBoth(ctx context.Context) error {
 	free := make(chan []listRow, 8)
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
+			if rc, ok := b.(backends.RootChecker); ok && !dst {
+				if err := rc.CheckRoot(gctx); err != nil {
+					return fmt.Errorf("source %w", err)
+				}
+			}
 			start := time.Now()
 			lastLog := start
 			var n int64

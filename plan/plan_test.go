@@ -59,6 +59,9 @@ sync "s" {
 `, extra, body)
 	e := &env{t: t, ctx: context.Background(), root: root, cfg: parse(t, root, src)}
 	e.src, e.dst = filepath.Join(root, "src"), filepath.Join(root, "dst")
+	if err := os.MkdirAll(e.src, 0o755); err != nil { // a source must exist; dst need not
+		t.Fatal(err)
+	}
 	e.st = openState(t, e.cfg.State.Path)
 	e.srcB = newLocal(t, "src", e.src)
 	e.dstB = newLocal(t, "dst", e.dst)
@@ -788,6 +791,29 @@ func TestMaxDelete(t *testing.T) {
 
 	removeFile(t, e.dst, "y")
 	expect(t, e.make(), "delete x")
+}
+
+// A missing source folder fails the plan (its destination would otherwise
+// look like a mirror of nothing); a missing destination folder is just empty.
+func TestMissingSourceFolder(t *testing.T) {
+	e := newEnv(t, `delete = "all"`, "")
+	writeFile(t, e.dst, "x", "x", base)
+	if err := os.Remove(e.src); err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Make(e.ctx, e.cfg, e.st, opener, plan.Options{Refresh: true})
+	if err == nil {
+		p.Close()
+		t.Fatal("Make planned a sync whose source folder is missing")
+	}
+	if want := `sync "s": source local "src" (` + e.src + `): the folder does not exist`; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+	writeFile(t, e.src, "x", "x", base)
+	if err := os.RemoveAll(e.dst); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, e.make(), "create x")
 }
 
 // renderEnv has one create (2048 bytes), one update (1000 bytes) and one

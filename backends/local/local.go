@@ -102,6 +102,21 @@ func (b *Backend) String() string { return fmt.Sprintf("local %q (%s)", b.name, 
 // Root returns the backend's root folder.
 func (b *Backend) Root() string { return b.root }
 
+// CheckRoot reports an error when the root folder is missing or is not a
+// folder (see backends.RootChecker).
+func (b *Backend) CheckRoot(ctx context.Context) error {
+	fi, err := os.Stat(b.root)
+	switch {
+	case missing(err):
+		return fmt.Errorf("%s: the folder does not exist", b)
+	case err != nil:
+		return fmt.Errorf("%s: %w", b, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s: not a folder", b)
+	}
+	return ctx.Err()
+}
+
 // Precision reports that file times keep nanoseconds (the filesystem may
 // still round them).
 func (b *Backend) Precision() time.Duration { return time.Nanosecond }
