@@ -249,7 +249,7 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 	var err error
 	switch b.Type {
 	case "local":
-		be, err = local.New(local.Options{Name: b.Name, Path: b.Local.Path, Fsync: b.Local.Fsync})
+		be, err = local.New(local.Options{Name: b.Name, Path: b.Local.Path, Fsync: b.Local.Fsync, Logger: o.log})
 	case "s3":
 		c := b.S3
 		be, err = s3.New(context.Background(), s3.Options{
@@ -259,7 +259,7 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID, STSEndpoint: c.STSEndpoint,
 			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
 			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, UploadConcurrency: c.UploadConcurrency, ServerSideCopy: c.ServerSideCopy,
-			InsecureSkipVerify: c.InsecureSkipVerify,
+			InsecureSkipVerify: c.InsecureSkipVerify, Logger: o.log,
 		})
 	case "gdrive":
 		g := b.GDrive

@@ -1,7 +1,8 @@
 // Package local is the syncer backend for a folder on the local filesystem.
 //
 // Keys map to paths under the root. Only regular files are objects: folders,
-// symlinks and other special files are not listed and read as missing. Put
+// symlinks and other special files are not listed (List logs each symlink,
+// special file and name that cannot be a key it skips) and read as missing. Put
 // never shows a partial object under a key: on Linux it writes an unnamed
 // file (O_TMPFILE) in the destination folder and links it into place (a
 // crash leaves nothing behind); elsewhere, or where the filesystem cannot,
@@ -20,6 +21,7 @@ import (
 	"hash"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,6 +54,9 @@ type Options struct {
 	Name  string // the config name, used in String()
 	Path  string // absolute root folder; need not exist yet
 	Fsync bool   // fsync each file, and its folder after the rename, before Put returns
+	// Logger gets a line for each entry List skips (symlinks, special files,
+	// names that cannot be keys); nil discards them.
+	Logger *slog.Logger
 }
 
 // Backend stores objects as files under a root folder. It implements
@@ -61,6 +66,7 @@ type Backend struct {
 	name    string
 	root    string // clean, absolute
 	fsync   bool
+	log     *slog.Logger
 	unnamed atomic.Int32 // unnamedUnknown, unnamedYes or unnamedNo
 }
 
@@ -93,7 +99,11 @@ func New(opts Options) (*Backend, error) {
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("local %q: path %s is not a folder", opts.Name, root)
 	}
-	return &Backend{name: opts.Name, root: root, fsync: opts.Fsync}, nil
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Backend{name: opts.Name, root: root, fsync: opts.Fsync, log: log}, nil
 }
 
 // String returns e.g. `local "src" (/data/src)`.
@@ -770,7 +780,8 @@ func splitPrefix(prefix string) (dirKey, namePrefix string, err error) {
 // dirKey, "" or ending in "/"), reading entries in batches. At this level
 // only names starting with namePrefix are visited. Temporary files are
 // skipped unless temps is set, in which case only they are visited. Names
-// that do not make valid keys are skipped; so are symlinks and special files.
+// that do not make valid keys are skipped; so are symlinks and special files
+// (each logged, unless temps).
 func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temps bool, visit func(key string, fi fs.FileInfo) error) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -791,7 +802,11 @@ func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temp
 				continue
 			}
 			key := dirKey + name
-			if backends.CheckKey(key) != nil {
+			if err := backends.CheckKey(key); err != nil {
+				if !temps {
+					b.log.Warn("skipping a file or folder whose name cannot be a key", "backend", b.String(),
+						"folder", dirKey, "name", fmt.Sprintf("%q", name), "reason", err)
+				}
 				continue
 			}
 			switch t := e.Type(); {
@@ -816,6 +831,11 @@ func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temp
 				if err := visit(key, fi); err != nil {
 					return err
 				}
+			case temps:
+			case t&fs.ModeSymlink != 0:
+				b.log.Info("skipping a symlink (symlinks are not followed)", "backend", b.String(), "key", key)
+			default:
+				b.log.Info("skipping a special file (not a regular file or folder)", "backend", b.String(), "key", key, "type", t.String())
 			}
 		}
 		if err == io.EOF {

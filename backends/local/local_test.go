@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -422,13 +424,34 @@ func TestSymlinksSkipped(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b := newLocal(t, local.Options{Path: root})
+	if err := syscall.Mkfifo(filepath.Join(root, "dir", "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	b := newLocal(t, local.Options{Path: root, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	for prefix, want := range map[string]string{
 		"": "dir/f,real.txt", "dir": "dir/f", "dirlink": "", "dirlink/": "", "outside/": "", "outside/s": "",
 	} {
 		if got := backendtest.Keys(backendtest.ListAll(t, b, prefix)); strings.Join(got, ",") != want {
 			t.Errorf("List(%q) = %q; want %q", prefix, got, want)
 		}
+	}
+	// A full listing names every entry it skipped, as rclone does.
+	logs.Reset()
+	backendtest.ListAll(t, b, "")
+	for _, want := range []string{
+		`msg="skipping a symlink (symlinks are not followed)" backend="local \"t\" (` + root + `)" key=link.txt`,
+		`msg="skipping a symlink (symlinks are not followed)" backend="local \"t\" (` + root + `)" key=dirlink`,
+		`msg="skipping a symlink (symlinks are not followed)" backend="local \"t\" (` + root + `)" key=outside`,
+		`msg="skipping a symlink (symlinks are not followed)" backend="local \"t\" (` + root + `)" key=dir/dangling`,
+		`msg="skipping a special file (not a regular file or folder)" backend="local \"t\" (` + root + `)" key=dir/fifo type=p---------`,
+	} {
+		if strings.Count(logs.String(), want) != 1 {
+			t.Errorf("log lacks %s once:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 5 {
+		t.Errorf("%d log lines, want 5:\n%s", n, logs.String())
 	}
 	for _, k := range []string{"link.txt", "dirlink", "outside", "dir/dangling"} {
 		backendtest.AssertNotFound(t, b, k)
@@ -503,9 +526,20 @@ func TestInvalidNamesSkipped(t *testing.T) {
 	writeFile(t, filepath.Join(root, "bad\xffname"), "x")
 	writeFile(t, filepath.Join(root, "bad\xffdir", "f"), "x")
 	writeFile(t, filepath.Join(root, "good"), "x")
-	b := newLocal(t, local.Options{Path: root})
+	var logs bytes.Buffer
+	b := newLocal(t, local.Options{Path: root, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if got := backendtest.Keys(backendtest.ListAll(t, b, "")); strings.Join(got, ",") != "good" {
 		t.Errorf("List = %q; want [good]", got)
+	}
+	// Each skipped name is named in a warning (the folder once, not its files).
+	for _, name := range []string{`bad\\xffname`, `bad\\xffdir`} {
+		want := `level=WARN msg="skipping a file or folder whose name cannot be a key" backend="local \"t\" (` + root + `)" folder="" name="\"` + name + `\"" reason="invalid key \"` + name + `\": not valid UTF-8"`
+		if strings.Count(logs.String(), want) != 1 {
+			t.Errorf("log lacks %s once:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "\n"); n != 2 {
+		t.Errorf("%d log lines, want 2:\n%s", n, logs.String())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,7 +21,9 @@ import (
 
 // List streams ListObjectsV2 pages (1,000 keys each) into fn. Keys are
 // relative to the backend's root; S3 keys that are not valid syncer keys
-// (folder markers ending in "/", "a//b", "..") are skipped. ETags are
+// are skipped: folder markers ending in "/" quietly, others ("a//b", "..")
+// with a warning. A listing that ends early is an error, never a short
+// listing. ETags are
 // unquoted; Hashes[MD5] is the ETag when it is a plain MD5 (not a multipart
 // "-N" tag, and the backend does not write with SSE-KMS).
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
@@ -30,16 +33,18 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if err := ctx.Err(); err != nil {
 		return b.wrap(ctx, "list", "", err)
 	}
-	p := s3.NewListObjectsV2Paginator(b.client, &s3.ListObjectsV2Input{
+	in := &s3.ListObjectsV2Input{
 		Bucket:       aws.String(b.bucket),
 		Prefix:       aws.String(b.root + prefix),
 		MaxKeys:      aws.Int32(listPage),
 		EncodingType: types.EncodingTypeUrl,
-	})
-	for p.HasMorePages() {
-		page, err := p.NextPage(ctx)
+	}
+	// Not the SDK's paginator: it ends quietly when a truncated page has no
+	// new continuation token, and a listing cut short must never pass for
+	// a whole one (the plan would delete the copies of what it missed).
+	for page, err := range b.listPages(ctx, in) {
 		if err != nil {
-			return b.wrap(ctx, "list", "", err)
+			return err
 		}
 		decode := page.EncodingType == types.EncodingTypeUrl
 		for _, o := range page.Contents {
@@ -53,7 +58,16 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 				}
 			}
 			rel, ok := strings.CutPrefix(k, b.root)
-			if !ok || !strings.HasPrefix(rel, prefix) || backends.CheckKey(rel) != nil {
+			if !ok || !strings.HasPrefix(rel, prefix) {
+				continue
+			}
+			if err := backends.CheckKey(rel); err != nil {
+				// Folder markers ("photos/") are how consoles show empty
+				// folders: skipped quietly, as rclone does.
+				if dir, ok := strings.CutSuffix(rel, "/"); rel != "" && (!ok || backends.CheckKey(dir) != nil) {
+					b.log.Warn("S3: skipping an object whose key cannot be a syncer key", "backend", b.String(),
+						"key", fmt.Sprintf("%q", k), "reason", err)
+				}
 				continue
 			}
 			obj := backends.Object{
@@ -69,6 +83,31 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 		}
 	}
 	return ctx.Err()
+}
+
+// listPages yields the pages of a ListObjectsV2 listing, then stops; or an
+// error, when a request fails or a page says the listing goes on without a
+// new continuation token.
+func (b *Backend) listPages(ctx context.Context, in *s3.ListObjectsV2Input) iter.Seq2[*s3.ListObjectsV2Output, error] {
+	return func(yield func(*s3.ListObjectsV2Output, error) bool) {
+		for {
+			page, err := b.client.ListObjectsV2(ctx, in)
+			if err != nil {
+				yield(nil, b.wrap(ctx, "list", "", err))
+				return
+			}
+			if !yield(page, nil) || !aws.ToBool(page.IsTruncated) {
+				return
+			}
+			next := aws.ToString(page.NextContinuationToken)
+			if next == "" || next == aws.ToString(in.ContinuationToken) {
+				yield(nil, fmt.Errorf("list %s: the server says the listing goes on but gives no new continuation token (%q after %q); stopping rather than trusting a partial listing",
+					b, next, aws.ToString(in.ContinuationToken)))
+				return
+			}
+			in.ContinuationToken = aws.String(next)
+		}
+	}
 }
 
 // unquote strips the quotes S3 puts around ETags.

@@ -213,9 +213,11 @@ func (b *Backend) resumable(ctx context.Context, key, k, id string, ps, size int
 		journaled[p.Number] = p
 	}
 	done := map[int32]backends.Part{}
+	// A short list of parts only means more parts are sent again; a server
+	// repeating its marker must not loop forever, though.
 	p := s3.NewListPartsPaginator(b.client, &s3.ListPartsInput{
 		Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id),
-	})
+	}, func(o *s3.ListPartsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -348,9 +350,10 @@ type Upload struct {
 func (b *Backend) AbortUploads(ctx context.Context, olderThan time.Duration, keep func(Upload) bool) (int, error) {
 	cutoff := time.Now().Add(-olderThan)
 	n := 0
+	// A short listing only leaves some uploads for a later run.
 	p := s3.NewListMultipartUploadsPaginator(b.client, &s3.ListMultipartUploadsInput{
 		Bucket: aws.String(b.bucket), Prefix: aws.String(b.root),
-	})
+	}, func(o *s3.ListMultipartUploadsPaginatorOptions) { o.StopOnDuplicateToken = true })
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {

@@ -40,6 +40,7 @@ package s3
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -138,6 +139,9 @@ type Options struct {
 	ServerSideCopy string
 	// InsecureSkipVerify turns TLS certificate verification off.
 	InsecureSkipVerify bool
+	// Logger gets a line for each key List skips because it cannot be a
+	// syncer key ("a//b", "../x"); nil discards them.
+	Logger *slog.Logger
 
 	// Tuning not exposed in the config (zero: default).
 	CopyCutoff      int64         // DefaultCopyCutoff
@@ -189,6 +193,7 @@ type Backend struct {
 	copyPartSize int64
 	ssc          string
 	maxAttempts  int
+	log          *slog.Logger
 
 	bufPool sync.Pool // *[]byte of partSize
 }
@@ -255,6 +260,10 @@ func newBackend(opts Options) (*Backend, error) {
 		ssc:          opts.ServerSideCopy,
 		maxAttempts:  opts.MaxAttempts,
 		https:        true,
+		log:          opts.Logger,
+	}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
 	}
 	if b.endpoint != "" {
 		u, err := url.Parse(b.endpoint)
