@@ -101,8 +101,8 @@ func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen *seenSet
 	seen.reset()
 	l := &folderLister{b: b, ctx: ctx, p: p, fn: fn, push: push, seen: seen}
 	q := quoteQ(p.id) + " in parents and trashed = false"
-	call := b.listCall(ctx, q).OrderBy("name").PageSize(b.pageSize).Fields(googleapi.Field("nextPageToken,files(" + fileFields + ")"))
-	err := call.Pages(ctx, func(fl *drive.FileList) error {
+	call := b.listCall(ctx, q).OrderBy("name").PageSize(b.pageSize).Fields(googleapi.Field(listFields))
+	err := pages(ctx, call, func(fl *drive.FileList) error {
 		for _, f := range fl.Files {
 			if err := ctx.Err(); err != nil {
 				return err

@@ -2,6 +2,7 @@ package gdrive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -111,6 +112,28 @@ func (b *Backend) listCall(ctx context.Context, q string) *drive.FilesListCall {
 	return c
 }
 
+// listFields are the fields every files.list asks for.
+const listFields = "nextPageToken,incompleteSearch,files(" + fileFields + ")"
+
+// pages runs a files.list call page by page into fn. The client asks for
+// pages until one has no nextPageToken, so a token handed back unchanged
+// would loop forever; and a page marked incompleteSearch holds part of the
+// answer. Both are errors: a listing is used whole or not at all (a partial
+// source listing would have the plan delete what it missed).
+func pages(ctx context.Context, call *drive.FilesListCall, fn func(*drive.FileList) error) error {
+	prev := ""
+	return call.Pages(ctx, func(fl *drive.FileList) error {
+		if fl.IncompleteSearch {
+			return errors.New("files.list answered with incompleteSearch set: a partial listing is not used")
+		}
+		if fl.NextPageToken != "" && fl.NextPageToken == prev {
+			return errors.New("files.list handed back the page token it was given: stopping rather than listing the same page forever")
+		}
+		prev = fl.NextPageToken
+		return fn(fl)
+	})
+}
+
 // findNamed returns the non-trashed children of parent with one of names,
 // page by page (duplicates of a few names: a small result).
 func (b *Backend) findNamed(ctx context.Context, parent string, names []string) ([]*drive.File, error) {
@@ -123,8 +146,8 @@ func (b *Backend) findNamed(ctx context.Context, parent string, names []string) 
 		}
 		names = names[n:]
 		q := fmt.Sprintf("%s in parents and trashed = false and (%s)", quoteQ(parent), strings.Join(terms, " or "))
-		call := b.listCall(ctx, q).PageSize(b.pageSize).Fields(googleapi.Field("nextPageToken,files(" + fileFields + ")"))
-		err := call.Pages(ctx, func(fl *drive.FileList) error {
+		call := b.listCall(ctx, q).PageSize(b.pageSize).Fields(googleapi.Field(listFields))
+		err := pages(ctx, call, func(fl *drive.FileList) error {
 			out = append(out, fl.Files...)
 			return nil
 		})

@@ -1,0 +1,87 @@
+package gdrive
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"syncer/backends"
+	"syncer/backends/gdrive/drivetest"
+)
+
+// A files.list answer that hands back the page token it was given, or says
+// its search was incomplete, fails the listing: the client would otherwise
+// ask for the same page forever, or the plan would trust a partial listing.
+func TestListRefusesBrokenPages(t *testing.T) {
+	for name, rewrite := range map[string]func(page map[string]any, given string){
+		"repeated token": func(page map[string]any, given string) {
+			if given != "" {
+				page["nextPageToken"] = given
+			}
+		},
+		"incomplete search": func(page map[string]any, given string) {
+			if given != "" {
+				page["incompleteSearch"] = true
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newFake(t)
+			root := newFolder(srv)
+			for i := range 5 {
+				srv.Add(drivetest.FileSpec{Name: "f" + strconv.Itoa(i), Parent: root, Content: []byte("x")})
+			}
+			target, _ := url.Parse(srv.URL)
+			lists := 0
+			proxy := &httputil.ReverseProxy{
+				Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
+				ModifyResponse: func(resp *http.Response) error {
+					r := resp.Request
+					if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/files") || resp.StatusCode != 200 {
+						return nil
+					}
+					if lists++; lists > 4 { // the guard failed: end the loop anyway
+						resp.StatusCode = http.StatusBadRequest
+						return nil
+					}
+					var page map[string]any
+					if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+						return err
+					}
+					resp.Body.Close()
+					rewrite(page, r.URL.Query().Get("pageToken"))
+					body, _ := json.Marshal(page)
+					resp.Body = io.NopCloser(bytes.NewReader(body))
+					resp.ContentLength = int64(len(body))
+					resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+					return nil
+				},
+			}
+			front := httptest.NewServer(proxy)
+			defer front.Close()
+			opts := testOptions(srv, root)
+			opts.Endpoint = front.URL
+			opts.ListPageSize = 2
+			b := mustNew(t, opts)
+			n := 0
+			err := b.List(t.Context(), "", func(backends.Object) error { n++; return nil })
+			if err == nil || !strings.Contains(err.Error(), "files.list") {
+				t.Fatalf("List = %v after %d objects; want a files.list error", err, n)
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), `gdrive "test"`) {
+				t.Errorf("error does not name the backend: %v", err)
+			}
+			if lists > 3 {
+				t.Errorf("%d files.list requests; want the listing stopped at the second page", lists)
+			}
+		})
+	}
+}
