@@ -501,3 +501,36 @@ func TestGDriveDocTooLargeToExport(t *testing.T) {
 		t.Errorf("plan with skip_google_docs = true: want exit 0 and No changes. (Docs are not listed; copies of Docs made before are kept with delete = \"none\")\n%s", res)
 	}
 }
+
+// A Drive source whose folder_id these credentials cannot see (mistyped,
+// deleted, not shared) fails plan and apply with exit 1: Drive answers a
+// query on such a folder with an empty page, and a mirror must not take
+// that for an empty source and delete its copies.
+func TestGDriveMissingSourceFolder(t *testing.T) {
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	tr := newDriveTree(t, srv, "Mirrored")
+	cfg := filepath.Join(l.Base, "mirror.hcl")
+	write := func(folder string) {
+		writeHCL(t, cfg, filepath.Join(l.Base, "mirror.db"), nil,
+			gdriveBlock{Name: "team", Srv: srv, Folder: folder}.hcl(),
+			localBlock("dst", l.Dst),
+			syncBlock("mirror", "backend.gdrive.team", "backend.local.dst", `delete = "all"`))
+	}
+	write(tr.Folder)
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", cfg); res.Code != 0 {
+		t.Fatalf("first apply: want exit 0\n%s", res)
+	}
+	assertDirHolds(t, l.Dst, tr.Want)
+
+	const typo = "1NoSuchFolderAtAll0000000000"
+	write(typo)
+	for _, cmd := range [][]string{{"plan", "-detailed-exitcode"}, {"apply", "-auto-approve"}} {
+		res := runDrive(t, l.Base, append(cmd, "-config", cfg)...)
+		want := `gdrive "team" (folder ` + typo + ` at ` + srv.URL + `): folder_id ` + typo + `: not found (deleted, or not shared with these credentials`
+		if res.Code != 1 || !strings.Contains(res.Stderr, want) || strings.Contains(res.Stdout, "to delete") {
+			t.Errorf("%s with a mistyped folder_id: want exit 1 naming it, and no deletes planned\n%s", cmd[0], res)
+		}
+	}
+	assertDirHolds(t, l.Dst, tr.Want)
+}

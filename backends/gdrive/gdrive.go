@@ -235,6 +235,7 @@ var (
 	_ backends.Backend          = (*Backend)(nil)
 	_ backends.Precisioner      = (*Backend)(nil)
 	_ backends.ServerSideCopier = (*Backend)(nil)
+	_ backends.RootChecker      = (*Backend)(nil)
 )
 
 // New checks opts and returns a backend. It sets up credentials (reading
@@ -424,6 +425,25 @@ func (b *Backend) Precision() time.Duration { return time.Millisecond }
 
 // FolderID returns the root folder's id as configured.
 func (b *Backend) FolderID() string { return b.root }
+
+// CheckRoot fails when folder_id is not a folder these credentials can see
+// (see backends.RootChecker): files.list answers a query on an unknown or
+// unshared parent with an empty page, so without it a mistyped folder_id
+// would list as an empty source.
+func (b *Backend) CheckRoot(ctx context.Context) error {
+	f, err := b.get(ctx, b.root)
+	switch {
+	case err != nil:
+		return b.wrap(ctx, "check folder", "", err)
+	case f == nil:
+		return fmt.Errorf("%s: folder_id %s: %s", b, b.root, permanentReasons["notFound"])
+	case f.Trashed:
+		return fmt.Errorf("%s: folder_id %s (%q) is in the trash", b, b.root, f.Name)
+	case f.MimeType != folderMime:
+		return fmt.Errorf("%s: folder_id %s (%q) is not a folder but a %s", b, b.root, f.Name, f.MimeType)
+	}
+	return nil
+}
 
 // ChunkSize returns the resumable upload chunk size.
 func (b *Backend) ChunkSize() int64 { return b.chunkSize }

@@ -85,3 +85,37 @@ func TestListRefusesBrokenPages(t *testing.T) {
 		})
 	}
 }
+
+// CheckRoot, which plan calls on a source, fails for a folder_id that is
+// missing, unshared, trashed or not a folder: files.list would answer a
+// query on it with an empty page, and a mirror would delete its copies.
+func TestCheckRoot(t *testing.T) {
+	srv := newFake(t)
+	good := newFolder(srv)
+	file := srv.Add(drivetest.FileSpec{Name: "notes.txt", Parent: good, Content: []byte("x")})
+	trashed := newFolder(srv)
+	srv.Trash(trashed)
+	sd := srv.AddSharedDrive("Team")
+	for _, c := range []struct{ folder, drive, want string }{
+		{good, "", ""},
+		{"root", "", ""},
+		{"", sd, ""},
+		{"1NoSuchFolder000000000000000", "", `: folder_id 1NoSuchFolder000000000000000: not found (deleted, or not shared with these credentials; shared drives need the drive_id)`},
+		{file, "", `: folder_id ` + file + ` ("notes.txt") is not a folder but a application/octet-stream`},
+		{trashed, "", `: folder_id ` + trashed + ` ("run-`},
+	} {
+		opts := testOptions(srv, c.folder)
+		opts.DriveID = c.drive
+		b := mustNew(t, opts)
+		err := b.CheckRoot(t.Context())
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("CheckRoot(%q) = %v", c.folder, err)
+		case c.want != "" && (err == nil || !strings.HasPrefix(err.Error(), b.String()+c.want)):
+			t.Errorf("CheckRoot(%q) = %v; want %s%s", c.folder, err, b.String(), c.want)
+		}
+		if c.folder == trashed && (err == nil || !strings.HasSuffix(err.Error(), `) is in the trash`)) {
+			t.Errorf("CheckRoot(trashed) = %v", err)
+		}
+	}
+}

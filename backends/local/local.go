@@ -84,6 +84,7 @@ var (
 	_ backends.Precisioner      = (*Backend)(nil)
 	_ backends.ServerSideCopier = (*Backend)(nil)
 	_ backends.HostCopier       = (*Backend)(nil)
+	_ backends.RootChecker      = (*Backend)(nil)
 )
 
 // New returns a backend rooted at opts.Path, which must be absolute and, if
