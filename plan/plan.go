@@ -6,9 +6,11 @@ package plan
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -322,19 +324,70 @@ func (p *Plan) readMeta(ctx context.Context) error {
 	return nil
 }
 
-// Save writes the plan to path (0600), compacted.
+// Save writes the plan to path (0600), compacted: to a temporary file beside
+// it, renamed over path when complete, so a failed save keeps what was
+// there. It overwrites only an earlier plan or an empty file: anything else
+// at path (a state, a config, a folder) is refused untouched.
 func (p *Plan) Save(ctx context.Context, path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("save plan %s: %w", path, err)
+	if err := checkSaveTarget(path); err != nil {
+		return fmt.Errorf("save plan: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("save plan: %w", err)
 	}
-	f.Close()
-	if _, err := p.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
-		os.Remove(path)
+	tmp.Close()
+	defer os.Remove(tmp.Name()) // after a successful rename there is nothing to remove
+	// VACUUM INTO accepts an empty file, which CreateTemp made 0600.
+	if _, err := p.db.ExecContext(ctx, `VACUUM INTO ?`, tmp.Name()); err != nil {
 		return fmt.Errorf("save plan %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save plan: %w", err)
+	}
+	return nil
+}
+
+// fileKind names the type of a file that is not regular.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "a symlink"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "special"
+}
+
+// checkSaveTarget refuses a path that holds something other than nothing,
+// an empty file, or a syncer plan (told by its SQLite application_id).
+func checkSaveTarget(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case fi.IsDir():
+		return fmt.Errorf("%s is a folder", path)
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s is %s, not a regular file; not overwriting it", path, fileKind(fi.Mode()))
+	case fi.Size() == 0:
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 72)
+	if _, err := io.ReadFull(f, head); err != nil || string(head[:16]) != "SQLite format 3\x00" ||
+		binary.BigEndian.Uint32(head[68:72]) != planAppID {
+		return fmt.Errorf("%s exists and is not a syncer plan; not overwriting it (remove it, or choose another name)", path)
 	}
 	return nil
 }

@@ -1005,13 +1005,50 @@ func TestPlanFile(t *testing.T) {
 	p := e.make()
 	want := all(t, p)
 
-	path := filepath.Join(t.TempDir(), "my plan.tfplan")
-	// Saving over an existing file replaces it, and with mode 0600.
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "my plan.tfplan")
+	// Saving over an empty file, then over that earlier plan, replaces it,
+	// with mode 0600.
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Save(e.ctx, path); err != nil {
+	for range 2 {
+		if err := p.Save(e.ctx, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Anything else is refused and left as it was: a file that is not a
+	// plan (a state, a config), a folder, a symlink.
+	stateBytes, err := os.ReadFile(e.cfg.State.Path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	notes := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notes, []byte("keep me"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	for target, want := range map[string]string{
+		e.cfg.State.Path: " exists and is not a syncer plan; not overwriting it (remove it, or choose another name)",
+		notes:            " exists and is not a syncer plan; not overwriting it (remove it, or choose another name)",
+		dir:              " is a folder",
+		link:             " is a symlink, not a regular file; not overwriting it",
+	} {
+		if err := p.Save(e.ctx, target); err == nil || err.Error() != "save plan: "+target+want {
+			t.Errorf("Save(%s) = %v; want save plan: %s%s", target, err, target, want)
+		}
+	}
+	if got, _ := os.ReadFile(e.cfg.State.Path); !bytes.Equal(got, stateBytes) {
+		t.Error("Save over the state changed it")
+	}
+	if got, _ := os.ReadFile(notes); string(got) != "keep me" {
+		t.Errorf("Save over notes.txt changed it to %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(left) != 0 {
+		t.Errorf("Save left temporary files: %q", left)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
