@@ -32,7 +32,8 @@ var backendKinds = map[string]backendKind{
 			if b.Local == nil {
 				return "", "", false
 			}
-			return "local", filepath.ToSlash(b.Local.Path), true
+			// Symlinks resolved: two spellings of one folder are one place.
+			return "local", filepath.ToSlash(realPath(b.Local.Path)), true
 		},
 	},
 	"s3": {

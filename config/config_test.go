@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -635,5 +636,69 @@ backend "local" "a" { path = upper(var.token, 1) }
 	}
 	if strings.Contains(buf.String(), "s3cret") {
 		t.Errorf("secret printed:\n%s", buf.String())
+	}
+}
+
+// A state file inside a folder a sync reads or writes, and two syncs whose
+// destinations overlap when either mirrors, are configuration errors;
+// separate prefixes, filters or delete = "managed" make them fine.
+func TestSharedPlaces(t *testing.T) {
+	dir := t.TempDir()
+	real := filepath.Join(dir, "real")
+	if err := os.MkdirAll(filepath.Join(real, "dst"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, filepath.Join(dir, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	block := func(name, path string) string {
+		return fmt.Sprintf("backend \"local\" %q { path = %q }\n", name, path)
+	}
+	sync := func(name, from, to string, lines ...string) string {
+		return fmt.Sprintf("sync %q {\n  from = backend.local.%s\n  to = backend.local.%s\n%s}\n", name, from, to, strings.Join(append(lines, ""), "\n"))
+	}
+	for _, c := range []struct {
+		name, src, want string
+		line            int
+	}{
+		{"state in source", "state { path = \"real/syncer.db\" }\n" + block("a", "real") + block("b", "/elsewhere") + sync("s", "a", "b"),
+			`State file inside a synced folder: Sync "s" copies from backend.local.a (` + real + `), which holds the state file ` + filepath.Join(real, "syncer.db"), 4},
+		{"state in destination through a symlink", "state { path = \"alias/dst/syncer.db\" }\n" + block("a", "/elsewhere") + block("b", "real/dst") + sync("s", "a", "b"),
+			`State file inside a synced folder: Sync "s" writes to backend.local.b (` + filepath.Join(real, "dst") + `), which holds the state file ` + filepath.Join(dir, "alias/dst/syncer.db"), 4},
+		{"state in the destination's prefix", "state { path = \"real/dst/p/syncer.db\" }\n" + block("a", "/elsewhere") + block("b", "real/dst") + sync("s", "a", "b", `  prefix = "p"`),
+			"State file inside a synced folder", 4},
+		{"state outside the prefix", "state { path = \"real/dst/syncer.db\" }\n" + block("a", "/elsewhere") + block("b", "real/dst") + sync("s", "a", "b", `  prefix = "p/"`), "", 0},
+		{"a mirror and another sync into one folder", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
+			sync("one", "a", "b", `  delete = "all"`) + sync("two", "c", "b"),
+			`Syncs write to overlapping places: Syncs "one" (/dst) and "two" (/dst) write to overlapping places, and "one" mirrors`, 9},
+		{"a mirror of a folder holding another sync's folder", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") + block("d", "/dst/sub") +
+			sync("one", "a", "b") + sync("two", "c", "d", `  delete = "all"`),
+			`and "two" mirrors`, 9},
+		{"one folder spelled twice", block("a", "/src1") + block("c", "/src2") + block("b", filepath.Join(dir, "real/dst")) + block("d", filepath.Join(dir, "alias/dst")) +
+			sync("one", "a", "b", `  delete = "all"`) + sync("two", "c", "d", `  delete = "all"`),
+			"Syncs write to overlapping places", 10},
+		{"source and destination one folder through a symlink", block("a", "real/dst") + block("b", "alias/dst") + sync("s", "a", "b"),
+			"Sync source and destination are the same", 5},
+		{"destination inside the source through a symlink", block("a", "real") + block("b", "alias/dst") + sync("s", "a", "b"),
+			"Sync source and destination overlap", 5},
+		{"disjoint prefixes", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
+			sync("one", "a", "b", `  delete = "all"`, `  prefix = "x/"`) + sync("two", "c", "b", `  delete = "all"`, `  prefix = "y/"`), "", 0},
+		{"filters", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
+			sync("one", "a", "b", `  delete = "all"`, `  include = ["*.jpg"]`) + sync("two", "c", "b", `  include = ["*.png"]`), "", 0},
+		{"managed", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
+			sync("one", "a", "b", `  delete = "managed"`) + sync("two", "c", "b", `  delete = "managed"`), "", 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, diags := parseIn(t, dir, c.src, LoadOptions{})
+			if c.want == "" {
+				if diags.HasErrors() {
+					t.Fatalf("unexpected errors: %v", diags)
+				}
+				return
+			}
+			if len(diags) != 1 || !strings.Contains(diags[0].Summary+": "+diags[0].Detail, c.want) || diags[0].Subject == nil || diags[0].Subject.Start.Line != c.line {
+				t.Fatalf("diags = %v; want one at line %d containing %s", diags, c.line, c.want)
+			}
+		})
 	}
 }

@@ -135,6 +135,9 @@ func (d *decoder) decode(filename string, src []byte) *Config {
 	d.decodeLimits(cfg, fs.Limits)
 	d.decodeBackends(cfg, fs.Backends)
 	d.decodeSyncs(cfg, fs.Syncs)
+	if !d.diags.HasErrors() {
+		d.checkSharedPlaces(cfg)
+	}
 	return cfg
 }
 
@@ -523,6 +526,82 @@ func (d *decoder) decodeSyncs(cfg *Config, blocks []*syncBlock) {
 					`compare must be one of "size", "modtime" or "checksum"; got %q.`, v)
 			}
 		}
+	}
+}
+
+// checkSharedPlaces rejects what two syncs, or a sync and the state, do to
+// each other in one place: a state file inside a local folder a sync reads
+// or writes (the sync would copy or delete it, with its lock and work
+// files), and two syncs writing overlapping places when either mirrors
+// (delete = "all" deletes what the other wrote, on alternate runs). Syncs
+// with include or exclude filters may be disjoint, so they are let be.
+func (d *decoder) checkSharedPlaces(cfg *Config) {
+	statePath := filepath.ToSlash(realPath(cfg.State.Path))
+	for _, s := range cfg.Syncs {
+		for _, side := range []struct {
+			b    *Backend
+			verb string
+		}{{s.From, "copies from"}, {s.To, "writes to"}} {
+			space, area, ok := syncArea(side.b, s.Prefix)
+			if ok && space == "local" && strings.HasPrefix(statePath, area) {
+				d.errorf(s.DeclRange.Ptr(), "State file inside a synced folder",
+					"Sync %q %s %s (%s), which holds the state file %s: the sync would copy or delete its own state. Keep the state outside the synced folders (state { path = \"...\" }).",
+					s.Name, side.verb, side.b.Addr(), strings.TrimSuffix(area, "/"), cfg.State.Path)
+			}
+		}
+	}
+	for i, a := range cfg.Syncs {
+		for _, b := range cfg.Syncs[i+1:] {
+			if a.Delete != DeleteAll && b.Delete != DeleteAll || hasFilters(a) || hasFilters(b) {
+				continue
+			}
+			sa, areaA, ok1 := syncArea(a.To, a.Prefix)
+			sb, areaB, ok2 := syncArea(b.To, b.Prefix)
+			if !ok1 || !ok2 || sa != sb || !strings.HasPrefix(areaA, areaB) && !strings.HasPrefix(areaB, areaA) {
+				continue
+			}
+			mirror := a
+			if a.Delete != DeleteAll {
+				mirror = b
+			}
+			d.errorf(b.DeclRange.Ptr(), "Syncs write to overlapping places",
+				"Syncs %q (%s) and %q (%s) write to overlapping places, and %q mirrors (delete = \"all\"): each run would delete what the other wrote. Give them separate folders or prefixes, or use delete = \"managed\", which deletes only what a sync wrote itself.",
+				a.Name, strings.TrimSuffix(areaA, "/"), b.Name, strings.TrimSuffix(areaB, "/"), mirror.Name)
+		}
+	}
+}
+
+// syncArea returns the namespace of a sync's side and, within it, the
+// string every path the sync touches there starts with: the backend's
+// place, a slash, and the sync's prefix.
+func syncArea(b *Backend, prefix string) (space, area string, ok bool) {
+	if b == nil {
+		return "", "", false
+	}
+	space, p, ok := place(b)
+	if !ok {
+		return "", "", false
+	}
+	return space, strings.TrimSuffix(p, "/") + "/" + prefix, true
+}
+
+func hasFilters(s *Sync) bool { return len(s.Include) > 0 || len(s.Exclude) > 0 }
+
+// realPath resolves the symlinks of the longest existing ancestor of p, so
+// that two spellings of one folder compare equal; the rest is kept as is.
+func realPath(p string) string {
+	p = filepath.Clean(p)
+	rest := ""
+	for {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(r, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return filepath.Join(p, rest)
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
 	}
 }
 
