@@ -247,9 +247,19 @@ func (d *differ) diff(ctx context.Context) error {
 			q = del + `SELECT @sync, 'delete', d.key, d.size, 'not in source'
 				FROM dst d WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key) ORDER BY d.key`
 		case config.DeleteManaged:
-			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source'
-				FROM dst d JOIN st.objects r ON r.sync = @sync AND r.key = d.key
-				WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key) ORDER BY d.key`
+			// A copy changed at the destination since syncer wrote it is
+			// someone's edit, no longer syncer's copy: kept, and forgotten
+			// so that later plans leave it alone too.
+			gone := `FROM dst d JOIN st.objects r ON r.sync = @sync AND r.key = d.key
+				WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key)`
+			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source' ` + gone + ` AND NOT ` + e.drift + ` ORDER BY d.key`
+			kept := del + `SELECT @sync, 'forget', d.key, d.size, '` + keptReason + `' ` + gone + ` AND ` + e.drift + ` ORDER BY d.key`
+			if _, err := d.tx.ExecContext(ctx, kept, args...); err != nil {
+				return fmt.Errorf("diff deletes: %w", err)
+			}
+			if err := d.logKept(ctx); err != nil {
+				return err
+			}
 		}
 		if q != "" {
 			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
@@ -272,6 +282,39 @@ func (d *differ) diff(ctx context.Context) error {
 	// Without a destination listing the state is all we know: delete what
 	// syncer wrote, is in scope, and is gone from the source.
 	return d.deleteRecorded(ctx, inPrefix, args)
+}
+
+// keptReason marks the forget actions of copies that delete = "managed"
+// keeps because they changed at the destination.
+const keptReason = "changed at the destination since syncer wrote it: kept, no longer managed"
+
+// logKept warns about the copies the diff keeps (see keptReason), naming
+// the first few.
+func (d *differ) logKept(ctx context.Context) error {
+	rows, err := d.tx.QueryContext(ctx, `SELECT key FROM actions WHERE sync = ? AND kind = 'forget' AND reason = ? ORDER BY key`, d.s.Name, keptReason)
+	if err != nil {
+		return fmt.Errorf("diff deletes: %w", err)
+	}
+	defer rows.Close()
+	var first []string
+	n := 0
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return fmt.Errorf("diff deletes: %w", err)
+		}
+		if n++; len(first) < 5 {
+			first = append(first, k)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("diff deletes: %w", err)
+	}
+	if n > 0 {
+		d.log.Warn(`keeping destination copies that are gone from the source but were changed since syncer wrote them (delete = "managed" never deletes an edit); syncer stops managing them`,
+			"sync", d.s.Name, "count", n, "first", strings.Join(first, ", "))
+	}
+	return nil
 }
 
 func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any) error {

@@ -488,6 +488,42 @@ func TestForgetGoneFromBothSides(t *testing.T) {
 	}
 }
 
+// delete = "managed" never deletes a copy that changed at the destination
+// since syncer wrote it: it is kept, its record forgotten, and a warning
+// names it. Without a destination listing (-refresh=false) the state is
+// all there is, and the copy goes.
+func TestManagedKeepsEditedCopies(t *testing.T) {
+	for _, mode := range compares {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, compareBody(mode)+"\n  delete = \"managed\"", "")
+			e.synced("edited.txt", "as syncer wrote it", base)
+			e.synced("untouched.txt", "as syncer wrote it", base)
+			writeFile(t, e.dst, "edited.txt", "edited by someone, longer", base.Add(time.Hour))
+			removeFile(t, e.src, "edited.txt")
+			removeFile(t, e.src, "untouched.txt")
+			var logs bytes.Buffer
+			p := e.makeOpts(plan.Options{Refresh: true, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+			expect(t, p, "delete untouched.txt", "forget edited.txt")
+			for _, a := range all(t, p) {
+				if a.Kind == plan.Forget && a.Reason != "changed at the destination since syncer wrote it: kept, no longer managed" {
+					t.Errorf("forget reason %q", a.Reason)
+				}
+			}
+			if !strings.Contains(logs.String(), `level=WARN msg="keeping destination copies that are gone from the source but were changed since syncer wrote them (delete = \"managed\" never deletes an edit); syncer stops managing them" sync=s count=1 first=edited.txt`) {
+				t.Errorf("no warning naming edited.txt:\n%s", logs.String())
+			}
+			var buf bytes.Buffer
+			if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(buf.String(), "edited.txt") || !strings.Contains(buf.String(), "  - untouched.txt") {
+				t.Errorf("plan text:\n%s", buf.String())
+			}
+			expect(t, e.makeOpts(plan.Options{Refresh: false}), "delete edited.txt", "delete untouched.txt")
+		})
+	}
+}
+
 func TestFilters(t *testing.T) {
 	e := newEnv(t, `include = ["**/*.md"]
   exclude = ["tmp/**"]
