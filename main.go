@@ -17,6 +17,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -105,6 +106,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "Usage: syncer state list [-config FILE] [SYNC]")
 		return exitError
 	case "version", "-version", "--version", "-v":
+		if len(rest) > 0 {
+			fmt.Fprintf(stderr, "Error: unexpected argument %q\n", rest[0])
+			return exitError
+		}
 		fmt.Fprintf(stdout, "syncer %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return exitOK
 	case "help", "-h", "-help", "--help":
@@ -147,8 +152,13 @@ func newLogger(w io.Writer) *slog.Logger {
 // listFlag collects a repeatable flag.
 type listFlag []string
 
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	if !slices.Contains(*l, v) { // -target s -target s is one target
+		*l = append(*l, v)
+	}
+	return nil
+}
 
 // common flags of the commands that read a config.
 type common struct {
@@ -163,6 +173,15 @@ func (co *common) register(fs *flag.FlagSet, targets bool) {
 	if targets {
 		fs.Var(&co.targets, "target", "plan or apply only this `SYNC` (repeatable)")
 	}
+}
+
+// nonNegative reports a negative duration flag.
+func (c *cli) nonNegative(flag string, d time.Duration) bool {
+	if d < 0 {
+		fmt.Fprintf(c.stderr, "Error: -%s must not be negative (got %s)\n", flag, d)
+		return false
+	}
+	return true
 }
 
 func (c *cli) flags(name, args string) *flag.FlagSet {
@@ -344,6 +363,9 @@ func (c *cli) plan(args []string) int {
 		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
 		return exitError
 	}
+	if !c.nonNegative("lock-timeout", pf.lockTimeout) {
+		return exitError
+	}
 	cfg, ok := c.loadConfig(&pf.common)
 	if !ok {
 		return exitError
@@ -448,6 +470,9 @@ func (c *cli) apply(args []string) int {
 	}
 	if fs.NArg() > 1 {
 		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
+	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {
 		return exitError
 	}
 	planFile := fs.Arg(0)
@@ -571,10 +596,10 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 			"failed": res.Failed, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
 			"interrupted": res.Interrupted, "message": msg,
 		})
-	} else if code == exitOK {
-		fmt.Fprintln(c.stdout, "\n"+msg)
-	} else {
+	} else if code == exitError {
 		fmt.Fprintln(c.stderr, "\n"+msg)
+	} else { // a result, even when partial or interrupted
+		fmt.Fprintln(c.stdout, "\n"+msg)
 	}
 	return code
 }
@@ -588,6 +613,10 @@ func (c *cli) show(args []string) int {
 		return exitError
 	}
 	ctx := context.Background()
+	if fs.NArg() > 1 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
 	if fs.NArg() > 0 {
 		p, err := plan.Open(ctx, fs.Arg(0))
 		if err != nil {
@@ -596,7 +625,11 @@ func (c *cli) show(args []string) int {
 		defer p.Close()
 		var cfg *config.Config
 		if co.config != "" || fileExists(defaultConfig()) {
-			cfg, _ = c.loadConfig(&co)
+			// Only for the sync headers, but an error printed is an error.
+			var ok bool
+			if cfg, ok = c.loadConfig(&co); !ok {
+				return exitError
+			}
 		}
 		if err := c.render(ctx, p, cfg, *asJSON); err != nil {
 			return c.fail(ctx, err)
@@ -662,13 +695,23 @@ func (c *cli) stateList(args []string) int {
 	if fs.Parse(args) != nil {
 		return exitError
 	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
 	cfg, ok := c.loadConfig(&co)
 	if !ok {
 		return exitError
 	}
+	name := fs.Arg(0)
+	known := name == "" || slices.ContainsFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name })
 	ctx := context.Background()
 	st, err := state.Open(ctx, cfg.State.Path, false)
 	if errors.Is(err, state.ErrNoState) {
+		if !known {
+			fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration\n", name)
+			return exitError
+		}
 		return exitOK // nothing recorded yet
 	}
 	if err != nil {
@@ -677,12 +720,18 @@ func (c *cli) stateList(args []string) int {
 	defer st.Close()
 	w := bufio.NewWriter(c.stdout)
 	defer w.Flush()
-	err = st.Each(ctx, fs.Arg(0), func(r state.Record) error {
-		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, r.Key, r.Dst.Size)
+	n := 0
+	err = st.Each(ctx, name, func(r state.Record) error {
+		n++
+		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, plan.DisplayKey(r.Key), r.Dst.Size)
 		return err
 	})
 	if err != nil {
 		return c.fail(ctx, err)
+	}
+	if n == 0 && !known { // a sync dropped from the config may still have records
+		fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration or the state\n", name)
+		return exitError
 	}
 	return exitOK
 }

@@ -186,8 +186,8 @@ func TestSIGTERMThenResume(t *testing.T) {
 	if first.Code != 130 {
 		t.Fatalf("apply after SIGTERM: want exit 130\n%s", first)
 	}
-	if !strings.Contains(first.Stderr, "Run syncer apply again to resume") {
-		t.Errorf("stderr does not tell the user to run apply again to resume\n%s", first)
+	if !strings.Contains(first.Stdout, "Run syncer apply again to resume") {
+		t.Errorf("stdout does not tell the user to run apply again to resume\n%s", first)
 	}
 
 	// A graceful stop records everything it finished and leaves no
@@ -357,8 +357,8 @@ func TestGraceEndsInFlightTransfers(t *testing.T) {
 	if first.Code != 130 {
 		t.Fatalf("apply after one SIGTERM and a short grace: want exit 130\n%s", first)
 	}
-	if !strings.Contains(first.Stderr, "apply again to resume") {
-		t.Errorf("stderr does not say the run can be resumed:\n%s", first.Stderr)
+	if !strings.Contains(first.Stdout, "apply again to resume") {
+		t.Errorf("stdout does not say the run can be resumed:\n%s", first)
 	}
 	snap := snapshotDst(t, l.Dst)
 	if len(snap.Files) >= total {

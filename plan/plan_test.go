@@ -1292,3 +1292,31 @@ func TestListingProgress(t *testing.T) {
 		t.Errorf("no final listed line:\n%s", logs.String())
 	}
 }
+
+// Keys that could forge, hide or reorder plan lines on a terminal are
+// printed quoted; everything else, unicode included, as it is.
+func TestDisplayKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"plain/café 日本.txt":                   "plain/café 日本.txt",
+		"notes.txt (4 B)\n  - taxes-2025.pdf": `"notes.txt (4 B)\n  - taxes-2025.pdf"`,
+		"tab\there":                           `"tab\there"`,
+		"esc\x1b[2K\x1b[1Ahidden":             `"esc\x1b[2K\x1b[1Ahidden"`,
+		"rlo\u202egnp.exe":                    `"rlo\u202egnp.exe"`,
+		"line\u2028sep":                       `"line\u2028sep"`,
+		`"quoted".txt`:                        `"\"quoted\".txt"`,
+		`it's "fine".txt`:                     `it's "fine".txt`,
+	} {
+		if got := plan.DisplayKey(key); got != want {
+			t.Errorf("DisplayKey(%q) = %s; want %s", key, got, want)
+		}
+	}
+	e := newEnv(t, "", "")
+	writeFile(t, e.src, "notes.txt (4 B)\n  - taxes-2025.pdf", "x", base)
+	var buf bytes.Buffer
+	if err := e.make().WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  + \"notes.txt (4 B)\\n  - taxes-2025.pdf\" (1 B)\n"; !strings.Contains(buf.String(), want) || strings.Contains(buf.String(), "\n  - ") {
+		t.Errorf("plan text:\n%s\nwant the key quoted on one line: %s", buf.String(), want)
+	}
+}

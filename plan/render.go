@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
+	"strings"
+	"unicode"
 
 	"syncer/config"
 )
@@ -24,6 +27,22 @@ func FormatBytes(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %s", v, units[i])
+}
+
+// DisplayKey returns key as plans and listings print it: as it is, unless
+// it holds characters that could forge, hide or reorder what a terminal
+// shows (control characters such as newlines and escapes, line separators,
+// bidirectional controls) or starts with a quote; then Go-quoted.
+func DisplayKey(key string) string {
+	if strings.HasPrefix(key, `"`) {
+		return strconv.Quote(key)
+	}
+	for _, r := range key {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
+			return strconv.Quote(key)
+		}
+	}
+	return key
 }
 
 // SummaryLine is the closing line of a plan.
@@ -76,7 +95,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				return errStop
 			}
 			shown++
-			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), a.Key)
+			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), DisplayKey(a.Key))
 			size := "size unknown" // e.g. a Google Doc before its export
 			if a.Size >= 0 {
 				size = FormatBytes(a.Size)
