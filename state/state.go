@@ -2,8 +2,9 @@
 // lineage and serial that date saved plans, the runs, and the lock.
 //
 // One file, WAL mode, created 0600. A file that is not a syncer state (not
-// SQLite, a foreign database, or a newer schema) is refused and never
-// written to.
+// SQLite, a foreign database, or a newer schema), or not a regular file, is
+// refused and never written to. SQLite keeps "<state>-wal" and
+// "<state>-shm" beside it, so its folder must be writable.
 package state
 
 import (
@@ -15,12 +16,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
-	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+	"github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
 )
 
 // applicationID marks a SQLite file as a syncer state ("SYNC").
@@ -119,10 +123,12 @@ var ErrNoState = errors.New("no state file")
 
 // Open opens the state at path. A missing file is created (0600) when create
 // is true, else Open fails with ErrNoState. Older schemas are migrated;
-// anything that is not a syncer state is refused untouched.
+// anything that is not a syncer state is refused untouched, and so is
+// anything that is not a regular file (a named pipe, a device, a socket, a
+// folder). Processes that open the same new or old state at once all get
+// the same state, created and migrated once.
 func Open(ctx context.Context, path string, create bool) (*Store, error) {
-	fresh, err := checkFile(path, create)
-	if err != nil {
+	if err := checkFile(path, create); err != nil {
 		return nil, err
 	}
 	db, err := sql.Open("sqlite3", dsn(path, "rw"))
@@ -133,93 +139,136 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 	// store's transactions strictly ordered.
 	db.SetMaxOpenConns(1)
 	s := &Store{db: db, path: path}
-	if err := s.init(ctx, fresh); err != nil {
+	if err := s.init(ctx); err != nil {
 		db.Close()
-		return nil, err
+		return nil, s.whyCannotOpen(err)
 	}
 	return s, nil
 }
+
+// busyTimeout is how long SQLite waits for another connection's lock.
+const busyTimeout = 10 * time.Second
 
 func dsn(path, mode string) string {
 	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
 	q := url.Values{}
 	q.Set("mode", mode)
-	q.Set("_busy_timeout", "10000")
+	q.Set("_busy_timeout", strconv.Itoa(int(busyTimeout/time.Millisecond)))
 	q.Set("_txlock", "immediate")
 	q.Set("_synchronous", "NORMAL")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
 
-// checkFile reports whether path is a new, empty file, creating it 0600 when
-// missing and create is set, and refuses files that are not SQLite.
-func checkFile(path string, create bool) (fresh bool, err error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
+// checkFile checks what is at path before SQLite may open it: a regular
+// file, or a symbolic link to one, that is empty or starts with the SQLite
+// header. A missing file is created 0600 and empty when create is set; if
+// another process creates it first, that file is checked instead. Anything
+// that is not a regular file is refused from its Stat, never opened: a named
+// pipe would block the open, and SQLite would write beside a device.
+func checkFile(path string, create bool) error {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		if !create {
-			return false, fmt.Errorf("state %s: %w", path, ErrNoState)
+			return fmt.Errorf("state %s: %w", path, ErrNoState)
 		}
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return false, fmt.Errorf("create state %s: %w", path, err)
+		var f *os.File
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			return f.Close() // empty: init makes it a state
 		}
-		return true, f.Close()
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create state %s: %w", path, err)
+		}
+		// Another syncer created it since the Stat (init copes with
+		// that), or path is a symbolic link to nothing.
+		fi, err = os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			if target, lerr := os.Readlink(path); lerr == nil {
+				return fmt.Errorf("state %s is a symbolic link to %s, which does not exist", path, target)
+			}
+		}
 	}
 	if err != nil {
-		return false, fmt.Errorf("open state %s: %w", path, err)
+		return fmt.Errorf("open state %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return notRegular(path, fi.Mode())
+	}
+	// O_NONBLOCK: should a named pipe have replaced the file since the
+	// Stat, the open still returns at once, and the Stat below refuses it.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("open state %s: %w", path, err)
 	}
 	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return fmt.Errorf("open state %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return notRegular(path, fi.Mode())
+	}
 	head := make([]byte, 16)
 	n, err := io.ReadFull(f, head)
-	if n == 0 && (err == io.EOF) {
-		return true, nil // an empty file (e.g. touched by hand) becomes a state
+	if n == 0 && err == io.EOF {
+		return nil // an empty file (new, or touched by hand) becomes a state
 	}
 	if err != nil || !bytes.Equal(head, []byte("SQLite format 3\x00")) {
-		return false, fmt.Errorf("state %s is not a SQLite database (corrupt, or not a syncer state); refusing to touch it", path)
+		return fmt.Errorf("state %s is not a SQLite database (corrupt, or not a syncer state); refusing to touch it", path)
 	}
-	return false, nil
+	return nil
 }
 
-func (s *Store) init(ctx context.Context, fresh bool) error {
-	var appID int64
-	if err := s.db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return s.wrap("read header", err)
+func notRegular(path string, m fs.FileMode) error {
+	kind := "mode " + m.String()
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		kind = "named pipe"
+	case m&fs.ModeSocket != 0:
+		kind = "socket"
+	case m&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case m&fs.ModeDevice != 0:
+		kind = "block device"
+	case m.IsDir():
+		kind = "directory"
 	}
-	if !fresh && appID != applicationID {
-		var tables int
-		if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
-			return s.wrap("read schema", err)
-		}
-		if appID != 0 || tables > 0 {
-			return fmt.Errorf("state %s is a SQLite database but not a syncer state; refusing to touch it", s.path)
-		}
-		fresh = true // an empty SQLite database: adopt it
+	return fmt.Errorf("state %s is not a regular file (%s)", path, kind)
+}
+
+// querier is a *sql.DB or a *sql.Tx.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (s *Store) init(ctx context.Context) error {
+	// Read only, first: nothing is written before the file is known to be
+	// ours (or empty).
+	version, err := s.schemaVersion(ctx, s.db)
+	if err != nil {
+		return err
 	}
-	version := 0
-	if !fresh {
-		v, err := s.meta(ctx, "schema_version")
-		if err != nil {
-			return s.wrap("read schema version", err)
-		}
-		if version, err = strconv.Atoi(v); err != nil {
-			return fmt.Errorf("state %s: bad schema version %q", s.path, v)
-		}
-	}
-	if version > SchemaVersion {
-		return fmt.Errorf("state %s has schema version %d, newer than this syncer knows (%d): upgrade syncer; the file was left untouched", s.path, version, SchemaVersion)
-	}
-	// Only now, with the file known to be ours, may it be changed.
-	if _, err := s.db.ExecContext(ctx, "PRAGMA journal_mode=WAL"); err != nil {
-		return s.wrap("enable WAL", err)
+	if err := s.enableWAL(ctx); err != nil {
+		return err
 	}
 	if version == SchemaVersion {
 		return nil
 	}
+	// The migration is one write transaction (BEGIN IMMEDIATE, see dsn),
+	// and SQLite lets one writer in at a time: another syncer opening the
+	// same new or old state at this moment may have migrated it since the
+	// check above, so decide again inside the transaction.
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.wrap("migrate", err)
 	}
 	defer tx.Rollback()
+	if version, err = s.schemaVersion(ctx, tx); err != nil {
+		return err
+	}
+	if version == SchemaVersion {
+		return nil // done by another process
+	}
 	for v := version; v < SchemaVersion; v++ {
 		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 			return s.wrap(fmt.Sprintf("migrate schema %d to %d", v, v+1), err)
@@ -239,6 +288,65 @@ func (s *Store) init(ctx context.Context, fresh bool) error {
 	return s.wrap("migrate", tx.Commit())
 }
 
+// enableWAL puts the database in WAL mode, where it stays. Switching a
+// database that is not yet in WAL mode takes an exclusive lock that SQLite
+// does not wait for (the busy timeout does not apply), so while other
+// syncers open the same new state at this moment, it tries again.
+func (s *Store) enableWAL(ctx context.Context) error {
+	deadline := time.Now().Add(busyTimeout)
+	for {
+		var mode string
+		err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
+		var se sqlite3.Error
+		busy := errors.As(err, &se) && se.Code == sqlite3.ErrBusy
+		if err == nil && strings.EqualFold(mode, "wal") {
+			return nil
+		}
+		if !busy && err != nil || time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("the journal mode stays %q", mode)
+			}
+			return s.wrap("enable WAL", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// schemaVersion reads the schema version through q: 0 for an empty database
+// (a new file, or an empty SQLite database, which is adopted), and an error
+// for a database that is not a syncer state or is newer than this build.
+func (s *Store) schemaVersion(ctx context.Context, q querier) (int, error) {
+	// One statement, so one snapshot: another syncer may be creating the
+	// state at this moment.
+	var appID, tables int64
+	if err := q.QueryRowContext(ctx, `SELECT (SELECT application_id FROM pragma_application_id()),
+		(SELECT count(*) FROM sqlite_schema)`).Scan(&appID, &tables); err != nil {
+		return 0, s.wrap("read header", err)
+	}
+	if appID != applicationID {
+		if appID != 0 || tables > 0 {
+			return 0, fmt.Errorf("state %s is a SQLite database but not a syncer state; refusing to touch it", s.path)
+		}
+		return 0, nil
+	}
+	v, err := readMeta(ctx, q, "schema_version")
+	if err != nil {
+		return 0, s.wrap("read schema version", err)
+	}
+	version, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("state %s: bad schema version %q", s.path, v)
+	}
+	if version > SchemaVersion {
+		return 0, fmt.Errorf("state %s has schema version %d, newer than this syncer knows (%d): upgrade syncer; the file was left untouched", s.path, version, SchemaVersion)
+	}
+	return version, nil
+}
+
 func newLineage() string {
 	b := make([]byte, 16)
 	rand.Read(b)
@@ -248,19 +356,26 @@ func newLineage() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// wrap adds the state's path and what was being done to an error of
+// SQLite's; one that says the file is damaged becomes a *CorruptError.
 func (s *Store) wrap(what string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if msg := err.Error(); strings.Contains(msg, "malformed") || strings.Contains(msg, "not a database") {
-		return fmt.Errorf("state %s: %s: %w (the file is corrupt and was left as it is: restore it from a backup, or move it aside to start afresh, which copies everything again)", s.path, what, err)
+	err = fmt.Errorf("%s: %w", what, err)
+	if isCorrupt(err) {
+		return &CorruptError{Path: s.path, Err: err}
 	}
-	return fmt.Errorf("state %s: %s: %w", s.path, what, err)
+	return fmt.Errorf("state %s: %w", s.path, err)
 }
 
 func (s *Store) meta(ctx context.Context, key string) (string, error) {
+	return readMeta(ctx, s.db, key)
+}
+
+func readMeta(ctx context.Context, q querier, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	err := q.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
 	return v, err
 }
 

@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 	if path := os.Getenv(helperEnv); path != "" {
 		os.Exit(runLockHolder(path))
 	}
+	if path := os.Getenv(openerEnv); path != "" {
+		os.Exit(runOpener(path))
+	}
 	os.Exit(m.Run())
 }
 
