@@ -6,3 +6,7 @@ func UseNamedTemps(b *Backend) { b.unnamed.Store(unnamedNo) }
 
 // WritesUnnamed reports whether b has settled on unnamed files.
 func WritesUnnamed(b *Backend) bool { return b.unnamed.Load() == unnamedYes }
+
+// NoOpenat2 makes b open folders one at a time, as where the kernel has no
+// openat2.
+func NoOpenat2(b *Backend) { b.noOpenat2.Store(true) }

@@ -2,7 +2,13 @@
 //
 // Keys map to paths under the root. Only regular files are objects: folders,
 // symlinks and other special files are not listed (List logs each symlink,
-// special file and name that cannot be a key it skips) and read as missing. Put
+// special file and name that cannot be a key it skips) and read as missing.
+//
+// No operation follows a symlink below the root: List does not descend into
+// a symlinked folder, a key under one reads as missing and deletes as
+// missing, and Put refuses to write through it, so a symlink planted in a
+// destination cannot make syncer write or delete outside the root. The
+// root itself may be a symlink (or lie under one). Put
 // never shows a partial object under a key: on Linux it writes an unnamed
 // file (O_TMPFILE) in the destination folder and links it into place (a
 // crash leaves nothing behind); elsewhere, or where the filesystem cannot,
@@ -68,6 +74,9 @@ type Backend struct {
 	fsync   bool
 	log     *slog.Logger
 	unnamed atomic.Int32 // unnamedUnknown, unnamedYes or unnamedNo
+	// noOpenat2 is set once openat2 turns out to be missing (Linux before
+	// 5.6, some seccomp filters): folders are then opened one at a time.
+	noOpenat2 atomic.Bool
 }
 
 // Whether Put writes unnamed files (O_TMPFILE) and links them into place,
@@ -132,7 +141,8 @@ func (b *Backend) CheckRoot(ctx context.Context) error {
 // still round them).
 func (b *Backend) Precision() time.Duration { return time.Nanosecond }
 
-// path checks key and returns its file path.
+// path checks key and returns its file path, for messages: operations on
+// the file go through openFolder, which follows no symlink below the root.
 func (b *Backend) path(key string) (string, error) {
 	if err := backends.CheckKey(key); err != nil {
 		return "", err
@@ -148,6 +158,58 @@ func (b *Backend) path(key string) (string, error) {
 }
 
 func isTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+// splitKey splits a (checked) key into the key of its folder ("" for the
+// root) and its name in it.
+func splitKey(key string) (dirKey, name string) {
+	i := strings.LastIndexByte(key, '/')
+	if i < 0 {
+		return "", key
+	}
+	return key[:i], key[i+1:]
+}
+
+// blockedError says that a folder on a key's path below the root is a
+// symlink or a file. It unwraps to ENOTDIR: no object is below it.
+type blockedError struct {
+	folder string // its key
+	link   bool   // a symlink, else a file (or other non-folder)
+}
+
+func (e *blockedError) Error() string {
+	if e.link {
+		return fmt.Sprintf("folder %q is a symlink; syncer does not write through symlinks", e.folder)
+	}
+	return fmt.Sprintf("%q is a file, not a folder", e.folder)
+}
+
+func (e *blockedError) Unwrap() error { return syscall.ENOTDIR }
+
+// makeRoot makes the missing root folder and its missing parents (the root
+// may lie under a symlink), syncing their parents if b.fsync.
+func (b *Backend) makeRoot() error {
+	var made []string
+	for d := b.root; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		made = append(made, d)
+		if d == filepath.Dir(d) {
+			break
+		}
+	}
+	if err := os.MkdirAll(b.root, dirPerm); err != nil {
+		return err
+	}
+	if b.fsync {
+		for _, d := range made {
+			if err := syncDir(filepath.Dir(d)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
 	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
@@ -175,11 +237,19 @@ func object(key string, fi fs.FileInfo) backends.Object {
 
 // Stat returns the regular file at key; anything else reads as missing.
 func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error) {
-	p, err := b.path(key)
-	if err != nil {
+	if _, err := b.path(key); err != nil {
 		return backends.Object{}, fmt.Errorf("stat %s: %w", b, err)
 	}
-	fi, err := os.Lstat(p)
+	dirKey, name := splitKey(key)
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		if missing(err) {
+			return backends.Object{}, b.notFound("stat", key)
+		}
+		return backends.Object{}, b.wrap("stat", key, err)
+	}
+	fi, err := d.stat(name)
+	d.close()
 	if err != nil {
 		if missing(err) {
 			return backends.Object{}, b.notFound("stat", key)
@@ -194,22 +264,32 @@ func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error)
 
 // openRegular opens the regular file at key for reading.
 func (b *Backend) openRegular(op, key string) (*os.File, fs.FileInfo, error) {
-	p, err := b.path(key)
-	if err != nil {
+	if _, err := b.path(key); err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", op, b, err)
 	}
-	// Lstat first so a symlink at key is not followed.
-	if fi, err := os.Lstat(p); err != nil {
+	dirKey, name := splitKey(key)
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
 		if missing(err) {
 			return nil, nil, b.notFound(op, key)
 		}
 		return nil, nil, b.wrap(op, key, err)
-	} else if !fi.Mode().IsRegular() {
+	}
+	defer d.close()
+	// Check the type first so that a special file (a FIFO would block) is
+	// not opened.
+	if mode, err := d.mode(name); err != nil {
+		if missing(err) {
+			return nil, nil, b.notFound(op, key)
+		}
+		return nil, nil, b.wrap(op, key, err)
+	} else if !mode.IsRegular() {
 		return nil, nil, b.notFound(op, key)
 	}
-	f, err := os.Open(p)
+	f, err := d.open(name)
 	if err != nil {
-		if missing(err) {
+		// ELOOP: replaced by a symlink since.
+		if missing(err) || errors.Is(err, syscall.ELOOP) {
 			return nil, nil, b.notFound(op, key)
 		}
 		return nil, nil, b.wrap(op, key, err)
@@ -388,37 +468,35 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap("put", key, err)
 	}
-	dir := filepath.Dir(p)
+	dirKey, name := splitKey(key)
 
 	var (
-		f       *os.File
-		tmp     string // the file's temporary name; "" while it is unnamed
-		created []string
+		d       *folder  // the key's folder, reached without following a symlink
+		f       *os.File // the new file
+		tmp     string   // its temporary name in d; "" while it is unnamed
+		created []string // keys of the folders this Put made
 	)
-	// Most puts go to a folder that exists: try the file first, and make
-	// folders only when it is missing (saves a stat per file).
-	f, tmp, err = b.openTemp(dir, filepath.Base(p))
-	for attempt := 1; err != nil; attempt++ {
-		c, err := b.mkdirs(dir)
+	// openFolder makes folders only when the folder is missing: most
+	// puts go to a folder that exists.
+	for attempt := 1; ; attempt++ {
+		var c []string
+		d, c, err = b.openFolder(dirKey, true)
 		created = append(created, c...)
 		if err == nil {
-			f, tmp, err = b.openTemp(dir, filepath.Base(p))
+			f, tmp, err = b.openTemp(d, name)
 			if err == nil {
 				break
 			}
-			// A concurrent Delete may have pruned the folder we just made.
-			if errors.Is(err, fs.ErrNotExist) && attempt < putAttempts {
-				continue
-			}
+			d.close()
+		}
+		// A concurrent Delete may have pruned the folder we just made.
+		if errors.Is(err, fs.ErrNotExist) && attempt < putAttempts {
+			continue
 		}
 		b.pruneCreated(created)
-		if errors.Is(err, syscall.ENOTDIR) {
-			if blocker := b.fileOnPath(key); blocker != "" {
-				return backends.Object{}, b.errorf("put", key, "%q is a file, not a folder", blocker)
-			}
-		}
 		return backends.Object{}, b.wrap("put", key, err)
 	}
+	defer func() { d.close() }() // d may change below
 
 	err = b.writeTemp(f, src, fill)
 	if err == nil {
@@ -426,17 +504,23 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 	}
 	if err == nil {
 		for attempt := 1; ; attempt++ {
-			tmp, err = b.publish(f, tmp, p)
+			tmp, err = b.publish(d, f, tmp, name)
 			if tmp != "" || !errors.Is(err, fs.ErrNotExist) || attempt == putAttempts {
 				break
 			}
 			// The folder went away while the file had no name in it (a
 			// Delete prunes folders that look empty): make it again.
-			c, merr := b.mkdirs(dir)
+			nd, c, oerr := b.openFolder(dirKey, true)
 			created = append(created, c...)
-			if merr != nil {
+			if oerr != nil {
+				var be *blockedError
+				if errors.As(oerr, &be) {
+					err = oerr
+				}
 				break
 			}
+			d.close()
+			d = nd
 		}
 		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EEXIST) || errors.Is(err, syscall.ENOTEMPTY) {
 			err = fmt.Errorf("%s is a folder, not a file", p)
@@ -453,23 +537,38 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 	}
 	if err != nil {
 		if tmp != "" {
-			os.Remove(tmp)
+			d.remove(tmp)
 		}
 		b.pruneCreated(created)
 		return backends.Object{}, b.wrap("put", key, err)
 	}
 	if b.fsync {
-		// The new name lives in dir; folders we created live in their parents.
-		if err := syncDir(dir); err != nil {
+		// The new name lives in d; folders we made live in their parents.
+		if err := d.sync(); err != nil {
 			return backends.Object{}, b.wrap("put", key, err)
 		}
-		for _, d := range created {
-			if err := syncDir(filepath.Dir(d)); err != nil {
+		for _, c := range created {
+			if err := b.syncFolder(parentKey(c)); err != nil {
 				return backends.Object{}, b.wrap("put", key, err)
 			}
 		}
 	}
 	return object(key, fi), nil
+}
+
+func parentKey(key string) string {
+	dirKey, _ := splitKey(key)
+	return dirKey
+}
+
+// syncFolder flushes the entries of the folder dirKey to disk.
+func (b *Backend) syncFolder(dirKey string) error {
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.sync()
 }
 
 // writeTemp fills the new file f (fill copies the data) and sets its mtime; f stays
@@ -502,27 +601,23 @@ func (b *Backend) writeTemp(f *os.File, src backends.Object, fill func(*os.File,
 	return nil
 }
 
-// openTemp opens a new file in dir for an object named base: unnamed where
+// openTemp opens a new file in d for an object named base: unnamed where
 // the filesystem supports it (name is ""), else under a temporary name.
-func (b *Backend) openTemp(dir, base string) (f *os.File, name string, err error) {
+func (b *Backend) openTemp(d *folder, base string) (f *os.File, name string, err error) {
 	if b.unnamed.Load() != unnamedNo {
-		f, err := openUnnamed(dir)
+		f, err := d.openUnnamed()
 		if err == nil {
-			if b.unnamed.Load() == unnamedYes || b.probeUnnamed(dir) {
+			if b.unnamed.Load() == unnamedYes || b.probeUnnamed(d) {
 				return f, "", nil
 			}
 			f.Close()
 		} else if missing(err) {
-			return nil, "", err // the caller makes the folder and retries
+			return nil, "", err // the folder went away: the caller makes it again
 		} else if unsupported(err) {
 			b.unnamed.Store(unnamedNo)
 		} // else (no permission, no space...) a named file tells why, or works
 	}
-	f, err = createTemp(dir, base)
-	if err != nil {
-		return nil, "", err
-	}
-	return f, f.Name(), nil
+	return d.createTemp(base)
 }
 
 // unsupported reports whether err means the system or filesystem has no
@@ -532,15 +627,15 @@ func unsupported(err error) bool {
 		errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.EINVAL)
 }
 
-// probeUnnamed checks once that an unnamed file made in dir can be linked
+// probeUnnamed checks once that an unnamed file made in d can be linked
 // into it (that needs /proc), and settles the backend's mode.
-func (b *Backend) probeUnnamed(dir string) bool {
-	f, err := openUnnamed(dir)
+func (b *Backend) probeUnnamed(d *folder) bool {
+	f, err := d.openUnnamed()
 	if err == nil {
 		defer f.Close()
-		name := tempName(dir, "probe")
-		if err = linkFile(f, name); err == nil {
-			os.Remove(name)
+		name := tempName("probe")
+		if err = d.link(f, name); err == nil {
+			d.remove(name)
 			b.unnamed.Store(unnamedYes)
 			return true
 		}
@@ -549,19 +644,19 @@ func (b *Backend) probeUnnamed(dir string) bool {
 	return false
 }
 
-// publish gives the written file f its final name p in one step, so that p
-// never shows a partial file. It returns the temporary name f still has if
-// that step failed ("" if none).
-func (b *Backend) publish(f *os.File, tmp, p string) (string, error) {
+// publish gives the written file f its final name in d in one step, so that
+// the name never shows a partial file. It returns the temporary name f
+// still has in d if that step failed ("" if none).
+func (b *Backend) publish(d *folder, f *os.File, tmp, name string) (string, error) {
 	if tmp == "" {
-		err := linkFile(f, p)
+		err := d.link(f, name)
 		if !errors.Is(err, fs.ErrExist) {
 			return "", err
 		}
-		// p exists: replace it by a rename, which needs a name to move.
+		// name exists: replace it by a rename, which needs a name to move.
 		for try := 0; ; try++ {
-			tmp = tempName(filepath.Dir(p), filepath.Base(p))
-			err = linkFile(f, tmp)
+			tmp = tempName(name)
+			err = d.link(f, tmp)
 			if err == nil {
 				break
 			}
@@ -570,15 +665,15 @@ func (b *Backend) publish(f *os.File, tmp, p string) (string, error) {
 			}
 		}
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	if err := d.rename(tmp, name); err != nil {
 		return tmp, err
 	}
 	return "", nil
 }
 
-// tempName returns a fresh temporary path in dir for an object named base:
+// tempName returns a fresh temporary name for an object named base:
 // ".syncer-tmp-<random>-<base, cut to tempBaseMax bytes>".
-func tempName(dir, base string) string {
+func tempName(base string) string {
 	if len(base) > tempBaseMax {
 		n := tempBaseMax
 		for n > 0 && !utf8.RuneStart(base[n]) {
@@ -588,82 +683,29 @@ func tempName(dir, base string) string {
 	}
 	var rnd [tempRandSize]byte
 	rand.Read(rnd[:])
-	return filepath.Join(dir, TempPrefix+hex.EncodeToString(rnd[:])+"-"+base)
+	return TempPrefix + hex.EncodeToString(rnd[:]) + "-" + base
 }
 
-// createTemp creates a new temporary file in dir for an object named base.
-func createTemp(dir, base string) (*os.File, error) {
-	for try := 0; ; try++ {
-		name := tempName(dir, base)
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, filePerm)
-		if errors.Is(err, fs.ErrExist) && try < 10 {
-			continue
-		}
-		return f, err
-	}
-}
-
-// mkdirs creates dir and its missing parents, returning the folders it
-// created, outermost first.
-func (b *Backend) mkdirs(dir string) ([]string, error) {
-	var missingDirs []string
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err == nil {
-			if !fi.IsDir() {
-				return nil, &fs.PathError{Op: "mkdir", Path: d, Err: syscall.ENOTDIR}
-			}
-			break
-		}
-		if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		missingDirs = append(missingDirs, d)
-		if d == filepath.Dir(d) {
-			break
-		}
-	}
-	if len(missingDirs) == 0 {
-		return nil, nil
-	}
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return nil, err
-	}
-	for i, j := 0, len(missingDirs)-1; i < j; i, j = i+1, j-1 {
-		missingDirs[i], missingDirs[j] = missingDirs[j], missingDirs[i]
-	}
-	return missingDirs, nil
-}
-
-// pruneCreated removes, innermost first, folders a failed Put created, as
-// long as they are empty. The root is kept.
+// pruneCreated removes, innermost first, folders (keys) a failed Put
+// created, as long as they are empty.
 func (b *Backend) pruneCreated(created []string) {
 	for i := len(created) - 1; i >= 0; i-- {
-		if created[i] == b.root {
-			return
-		}
-		if os.Remove(created[i]) != nil {
+		if b.removeEmptyFolder(created[i]) != nil {
 			return
 		}
 	}
 }
 
-// fileOnPath returns the first proper prefix of key that exists and is not a
-// folder, or "".
-func (b *Backend) fileOnPath(key string) string {
-	for i := 0; i < len(key); i++ {
-		if key[i] != '/' {
-			continue
-		}
-		fi, err := os.Stat(filepath.Join(b.root, filepath.FromSlash(key[:i])))
-		if err != nil {
-			return ""
-		}
-		if !fi.IsDir() {
-			return key[:i]
-		}
+// removeEmptyFolder removes the folder dirKey if it is an empty folder. It
+// follows no symlink: not on the way, not at dirKey.
+func (b *Backend) removeEmptyFolder(dirKey string) error {
+	parent, name := splitKey(dirKey)
+	d, _, err := b.openFolder(parent, false)
+	if err != nil {
+		return err
 	}
-	return ""
+	defer d.close()
+	return d.rmdir(name)
 }
 
 func syncDir(dir string) error {
@@ -680,44 +722,63 @@ func syncDir(dir string) error {
 
 // Delete removes the file at key, then any parent folders left empty, up to
 // but not including the root. A missing key, or a key naming a folder or a
-// symlink (not objects), is left alone and is not an error.
+// symlink (not objects), is left alone and is not an error. So is a key
+// below a symlinked folder: it reads as missing, as List does not follow
+// the link, and what the link points to is not syncer's to delete (it is
+// logged).
 func (b *Backend) Delete(ctx context.Context, key string) error {
-	p, err := b.path(key)
-	if err != nil {
+	if _, err := b.path(key); err != nil {
 		return fmt.Errorf("delete %s: %w", b, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return b.wrap("delete", key, err)
 	}
-	fi, err := os.Lstat(p)
+	dirKey, name := splitKey(key)
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		var be *blockedError
+		if errors.As(err, &be) && be.link {
+			b.log.Warn("not deleting through a symlinked folder (symlinks are not followed)",
+				"backend", b.String(), "key", key, "symlink", be.folder)
+			return nil
+		}
+		if missing(err) {
+			return nil
+		}
+		return b.wrap("delete", key, err)
+	}
+	err = b.deleteIn(d, name)
+	d.close()
 	if err != nil {
 		if missing(err) {
 			return nil
 		}
 		return b.wrap("delete", key, err)
 	}
-	if !fi.Mode().IsRegular() {
-		return nil
-	}
-	if err := os.Remove(p); err != nil && !missing(err) {
-		return b.wrap("delete", key, err)
-	}
-	b.pruneEmpty(filepath.Dir(p))
+	b.pruneEmpty(dirKey)
 	return nil
 }
 
-// pruneEmpty removes dir and its parents while they are empty folders below
-// the root. Symlinks are never removed.
-func (b *Backend) pruneEmpty(dir string) {
-	for len(dir) > len(b.root) && strings.HasPrefix(dir, b.root) {
-		fi, err := os.Lstat(dir)
-		if err != nil || !fi.IsDir() {
+// deleteIn removes name from d if it is a regular file.
+func (b *Backend) deleteIn(d *folder, name string) error {
+	mode, err := d.mode(name)
+	if err != nil {
+		return err
+	}
+	if !mode.IsRegular() {
+		return fs.ErrNotExist
+	}
+	return d.remove(name)
+}
+
+// pruneEmpty removes the folder dirKey and its parents while they are empty
+// folders below the root. Symlinks are never followed nor removed.
+func (b *Backend) pruneEmpty(dirKey string) {
+	for dirKey != "" {
+		if b.removeEmptyFolder(dirKey) != nil { // not empty, gone, or not a folder
 			return
 		}
-		if os.Remove(dir) != nil { // not empty, or gone
-			return
-		}
-		dir = filepath.Dir(dir)
+		dirKey = parentKey(dirKey)
 	}
 }
 
@@ -728,32 +789,35 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if err != nil {
 		return fmt.Errorf("list %s: %w", b, err)
 	}
-	start := b.root
-	if dirKey != "" {
-		// Walk down component by component so symlinked folders are not
-		// followed, as in a listing from the root.
-		for _, seg := range strings.Split(dirKey, "/") {
-			start = filepath.Join(start, seg)
-			fi, err := os.Lstat(start)
-			if err != nil {
-				if missing(err) {
-					return ctx.Err()
-				}
-				return fmt.Errorf("list %s: %w", b, err)
-			}
-			if !fi.IsDir() {
-				return ctx.Err()
-			}
+	// Symlinked folders on the way are not followed, as in a listing from
+	// the root.
+	d, err := b.openDir(dirKey)
+	if err != nil {
+		if missing(err) {
+			return ctx.Err()
 		}
+		return fmt.Errorf("list %s: %w", b, err)
+	}
+	if dirKey != "" {
 		dirKey += "/"
 	}
-	err = b.walk(ctx, start, dirKey, namePrefix, false, func(key string, fi fs.FileInfo) error {
+	err = b.walk(ctx, d, dirKey, namePrefix, false, func(_ *os.File, _, key string, fi fs.FileInfo) error {
 		return fn(object(key, fi))
 	})
 	if err != nil {
 		return err
 	}
 	return ctx.Err()
+}
+
+// openDir opens the folder dirKey for reading its entries.
+func (b *Backend) openDir(dirKey string) (*os.File, error) {
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	return d.openDir()
 }
 
 // splitPrefix splits a list prefix into the key of its folder (all but the
@@ -777,23 +841,20 @@ func splitPrefix(prefix string) (dirKey, namePrefix string, err error) {
 	return dirKey, namePrefix, nil
 }
 
-// walk calls visit for every regular file below dir (whose key prefix is
-// dirKey, "" or ending in "/"), reading entries in batches. At this level
-// only names starting with namePrefix are visited. Temporary files are
-// skipped unless temps is set, in which case only they are visited. Names
-// that do not make valid keys are skipped; so are symlinks and special files
-// (each logged, unless temps).
-func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temps bool, visit func(key string, fi fs.FileInfo) error) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		if missing(err) {
-			return nil // no root yet, or removed while we walked
-		}
-		return fmt.Errorf("list %s: %w", b, err)
-	}
-	defer d.Close()
+// walk calls visit for every regular file below the open folder dir (whose
+// key prefix is dirKey, "" or ending in "/"), reading entries in batches,
+// and closes dir. visit gets the file's folder, open, and name in it. At
+// this level only names starting with namePrefix are visited. Temporary
+// files are skipped unless temps is set, in which case only they are
+// visited. Names that do not make valid keys are skipped; so are symlinks
+// and special files (each logged, unless temps). Subfolders are opened
+// through dir, never following a symlink. (The FileInfo of a file is read
+// by its path: a folder swapped for a symlink meanwhile can give a wrong
+// size or time, never a write or a read outside the root.)
+func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix string, temps bool, visit func(dir *os.File, name, key string, fi fs.FileInfo) error) error {
+	defer dir.Close()
 	for {
-		entries, err := d.ReadDir(listBatch)
+		entries, err := dir.ReadDir(listBatch)
 		for _, e := range entries {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -812,7 +873,16 @@ func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temp
 			}
 			switch t := e.Type(); {
 			case t.IsDir():
-				if err := b.walk(ctx, filepath.Join(dir, name), key+"/", "", temps, visit); err != nil {
+				sub, err := openSubdir(dir, dir.Name(), name)
+				if err != nil {
+					// Removed, or replaced by a symlink or a file, since
+					// ReadDir.
+					if missing(err) || errors.Is(err, syscall.ELOOP) {
+						continue
+					}
+					return fmt.Errorf("list %s: %w", b, err)
+				}
+				if err := b.walk(ctx, sub, key+"/", "", temps, visit); err != nil {
 					return err
 				}
 			case t.IsRegular():
@@ -829,7 +899,7 @@ func (b *Backend) walk(ctx context.Context, dir, dirKey, namePrefix string, temp
 				if !fi.Mode().IsRegular() { // replaced since ReadDir
 					continue
 				}
-				if err := visit(key, fi); err != nil {
+				if err := visit(dir, name, key, fi); err != nil {
 					return err
 				}
 			case temps:
@@ -858,11 +928,18 @@ func (b *Backend) CleanTemp(ctx context.Context, olderThan time.Duration) (int, 
 	cutoff := time.Now().Add(-olderThan)
 	removed := 0
 	var firstErr error
-	err := b.walk(ctx, b.root, "", "", true, func(key string, fi fs.FileInfo) error {
+	root, err := b.openDir("")
+	if err != nil {
+		if missing(err) {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("clean temp %s: %w", b, err)
+	}
+	err = b.walk(ctx, root, "", "", true, func(dir *os.File, name, key string, fi fs.FileInfo) error {
 		if changeTime(fi).After(cutoff) {
 			return nil
 		}
-		if err := os.Remove(filepath.Join(b.root, filepath.FromSlash(key))); err != nil {
+		if err := removeIn(dir, dir.Name(), name); err != nil {
 			if !missing(err) && firstErr == nil {
 				firstErr = fmt.Errorf("clean temp %s: %w", b, err)
 			}

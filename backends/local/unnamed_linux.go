@@ -2,33 +2,11 @@ package local
 
 import (
 	"os"
-	"strconv"
 	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
-
-// openUnnamed creates a file in dir that has no name yet (O_TMPFILE): a
-// crash or a failed write leaves nothing behind, and linkFile names it.
-func openUnnamed(dir string) (*os.File, error) {
-	fd, err := unix.Open(dir, unix.O_RDWR|unix.O_TMPFILE|unix.O_CLOEXEC, filePerm)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	return os.NewFile(uintptr(fd), dir), nil
-}
-
-// linkFile gives an unnamed file the name p; it fails with EEXIST if p
-// exists. The /proc path works without the privilege that linkat's
-// AT_EMPTY_PATH needs.
-func linkFile(f *os.File, p string) error {
-	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, p, unix.AT_SYMLINK_FOLLOW)
-	if err != nil {
-		return &os.LinkError{Op: "link", Old: "new file", New: p, Err: err}
-	}
-	return nil
-}
 
 // setModTime sets f's mtime (nanoseconds) through the descriptor, which
 // works for unnamed files too; the atime is left alone.
