@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -91,9 +92,20 @@ type Hasher interface {
 // error, when their root is missing (a local folder that a destination's
 // first write will create). Plan calls CheckRoot on a sync's source before
 // listing it: a mistyped or unmounted source folder must fail the plan, not
-// list as empty and have its destination's copies deleted.
+// list as empty and have its destination's copies deleted. CheckRoot fails
+// when the root is missing, or the folder that prefix names (its part up to
+// the last "/", if any).
 type RootChecker interface {
-	CheckRoot(ctx context.Context) error
+	CheckRoot(ctx context.Context, prefix string) error
+}
+
+// PrefixFolder returns the folder key a list prefix names: its part before
+// the last "/" ("photos/2024/IMG" -> "photos/2024"), or "".
+func PrefixFolder(prefix string) string {
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		return prefix[:i]
+	}
+	return ""
 }
 
 // Precisioner is implemented by backends whose modification times are coarser

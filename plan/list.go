@@ -45,7 +45,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
 			if rc, ok := b.(backends.RootChecker); ok && !dst {
-				if err := rc.CheckRoot(gctx); err != nil {
+				if err := rc.CheckRoot(gctx, d.s.Prefix); err != nil {
 					return fmt.Errorf("source %w", err)
 				}
 			}

@@ -426,11 +426,11 @@ func (b *Backend) Precision() time.Duration { return time.Millisecond }
 // FolderID returns the root folder's id as configured.
 func (b *Backend) FolderID() string { return b.root }
 
-// CheckRoot fails when folder_id is not a folder these credentials can see
-// (see backends.RootChecker): files.list answers a query on an unknown or
+// CheckRoot fails when folder_id is not a folder these credentials can see,
+// or the folder prefix names is missing (see backends.RootChecker): files.list answers a query on an unknown or
 // unshared parent with an empty page, so without it a mistyped folder_id
 // would list as an empty source.
-func (b *Backend) CheckRoot(ctx context.Context) error {
+func (b *Backend) CheckRoot(ctx context.Context, prefix string) error {
 	f, err := b.get(ctx, b.root)
 	switch {
 	case err != nil:
@@ -441,6 +441,18 @@ func (b *Backend) CheckRoot(ctx context.Context) error {
 		return fmt.Errorf("%s: folder_id %s (%q) is in the trash", b, b.root, f.Name)
 	case f.MimeType != folderMime:
 		return fmt.Errorf("%s: folder_id %s (%q) is not a folder but a %s", b, b.root, f.Name, f.MimeType)
+	}
+	if dirKey := backends.PrefixFolder(prefix); dirKey != "" {
+		if err := backends.CheckKey(dirKey); err != nil {
+			return fmt.Errorf("%s: prefix %q: %w", b, prefix, err)
+		}
+		id, err := b.resolveDir(ctx, dirKey, false)
+		if err != nil {
+			return b.wrap(ctx, "check folder", dirKey, err)
+		}
+		if id == "" {
+			return fmt.Errorf("%s: prefix %q: folder %q does not exist", b, prefix, dirKey)
+		}
 	}
 	return nil
 }

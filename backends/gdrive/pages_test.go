@@ -107,7 +107,7 @@ func TestCheckRoot(t *testing.T) {
 		opts := testOptions(srv, c.folder)
 		opts.DriveID = c.drive
 		b := mustNew(t, opts)
-		err := b.CheckRoot(t.Context())
+		err := b.CheckRoot(t.Context(), "")
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("CheckRoot(%q) = %v", c.folder, err)
@@ -116,6 +116,20 @@ func TestCheckRoot(t *testing.T) {
 		}
 		if c.folder == trashed && (err == nil || !strings.HasSuffix(err.Error(), `) is in the trash`)) {
 			t.Errorf("CheckRoot(trashed) = %v", err)
+		}
+	}
+	// The folder a prefix names must exist too; a prefix without a "/" names
+	// none.
+	sub := srv.Mkdir(good, "photos")
+	srv.Mkdir(sub, "2024")
+	b := mustNew(t, testOptions(srv, good))
+	for prefix, want := range map[string]string{
+		"": "", "pho": "", "photos/": "", "photos/20": "", "photos/2024/": "", "notes.txt/": `: prefix "notes.txt/": folder "notes.txt" does not exist`,
+		"Photos/": `: prefix "Photos/": folder "Photos" does not exist`, "photos/2025/IMG": `: prefix "photos/2025/IMG": folder "photos/2025" does not exist`,
+	} {
+		err := b.CheckRoot(t.Context(), prefix)
+		if want == "" && err != nil || want != "" && (err == nil || err.Error() != b.String()+want) {
+			t.Errorf("CheckRoot(prefix %q) = %v; want %q", prefix, err, want)
 		}
 	}
 }

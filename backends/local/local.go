@@ -122,9 +122,9 @@ func (b *Backend) String() string { return fmt.Sprintf("local %q (%s)", b.name, 
 // Root returns the backend's root folder.
 func (b *Backend) Root() string { return b.root }
 
-// CheckRoot reports an error when the root folder is missing or is not a
-// folder (see backends.RootChecker).
-func (b *Backend) CheckRoot(ctx context.Context) error {
+// CheckRoot reports an error when the root folder, or the folder prefix
+// names, is missing or is not a folder (see backends.RootChecker).
+func (b *Backend) CheckRoot(ctx context.Context, prefix string) error {
 	fi, err := os.Stat(b.root)
 	switch {
 	case missing(err):
@@ -133,6 +133,20 @@ func (b *Backend) CheckRoot(ctx context.Context) error {
 		return fmt.Errorf("%s: %w", b, err)
 	case !fi.IsDir():
 		return fmt.Errorf("%s: not a folder", b)
+	}
+	if dirKey := backends.PrefixFolder(prefix); dirKey != "" {
+		if err := backends.CheckKey(dirKey); err != nil {
+			return fmt.Errorf("%s: prefix %q: %w", b, prefix, err)
+		}
+		d, _, err := b.openFolder(dirKey, false)
+		if err != nil {
+			var be *blockedError
+			if missing(err) || errors.As(err, &be) {
+				return fmt.Errorf("%s: prefix %q: folder %q does not exist (or is not a folder)", b, prefix, dirKey)
+			}
+			return fmt.Errorf("%s: prefix %q: %w", b, prefix, err)
+		}
+		d.close()
 	}
 	return ctx.Err()
 }

@@ -678,3 +678,31 @@ func TestFolderPrunedWhileWriting(t *testing.T) {
 		t.Errorf("a/b/k = %q", got)
 	}
 }
+
+// CheckRoot fails for a missing root, and for a missing (or symlinked, or
+// file) folder that the prefix names; a prefix without "/" names none.
+func TestCheckRoot(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "photos", "2024", "a.jpg"), "x")
+	writeFile(t, filepath.Join(root, "notes.txt"), "x")
+	if err := os.Symlink(filepath.Join(root, "photos"), filepath.Join(root, "linked")); err != nil {
+		t.Fatal(err)
+	}
+	b := newLocal(t, local.Options{Path: root})
+	for prefix, want := range map[string]string{
+		"": "", "pho": "", "photos/": "", "photos/20": "", "photos/2024/": "",
+		"Photos/":         `: prefix "Photos/": folder "Photos" does not exist (or is not a folder)`,
+		"photos/2025/IMG": `: prefix "photos/2025/IMG": folder "photos/2025" does not exist (or is not a folder)`,
+		"notes.txt/":      `: prefix "notes.txt/": folder "notes.txt" does not exist (or is not a folder)`,
+		"linked/":         `: prefix "linked/": folder "linked" does not exist (or is not a folder)`,
+	} {
+		err := b.CheckRoot(t.Context(), prefix)
+		if want == "" && err != nil || want != "" && (err == nil || err.Error() != b.String()+want) {
+			t.Errorf("CheckRoot(prefix %q) = %v; want %q", prefix, err, want)
+		}
+	}
+	gone := newLocal(t, local.Options{Path: filepath.Join(root, "gone")})
+	if err := gone.CheckRoot(t.Context(), ""); err == nil || err.Error() != gone.String()+": the folder does not exist" {
+		t.Errorf("CheckRoot of a missing root = %v", err)
+	}
+}

@@ -299,7 +299,7 @@ func TestSymlinkedRoot(t *testing.T) {
 			if _, err := b.Hash(t.Context(), "a/b/c.txt", backends.SHA256); err != nil {
 				t.Errorf("%s: Hash: %v", root, err)
 			}
-			if err := b.CheckRoot(t.Context()); err != nil {
+			if err := b.CheckRoot(t.Context(), ""); err != nil {
 				t.Errorf("%s: CheckRoot: %v", root, err)
 			}
 			for _, k := range []string{"a/b/c.txt", "top.txt"} {
