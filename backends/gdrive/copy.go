@@ -93,6 +93,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 			if err != nil {
 				return backends.Object{}, b.wrap(ctx, "copy", key, err)
 			}
+			if nf == nil || nf.Id == "" {
+				return backends.Object{}, b.errorf("copy", key, "Drive answered the update of the copy without the file (null, or no id)")
+			}
 		}
 	}
 	if old != nil && old.Id != nf.Id && !strings.HasPrefix(old.MimeType, googlePrefix) {
@@ -100,5 +103,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))
 		}
 	}
-	return b.object(key, nf), nil
+	o, err := b.object(key, nf)
+	if err != nil {
+		return backends.Object{}, b.errorf("copy", key, "%v", err)
+	}
+	return o, nil
 }

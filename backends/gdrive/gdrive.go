@@ -72,6 +72,23 @@
 // Permanent errors (notFound where an item must exist,
 // insufficientPermissions, storageQuotaExceeded, exportSizeLimitExceeded,
 // ...) fail at once with a message naming the backend and the key.
+//
+// # Answers that cannot be trusted
+//
+// Drive's answers are checked before they are used, and one that cannot
+// be used is an error naming the backend and the key, never a panic, an
+// endless loop or a silently short copy: a JSON null for a page, an item
+// or a file; a listed item without an id; a page token handed out again
+// (the last 64 are remembered as hashes, and longer cycles are caught by
+// Brent's method in constant memory); a folder listed inside itself or
+// below itself, or nesting deeper than 128 levels (Drive allows 100); a
+// binary file with a negative size, or with no size (decoded as 0) but the
+// checksum of non-empty content (a 0 with no checksum at all is taken as
+// an unknown size, -1: compared by time and read to its end); a ranged
+// download whose Content-Range does not start at the byte asked for; an
+// upload answer without md5Checksum whose file still has none when fetched
+// again. Such an item fails the whole listing rather than being left out,
+// as a listing that misses an item would have the plan delete its copy.
 package gdrive
 
 import (
@@ -439,8 +456,10 @@ func (b *Backend) CheckRoot(ctx context.Context, prefix string) error {
 		return fmt.Errorf("%s: folder_id %s: %s", b, b.root, permanentReasons["notFound"])
 	case f.Trashed:
 		return fmt.Errorf("%s: folder_id %s (%q) is in the trash", b, b.root, f.Name)
+	case f.MimeType == "":
+		return fmt.Errorf("%s: folder_id %s (%q) is not known to be a folder: Drive gave no mimeType for it", b, b.root, f.Name)
 	case f.MimeType != folderMime:
-		return fmt.Errorf("%s: folder_id %s (%q) is not a folder but a %s", b, b.root, f.Name, f.MimeType)
+		return fmt.Errorf("%s: folder_id %s (%q) is not a folder but a file of type %s", b, b.root, f.Name, f.MimeType)
 	}
 	if dirKey := backends.PrefixFolder(prefix); dirKey != "" {
 		if err := backends.CheckKey(dirKey); err != nil {

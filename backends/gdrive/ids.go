@@ -2,6 +2,7 @@ package gdrive
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"google.golang.org/api/drive/v3"
@@ -26,7 +27,7 @@ func (b *Backend) takeID(ctx context.Context) string {
 	defer b.idsMu.Unlock()
 	if len(b.ids) == 0 {
 		g, err := b.svc.Files.GenerateIds().Count(idBatch).Space("drive").Type("files").Context(ctx).Do()
-		if err != nil || len(g.Ids) == 0 {
+		if err != nil || g == nil || len(g.Ids) == 0 { // a null answer: none
 			b.log.Debug("Google Drive: no generated ids; creating without", "backend", b.String(), "err", err)
 			return ""
 		}
@@ -43,7 +44,16 @@ func (b *Backend) takeID(ctx context.Context) string {
 // is name in parent. After a 400 the create is repeated without the id; if
 // that works, this Drive will not take generated ids and they are switched
 // off.
-func (b *Backend) createOnce(ctx context.Context, parent, name string, create func(id string) (*drive.File, error)) (*drive.File, error) {
+func (b *Backend) createOnce(ctx context.Context, parent, name string, send func(id string) (*drive.File, error)) (*drive.File, error) {
+	create := func(id string) (*drive.File, error) {
+		f, err := send(id)
+		if err == nil && (f == nil || f.Id == "") {
+			// A null answer, or one without an id: the item may have been
+			// made all the same, and is looked up by its id below.
+			return nil, errors.New("Drive answered the create without the new item (null, or no id)")
+		}
+		return f, err
+	}
 	id := b.takeID(ctx)
 	f, err := create(id)
 	if err == nil || id == "" || ctx.Err() != nil {

@@ -14,11 +14,29 @@ import (
 	"syncer/backends"
 )
 
+// maxFolderDepth bounds the folders below the root a key or a walk may
+// pass through. Drive allows 100 levels of nesting, so a deeper tree means
+// a folder loop: a folder that Drive lists among the children of itself
+// or of a folder inside it.
+const maxFolderDepth = 128
+
+var errTooDeep = fmt.Errorf("folder nesting deeper than Drive allows (%d levels below the root): a folder loop?", maxFolderDepth)
+
 // pendingFolder is a folder the walk has yet to list.
 type pendingFolder struct {
 	id     string
-	prefix string // key prefix of its children: "" or ending in "/"
-	filter string // only children whose segment starts with it (top level)
+	prefix string    // key prefix of its children: "" or ending in "/"
+	filter string    // only children whose segment starts with it (top level)
+	up     *pathNode // the folders above it, up to where the walk started
+	depth  int       // its folders below the root ("a/b/" is 2)
+}
+
+// pathNode is a folder on the path from where a walk started: a chain
+// shared by the folders pending below it, so the walk holds at most one
+// node per pending folder, never one per item.
+type pathNode struct {
+	id string
+	up *pathNode
 }
 
 // fnError carries an error returned by List's callback.
@@ -52,6 +70,7 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter}}
 	if dirKey != "" {
 		stack[0].prefix += "/"
+		stack[0].depth = strings.Count(dirKey, "/") + 1
 	}
 	seen := &seenSet{} // reused folder after folder
 	for len(stack) > 0 {
@@ -89,7 +108,8 @@ type folderLister struct {
 	group []*drive.File
 	fold  string // the group's folded name
 	docs  []docItem
-	seen  *seenSet // keys emitted in this folder
+	seen  *seenSet  // keys emitted in this folder
+	node  *pathNode // this folder on the path of its subfolders (made on need)
 }
 
 type docItem struct {
@@ -293,7 +313,14 @@ func (l *folderLister) emit(f *drive.File, seg string) error {
 	if !strings.HasPrefix(seg, l.p.filter) {
 		return nil
 	}
-	if err := l.fn(l.b.object(l.p.prefix+seg, f)); err != nil {
+	key := l.p.prefix + seg
+	o, err := l.b.object(key, f)
+	if err != nil {
+		// Failing the whole listing, not dropping the item: a listing
+		// without it would have the plan delete its copy.
+		return fmt.Errorf("file %q (id %s): %w", key, f.Id, err)
+	}
+	if err := l.fn(o); err != nil {
 		return fnError{err}
 	}
 	return nil
@@ -308,7 +335,18 @@ func (l *folderLister) emitFolder(f *drive.File, seg string) error {
 		return nil
 	}
 	key := l.p.prefix + seg
+	if l.p.depth+1 > maxFolderDepth {
+		return fmt.Errorf("folder %q (id %s): %w", key, f.Id, errTooDeep)
+	}
+	if l.node == nil {
+		l.node = &pathNode{id: l.p.id, up: l.p.up}
+	}
+	for n := l.node; n != nil; n = n.up {
+		if n.id == f.Id {
+			return fmt.Errorf("folder %q (id %s) is listed inside itself: a folder loop", key, f.Id)
+		}
+	}
 	l.b.folders.put(key, f.Id)
-	l.push(pendingFolder{id: f.Id, prefix: key + "/"})
+	l.push(pendingFolder{id: f.Id, prefix: key + "/", up: l.node, depth: l.p.depth + 1})
 	return nil
 }

@@ -101,7 +101,7 @@ func TestCheckRoot(t *testing.T) {
 		{"root", "", ""},
 		{"", sd, ""},
 		{"1NoSuchFolder000000000000000", "", `: folder_id 1NoSuchFolder000000000000000: not found (deleted, or not shared with these credentials; shared drives need the drive_id)`},
-		{file, "", `: folder_id ` + file + ` ("notes.txt") is not a folder but a application/octet-stream`},
+		{file, "", `: folder_id ` + file + ` ("notes.txt") is not a folder but a file of type application/octet-stream`},
 		{trashed, "", `: folder_id ` + trashed + ` ("run-`},
 	} {
 		opts := testOptions(srv, c.folder)

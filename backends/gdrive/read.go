@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"google.golang.org/api/drive/v3"
@@ -35,7 +36,11 @@ func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error)
 	if f == nil {
 		return backends.Object{}, b.notFound("stat", key)
 	}
-	return b.object(key, f), nil
+	o, err := b.object(key, f)
+	if err != nil {
+		return backends.Object{}, b.errorf("stat", key, "%v", err)
+	}
+	return o, nil
 }
 
 // Open streams the object at key from offset: binary files with ranged
@@ -73,22 +78,30 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 			b.ranged.put(key, f)
 		}
 	}
-	r := &fileReader{b: b, ctx: ctx, key: key, f: f, pos: offset, end: -1}
+	r := &fileReader{b: b, ctx: ctx, key: key, f: f, pos: offset, end: -1, size: -1}
 	if length >= 0 {
 		r.end = offset + length
 	}
 	if strings.HasPrefix(f.MimeType, googlePrefix) {
 		r.export = b.exports[f.MimeType].mime
 	} else {
-		// The size is known: clamp the range to it.
-		if r.end < 0 || r.end > f.Size {
-			r.end = f.Size
+		size, err := contentSize(f)
+		if err != nil {
+			b.ranged.forget(key)
+			return nil, b.errorf("open", key, "%v", err)
 		}
-		if r.pos >= r.end {
-			return io.NopCloser(strings.NewReader("")), nil
-		}
-		if offset == 0 && r.end == f.Size && f.Md5Checksum != "" {
-			r.md5 = md5.New()
+		r.size = size
+		if size >= 0 {
+			// The size is known: clamp the range to it.
+			if r.end < 0 || r.end > size {
+				r.end = size
+			}
+			if r.pos >= r.end {
+				return io.NopCloser(strings.NewReader("")), nil
+			}
+			if offset == 0 && r.end == size && f.Md5Checksum != "" {
+				r.md5 = md5.New()
+			}
 		}
 	}
 	if length == 0 {
@@ -114,7 +127,8 @@ type fileReader struct {
 	f       *drive.File
 	export  string // export mime type; "" for a download
 	pos     int64  // next byte to hand out
-	end     int64  // end of the range; -1: to the end (exports)
+	end     int64  // end of the range; -1: to the end (exports, unknown sizes)
+	size    int64  // a download's size; -1 when unknown (see contentSize)
 	body    io.ReadCloser
 	skip    int64 // bytes of the body to drop before pos (exports)
 	md5     hash.Hash
@@ -131,8 +145,11 @@ func (r *fileReader) open() error {
 		r.skip = r.pos
 	} else {
 		call := r.b.svc.Files.Get(r.f.Id).SupportsAllDrives(true).Context(r.ctx)
-		if r.pos > 0 || r.end < r.f.Size {
+		switch {
+		case r.end >= 0 && (r.pos > 0 || r.size < 0 || r.end < r.size):
 			call.Header().Set("Range", fmt.Sprintf("bytes=%d-%d", r.pos, r.end-1))
+		case r.end < 0 && r.pos > 0:
+			call.Header().Set("Range", fmt.Sprintf("bytes=%d-", r.pos))
 		}
 		resp, err = call.Download()
 	}
@@ -149,8 +166,42 @@ func (r *fileReader) open() error {
 		resp.Body.Close()
 		return r.b.errorf("open", r.key, "Drive ignored the range request (HTTP %d)", resp.StatusCode)
 	}
+	if r.export == "" && resp.StatusCode == http.StatusPartialContent {
+		// The body must start at the byte asked for, or its bytes would
+		// be handed out as others.
+		cr := resp.Header.Get("Content-Range")
+		if start, ok := contentRangeStart(cr); !ok || start != r.pos {
+			resp.Body.Close()
+			return r.b.errorf("open", r.key, "Drive answered a range request from byte %d with Content-Range %q", r.pos, cr)
+		}
+	}
 	r.body = resp.Body
 	return nil
+}
+
+// contentRangeStart returns the first byte of a Content-Range header
+// "bytes FIRST-LAST/TOTAL" (TOTAL may be "*").
+func contentRangeStart(h string) (int64, bool) {
+	rest, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	first, rest, ok := strings.Cut(rest, "-")
+	if !ok {
+		return 0, false
+	}
+	last, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, false
+	}
+	a, err := strconv.ParseInt(first, 10, 64)
+	if err != nil || a < 0 {
+		return 0, false
+	}
+	if z, err := strconv.ParseInt(last, 10, 64); err != nil || z < a {
+		return 0, false
+	}
+	return a, true
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -62,16 +63,53 @@ func (b *Backend) natural(f *drive.File) (string, itemKind) {
 // isObject reports whether a kind is listed as an object.
 func isObject(k itemKind) bool { return k == kindBinary || k == kindDoc }
 
-// object describes f at key.
-func (b *Backend) object(key string, f *drive.File) backends.Object {
-	o := backends.Object{Key: key, Size: f.Size}
+// The digests of empty content, which Drive reports for an empty file.
+const (
+	emptyMD5    = "d41d8cd98f00b204e9800998ecf8427e"
+	emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+)
+
+// contentSize returns the size of a binary file's content as Drive
+// reported it, or -1 when it cannot be known from the metadata.
+//
+// The client decodes a missing "size" as 0, the size of an empty file, so
+// a 0 is checked against the checksums Drive sends with it (every listing
+// and get asks for them): an empty file's are those of empty content, and
+// any other checksum means Drive left the size out, which is an error (a
+// download clamped to 0 bytes would copy an empty file, silently). A 0
+// with no checksum at all may be either; its size is taken as unknown (-1),
+// so the file is compared by time and read to its end, never cut short. A
+// negative size is an error.
+func contentSize(f *drive.File) (int64, error) {
+	switch {
+	case f.Size < 0:
+		return 0, fmt.Errorf("Drive reported a negative size (%d) for a binary file", f.Size)
+	case f.Size > 0:
+		return f.Size, nil
+	case f.Md5Checksum != "" && f.Md5Checksum != emptyMD5, f.Sha256Checksum != "" && f.Sha256Checksum != emptySHA256:
+		return 0, errors.New("Drive reported no size (or 0) for a binary file whose checksum is not an empty file's")
+	case f.Md5Checksum == "" && f.Sha256Checksum == "":
+		return -1, nil
+	}
+	return 0, nil
+}
+
+// object describes f at key; an error when Drive's metadata for a binary
+// file cannot be trusted (see contentSize).
+func (b *Backend) object(key string, f *drive.File) (backends.Object, error) {
+	o := backends.Object{Key: key}
 	if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
 		o.ModTime = t
 	}
 	if strings.HasPrefix(f.MimeType, googlePrefix) {
 		o.Size = -1 // exported: the size is known only by exporting
-		return o
+		return o, nil
 	}
+	size, err := contentSize(f)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	o.Size = size
 	o.ETag = f.HeadRevisionId
 	if f.Md5Checksum != "" || f.Sha256Checksum != "" {
 		o.Hashes = map[backends.HashType]string{}
@@ -82,7 +120,7 @@ func (b *Backend) object(key string, f *drive.File) backends.Object {
 			o.Hashes[backends.SHA256] = f.Sha256Checksum
 		}
 	}
-	return o
+	return o, nil
 }
 
 // older reports whether a was created before b (ties: the smaller id);
@@ -115,21 +153,74 @@ func (b *Backend) listCall(ctx context.Context, q string) *drive.FilesListCall {
 // listFields are the fields every files.list asks for.
 const listFields = "nextPageToken,incompleteSearch,files(" + fileFields + ")"
 
+// recentTokens is how many of a listing's latest page tokens pages keeps
+// (as 64-bit hashes, whatever the tokens' length) to notice at once a
+// token handed out again.
+const recentTokens = 64
+
+// tokenTrail notices a page token seen before in one listing, in fixed
+// memory: a repeat within the last recentTokens tokens at once; a longer
+// cycle (a server that, given a token, always answers with the same next
+// one, ends up in a cycle) by Brent's method: the token at each
+// power-of-two position is kept until the next, and a cycle of length L
+// entered after M pages brings it back within about 2*max(M, L) + L pages.
+// Page tokens never repeat in a sound listing, and two distinct tokens
+// share a hash with a chance of about 2^-58, so there are no false alarms
+// in practice.
+type tokenTrail struct {
+	recent [recentTokens]uint64
+	n      int    // tokens seen
+	saved  uint64 // the token at the last power-of-two position
+}
+
+var tokenSeed = maphash.MakeSeed()
+
+// repeated records tok and reports whether it was seen before.
+func (t *tokenTrail) repeated(tok string) bool {
+	h := maphash.String(tokenSeed, tok)
+	if t.n > 0 && h == t.saved {
+		return true
+	}
+	for _, r := range t.recent[:min(t.n, recentTokens)] {
+		if r == h {
+			return true
+		}
+	}
+	t.recent[t.n%recentTokens] = h
+	t.n++
+	if t.n&(t.n-1) == 0 {
+		t.saved = h
+	}
+	return false
+}
+
 // pages runs a files.list call page by page into fn. The client asks for
-// pages until one has no nextPageToken, so a token handed back unchanged
-// would loop forever; and a page marked incompleteSearch holds part of the
-// answer. Both are errors: a listing is used whole or not at all (a partial
-// source listing would have the plan delete what it missed).
+// pages until one has no nextPageToken, so a token handed out again would
+// loop forever; a page marked incompleteSearch holds part of the answer;
+// and a null page, a null item or an item without an id cannot be used.
+// All are errors: a listing is used whole or not at all (a partial source
+// listing would have the plan delete what it missed). fn sees only
+// non-nil items with ids.
 func pages(ctx context.Context, call *drive.FilesListCall, fn func(*drive.FileList) error) error {
-	prev := ""
+	var trail tokenTrail
 	return call.Pages(ctx, func(fl *drive.FileList) error {
+		if fl == nil {
+			return errors.New("files.list answered null instead of a page")
+		}
 		if fl.IncompleteSearch {
 			return errors.New("files.list answered with incompleteSearch set: a partial listing is not used")
 		}
-		if fl.NextPageToken != "" && fl.NextPageToken == prev {
-			return errors.New("files.list handed back the page token it was given: stopping rather than listing the same page forever")
+		for _, f := range fl.Files {
+			if f == nil {
+				return errors.New("files.list answered a null item")
+			}
+			if f.Id == "" {
+				return fmt.Errorf("files.list answered an item without an id (name %q)", f.Name)
+			}
 		}
-		prev = fl.NextPageToken
+		if fl.NextPageToken != "" && trail.repeated(fl.NextPageToken) {
+			return errors.New("files.list handed out a page token it had handed out before: stopping rather than listing the same pages forever")
+		}
 		return fn(fl)
 	})
 }
@@ -166,6 +257,9 @@ func (b *Backend) get(ctx context.Context, id string) (*drive.File, error) {
 			return nil, nil
 		}
 		return nil, err
+	}
+	if f == nil || f.Id == "" {
+		return nil, fmt.Errorf("files.get of %s answered without an item (null, or no id)", id)
 	}
 	return f, nil
 }
@@ -216,9 +310,12 @@ func (b *Backend) resolveRoot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if f == nil || f.Id == "" {
+		return errors.New(`files.get of "root" (My Drive) answered without an id`)
+	}
 	b.rootMu.Lock()
+	defer b.rootMu.Unlock()
 	b.rootID = f.Id
-	b.rootMu.Unlock()
 	return nil
 }
 
@@ -336,6 +433,9 @@ func (b *Backend) findObject(ctx context.Context, parent, seg string) (*drive.Fi
 func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (string, error) {
 	if dirKey == "" {
 		return b.root, nil
+	}
+	if strings.Count(dirKey, "/") >= maxFolderDepth {
+		return "", fmt.Errorf("folder %q: %s", dirKey, errTooDeep)
 	}
 	if id, ok := b.folders.get(dirKey); ok {
 		return id, nil

@@ -73,7 +73,11 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		}
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	return b.object(key, f), nil
+	o, err := b.object(key, f)
+	if err != nil { // upload checked the size already: not expected
+		return backends.Object{}, b.errorf("put", key, "%v", err)
+	}
+	return o, nil
 }
 
 // checkReader passes the source through, checking ctx, counting and
@@ -176,17 +180,41 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	if err != nil {
 		return nil, err
 	}
+	if f == nil || f.Id == "" {
+		// Nothing to check, nor to remove: the item, if any, is unknown.
+		return nil, errors.New("Drive answered the upload without the stored file (null, or no id)")
+	}
 	if err := ctx.Err(); err != nil {
 		// Too late to stop Drive; the new content is complete and correct.
 		b.log.Debug("Google Drive: upload finished after cancellation", "backend", b.String(), "key", key)
 	}
 	sum := hex.EncodeToString(cr.md5.Sum(nil))
 	var bad string
-	switch {
-	case f.Size != cr.n:
-		bad = fmt.Sprintf("Drive stored %d bytes; %d were sent", f.Size, cr.n)
-	case f.Md5Checksum != "" && f.Md5Checksum != sum:
-		bad = fmt.Sprintf("Drive stored md5 %s; the data sent has md5 %s", f.Md5Checksum, sum)
+	if f.Md5Checksum == "" {
+		// Drive reports the md5 of every binary file it stores; an answer
+		// without it is not trusted on its size alone. Ask once more.
+		got, gerr := b.get(ctx, f.Id)
+		switch {
+		case gerr != nil:
+			bad = fmt.Sprintf("Drive's answer had no md5Checksum and fetching it failed: %v", gerr)
+		case got == nil:
+			bad = "Drive's answer had no md5Checksum and the file is gone"
+		case got.Md5Checksum == "":
+			bad = "Drive reports no md5Checksum for the stored file, so it cannot be verified"
+		default:
+			f = got
+		}
+	}
+	if bad == "" {
+		size, serr := contentSize(f)
+		switch {
+		case serr != nil:
+			bad = serr.Error()
+		case size != cr.n:
+			bad = fmt.Sprintf("Drive stored %d bytes; %d were sent", size, cr.n)
+		case f.Md5Checksum != sum:
+			bad = fmt.Sprintf("Drive stored md5 %s; the data sent has md5 %s", f.Md5Checksum, sum)
+		}
 	}
 	if bad != "" {
 		if existing == nil {
