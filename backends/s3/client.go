@@ -54,12 +54,17 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 			tc.InsecureSkipVerify = opts.InsecureSkipVerify
 		}
 	}
+	headerTimeout := opts.ResponseHeaderTimeout
+	if headerTimeout <= 0 {
+		headerTimeout = DefaultResponseHeaderTimeout
+	}
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 		if tr.TLSClientConfig == nil {
 			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
 		tlsConf(tr.TLSClientConfig)
 		tr.MaxIdleConnsPerHost = 32
+		tr.ResponseHeaderTimeout = headerTimeout
 	})
 
 	retryer := b.newRetryer(opts)
@@ -101,7 +106,7 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 				}
 			}))
 	}
-	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		if b.endpoint != "" {
 			o.BaseEndpoint = aws.String(b.endpoint)
 		}
@@ -112,7 +117,27 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 		// Response checksums are validated where we ask for them: whole
 		// GETs (see objectReader.get), never ranges.
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-	}), nil
+	})
+	// Requests that may work long before the first header (see slowOp) go
+	// through a copy of the client's HTTP client, as the SDK resolved it
+	// (AWS_CA_BUNDLE included), with a longer header timeout.
+	if bc, ok := client.Options().HTTPClient.(*awshttp.BuildableClient); ok {
+		slow := max(headerTimeout, SlowResponseHeaderTimeout)
+		b.slowHTTP = bc.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = slow })
+	}
+	return client, nil
+}
+
+// slowOp configures a request the store may work on for long before it
+// answers: CopyObject, UploadPartCopy (server-side copies of up to 5 GiB)
+// and CompleteMultipartUpload. AWS sends their 200 headers at once and
+// keeps the connection alive with spaces, but S3-compatible stores may
+// answer only when done, so they get SlowResponseHeaderTimeout instead of
+// the usual ResponseHeaderTimeout.
+func (b *Backend) slowOp(o *s3.Options) {
+	if b.slowHTTP != nil {
+		o.HTTPClient = b.slowHTTP
+	}
 }
 
 // sessionName keeps the characters AssumeRole allows in a session name.

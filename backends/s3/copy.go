@@ -83,24 +83,63 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 			StorageClass:         types.StorageClass(b.storageClass),
 			ServerSideEncryption: sse,
 			SSEKMSKeyId:          kms,
-		})
+		}, b.slowOp)
 		if err != nil {
 			if isNotFound(err) && ctx.Err() == nil {
 				return backends.Object{}, s.notFound("copy from", srcKey)
 			}
 			return backends.Object{}, b.wrapCopy(ctx, s, key, srcKey, err)
 		}
-		obj := backends.Object{Key: key, Size: srcObj.Size}
-		if r := out.CopyObjectResult; r != nil {
-			obj.ETag = unquote(aws.ToString(r.ETag))
-			obj.ModTime = aws.ToTime(r.LastModified)
-		}
-		if b.sse != "aws:kms" && plainMD5(obj.ETag) {
-			obj.Hashes = map[backends.HashType]string{backends.MD5: obj.ETag}
-		}
-		return obj, nil
+		return b.copyResult(ctx, s, srcKey, sk, key, k, srcObj, out)
 	}
 	return b.copyMultipart(ctx, s, srcKey, sk, key, k, source, match, srcObj.Size)
+}
+
+// copyResult verifies what a CopyObject stored and returns the object.
+//
+// The reply must carry a CopyObjectResult with an ETag: AWS sends the 200
+// headers at once and keeps the connection alive with spaces while it
+// copies, so a connection that ends early leaves a blank body and no word
+// on the copy. When the source's ETag is an MD5 and the copy is not
+// encrypted with KMS or SSE-C, the copy's ETag is the same MD5, and then
+// Hashes[MD5]. A different ETag fails the copy, unless HeadObject shows the
+// source is encrypted (its ETag is then no MD5 to compare with). Otherwise
+// (a multipart source, encryption) HeadObject must find the copy's ETag and
+// the source's size at the key.
+func (b *Backend) copyResult(ctx context.Context, s *Backend, srcKey, sk, key, k string, srcObj backends.Object, out *s3.CopyObjectOutput) (backends.Object, error) {
+	obj := backends.Object{Key: key, Size: srcObj.Size}
+	if r := out.CopyObjectResult; r != nil {
+		obj.ETag = unquote(aws.ToString(r.ETag))
+		obj.ModTime = aws.ToTime(r.LastModified)
+	}
+	if obj.ETag == "" {
+		return backends.Object{}, b.errorf("copy", key, "the store answered CopyObject (from %s key %q) without a result ETag: the copy is not confirmed", s, srcKey)
+	}
+	srcMD5 := strings.ToLower(srcObj.ETag)
+	encrypted := b.etagNotMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm)
+	if !encrypted && plainMD5(srcMD5) {
+		if strings.EqualFold(obj.ETag, srcMD5) {
+			obj.Hashes = map[backends.HashType]string{backends.MD5: srcMD5}
+			return obj, nil
+		}
+		// The source's ETag may be no MD5 after all: a source object
+		// encrypted with KMS (a bucket default) or SSE-C.
+		head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(sk)})
+		if err != nil {
+			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("the copy's ETag %q differs from the source's %q; checking the source %s key %q: %w", shorten(obj.ETag), srcObj.ETag, s, srcKey, err))
+		}
+		if !strings.HasPrefix(string(head.ServerSideEncryption), "aws:kms") && aws.ToString(head.SSECustomerAlgorithm) == "" {
+			return backends.Object{}, b.errorf("copy", key, "the copy's ETag %q differs from the MD5 %s of the source (%s key %q): the store did not copy the source's bytes", shorten(obj.ETag), srcMD5, s, srcKey)
+		}
+	}
+	head, err := b.headWritten(ctx, "copy", key, k, srcObj.Size, "CopyObject answered an ETag that cannot be checked against the source's")
+	if err != nil {
+		return backends.Object{}, err
+	}
+	if hetag := unquote(aws.ToString(head.ETag)); hetag != obj.ETag {
+		return backends.Object{}, b.errorf("copy", key, "CopyObject answered ETag %q, but the object there has ETag %q", shorten(obj.ETag), shorten(hetag))
+	}
+	return obj, nil
 }
 
 // copyMultipart copies in UploadPartCopy parts; the upload is aborted on
@@ -151,7 +190,7 @@ func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key
 			CopySource:        aws.String(source),
 			CopySourceIfMatch: match,
 			CopySourceRange:   aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
-		})
+		}, b.slowOp)
 		if err != nil {
 			return backends.Object{}, b.wrapCopy(ctx, s, key, srcKey, fmt.Errorf("part %d: %w", num, err))
 		}
@@ -159,10 +198,13 @@ func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key
 		if out.CopyPartResult != nil {
 			etag = unquote(aws.ToString(out.CopyPartResult.ETag))
 		}
+		if etag == "" {
+			return backends.Object{}, b.errorf("copy", key, "the store answered UploadPartCopy of part %d (from %s key %q) without a result ETag: the part is not confirmed", num, s, srcKey)
+		}
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: aws.String(etag)})
 		etags = append(etags, etag)
 	}
-	etag, err := b.complete(ctx, key, k, id, parts, etags)
+	etag, err := b.complete(ctx, "copy", key, k, id, parts, etags, size)
 	if err != nil {
 		return backends.Object{}, err
 	}

@@ -62,14 +62,35 @@ func (b *Backend) DeleteBatch(ctx context.Context, keys []string) ([]error, erro
 	if err != nil {
 		return nil, b.wrap(ctx, "delete", "", err)
 	}
+	var stray *types.Error // the first error naming no key sent
 	for _, e := range out.Errors {
 		code := aws.ToString(e.Code)
 		if code == "NoSuchKey" {
 			continue
 		}
 		k := aws.ToString(e.Key)
-		for _, i := range index[k] {
+		is, ok := index[k]
+		if !ok {
+			if stray == nil {
+				stray = &e
+			}
+			continue
+		}
+		for _, i := range is {
 			errs[i] = fmt.Errorf("delete %s: key %q: %s: %s", b, keys[i], code, aws.ToString(e.Message))
+		}
+	}
+	if stray != nil {
+		// The request is quiet: the reply lists failures only, so an error
+		// for a key that was not sent (none, or spelled otherwise) could
+		// be any key's. Every key not reported failed is unconfirmed: it
+		// fails too, and a retry deletes what is left (deleting a missing
+		// key is no error).
+		for i := range keys {
+			if errs[i] == nil {
+				errs[i] = fmt.Errorf("delete %s: key %q: not confirmed: the store reported an error (%s: %s) for key %q, which is none of the keys sent, so it may be this key's",
+					b, keys[i], aws.ToString(stray.Code), aws.ToString(stray.Message), shorten(aws.ToString(stray.Key)))
+			}
 		}
 	}
 	return errs, nil

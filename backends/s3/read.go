@@ -2,19 +2,23 @@ package s3
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"syncer/backends"
 )
@@ -22,8 +26,8 @@ import (
 // List streams ListObjectsV2 pages (1,000 keys each) into fn. Keys are
 // relative to the backend's root; S3 keys that are not valid syncer keys
 // are skipped: folder markers ending in "/" quietly, others ("a//b", "..")
-// with a warning. A listing that ends early is an error, never a short
-// listing. ETags are
+// with a warning. A listing that ends early, or a reply that is not a
+// listing of the bucket, is an error, never a short listing. ETags are
 // unquoted; Hashes[MD5] is the ETag when it is a plain MD5 (not a multipart
 // "-N" tag, and the backend does not write with SSE-KMS).
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
@@ -86,28 +90,104 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 }
 
 // listPages yields the pages of a ListObjectsV2 listing, then stops; or an
-// error, when a request fails or a page says the listing goes on without a
-// new continuation token.
+// error, when a request fails, a reply is not a listing of the bucket (see
+// checkListPage), or a page says the listing goes on without a new
+// continuation token: one it just sent, or one of the last recentTokens it
+// sent (a cycle A, B, A, ... would list the same keys forever).
 func (b *Backend) listPages(ctx context.Context, in *s3.ListObjectsV2Input) iter.Seq2[*s3.ListObjectsV2Output, error] {
 	return func(yield func(*s3.ListObjectsV2Output, error) bool) {
+		var sent tokenRing
 		for {
 			page, err := b.client.ListObjectsV2(ctx, in)
 			if err != nil {
 				yield(nil, b.wrap(ctx, "list", "", err))
 				return
 			}
+			if err := b.checkListPage(page); err != nil {
+				yield(nil, err)
+				return
+			}
 			if !yield(page, nil) || !aws.ToBool(page.IsTruncated) {
 				return
 			}
+			cur := aws.ToString(in.ContinuationToken)
 			next := aws.ToString(page.NextContinuationToken)
-			if next == "" || next == aws.ToString(in.ContinuationToken) {
+			if next == "" || next == cur {
 				yield(nil, fmt.Errorf("list %s: the server says the listing goes on but gives no new continuation token (%q after %q); stopping rather than trusting a partial listing",
-					b, next, aws.ToString(in.ContinuationToken)))
+					b, shorten(next), shorten(cur)))
+				return
+			}
+			if cur != "" {
+				sent.add(cur)
+			}
+			if sent.has(next) {
+				yield(nil, fmt.Errorf("list %s: the server says the listing goes on but gives a continuation token it gave before (%q after %q): the listing goes round in circles; stopping rather than trusting it",
+					b, shorten(next), shorten(cur)))
 				return
 			}
 			in.ContinuationToken = aws.String(next)
 		}
 	}
+}
+
+// checkListPage refuses a ListObjectsV2 reply that is not a listing of the
+// bucket. The SDK decodes any 200 reply: an empty body, an HTML page from a
+// proxy, JSON or XML with another root all become a page with no keys and
+// IsTruncated unset, which would pass for an empty bucket (and a plan would
+// delete every copy of the source's keys). Every S3 server sends
+// <IsTruncated> and <Name>: the page must have IsTruncated, and Name, when
+// present, must be the bucket. KeyCount, when present, must not announce
+// more keys than the page holds (entries lost on the way).
+func (b *Backend) checkListPage(page *s3.ListObjectsV2Output) error {
+	var why string
+	n := len(page.Contents) + len(page.CommonPrefixes)
+	switch {
+	case page.IsTruncated == nil:
+		why = "it has no IsTruncated element"
+	case page.Name != nil && aws.ToString(page.Name) != b.bucket:
+		why = fmt.Sprintf("it lists bucket %q", shorten(aws.ToString(page.Name)))
+	case page.KeyCount != nil && int64(aws.ToInt32(page.KeyCount)) > int64(n):
+		why = fmt.Sprintf("its KeyCount is %d but it holds %d keys", aws.ToInt32(page.KeyCount), n)
+	default:
+		return nil
+	}
+	return fmt.Errorf("list %s: the server's reply to ListObjectsV2 is not a listing of bucket %q (%s); stopping rather than taking it for an empty or partial listing",
+		b, b.bucket, why)
+}
+
+// recentTokens is how many continuation tokens of one listing listPages
+// remembers to spot a cycle; a longer cycle goes unnoticed.
+const recentTokens = 64
+
+// tokenRing remembers the SHA-256 of the last recentTokens tokens added:
+// fixed memory however long the listing or its tokens.
+type tokenRing struct {
+	sums [recentTokens][sha256.Size]byte
+	n    int // tokens added
+}
+
+func (r *tokenRing) add(tok string) {
+	r.sums[r.n%recentTokens] = sha256.Sum256([]byte(tok))
+	r.n++
+}
+
+func (r *tokenRing) has(tok string) bool {
+	sum := sha256.Sum256([]byte(tok))
+	for i := range min(r.n, recentTokens) {
+		if r.sums[i] == sum {
+			return true
+		}
+	}
+	return false
+}
+
+// shorten cuts a server-provided string for an error message.
+func shorten(s string) string {
+	const limit = 100
+	if len(s) <= limit {
+		return s
+	}
+	return s[:limit] + "..."
 }
 
 // unquote strips the quotes S3 puts around ETags.
@@ -182,7 +262,8 @@ func (b *Backend) SourceModTime(ctx context.Context, key string) (time.Time, err
 // Open streams the object from offset with a ranged GetObject. A read that
 // fails mid-stream on a dropped connection resumes with a new ranged GET
 // pinned to the same ETag (If-Match), so the bytes always come from one
-// version of the object.
+// version of the object. Every reply must hold the bytes asked for (see
+// checkRange): a server that ignores Range fails the read.
 func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	k, err := b.objKey(key)
 	if err != nil {
@@ -269,11 +350,92 @@ func (r *objectReader) get() error {
 		}
 		return r.b.wrap(r.ctx, "open", r.key, err)
 	}
+	if err := r.checkRange(out, aws.ToString(in.Range)); err != nil {
+		out.Body.Close()
+		return err
+	}
 	if r.etag == "" {
 		r.etag = unquote(aws.ToString(out.ETag))
 	}
 	r.body = out.Body
 	return nil
+}
+
+// checkRange checks that a GetObject reply holds the bytes asked for. A
+// server or proxy may ignore Range and answer 200 with the whole object:
+// read as the range, its first bytes would pass for bytes from the offset
+// (and PutResumable, which sends each part from a ranged read, would store
+// a different object). So a ranged request (rng != "") must get 206 with a
+// Content-Range starting at the offset and ending where asked (or at the
+// object's end, when that comes first, or when no end was asked), and
+// a Content-Length to match; a whole-object request must not get 206. A
+// 200 with an empty body answers a range of an empty object, as some
+// servers do instead of 416.
+func (r *objectReader) checkRange(out *s3.GetObjectOutput, rng string) error {
+	status := 0
+	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
+		status = raw.StatusCode
+	}
+	cr := aws.ToString(out.ContentRange)
+	if rng == "" {
+		if status == http.StatusPartialContent {
+			return r.b.errorf("open", r.key, "the server answered a request for the whole object with 206 Partial Content (Content-Range %q)", shorten(cr))
+		}
+		return nil
+	}
+	if status != http.StatusPartialContent {
+		if status == http.StatusOK && out.ContentLength != nil && *out.ContentLength == 0 {
+			return errRangeNotSatisfiable
+		}
+		return r.b.errorf("open", r.key, "the server answered a request for %s with HTTP %d, not 206 Partial Content: it ignored the range, so its bytes do not start at offset %d",
+			rng, status, r.pos)
+	}
+	start, end, size, ok := parseContentRange(cr)
+	if !ok {
+		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q, not \"bytes first-last/size\"", rng, shorten(cr))
+	}
+	want := r.end - 1 // last byte asked for; -2: to the end
+	switch {
+	case start != r.pos:
+		return r.b.errorf("open", r.key, "the server answered a request for %s with bytes %d-%d: they do not start at offset %d", rng, start, end, r.pos)
+	case want >= 0 && end > want,
+		want >= 0 && end < want && (size < 0 || end != size-1),
+		want < 0 && size >= 0 && end != size-1:
+		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q: the range does not end where asked", rng, shorten(cr))
+	case out.ContentLength != nil && *out.ContentLength != end-start+1:
+		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q but %d bytes", rng, shorten(cr), *out.ContentLength)
+	}
+	if want >= 0 && end < want {
+		r.end = end + 1 // the object ends before the range
+	}
+	return nil
+}
+
+// parseContentRange parses "bytes first-last/size" (size "*": -1).
+func parseContentRange(s string) (first, last, size int64, ok bool) {
+	rest, found := strings.CutPrefix(s, "bytes ")
+	if !found {
+		return 0, 0, 0, false
+	}
+	rng, total, found := strings.Cut(rest, "/")
+	if !found {
+		return 0, 0, 0, false
+	}
+	a, z, found := strings.Cut(rng, "-")
+	if !found {
+		return 0, 0, 0, false
+	}
+	var err1, err2, err3 error
+	first, err1 = strconv.ParseInt(a, 10, 64)
+	last, err2 = strconv.ParseInt(z, 10, 64)
+	size = -1
+	if total != "*" {
+		size, err3 = strconv.ParseInt(total, 10, 64)
+	}
+	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || (size >= 0 && last >= size) {
+		return 0, 0, 0, false
+	}
+	return first, last, size, true
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {

@@ -103,7 +103,7 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 		parts = append(parts, types.CompletedPart{PartNumber: aws.Int32(num), ETag: aws.String(p.ETag)})
 		etags = append(etags, p.ETag)
 	}
-	etag, err := b.complete(ctx, key, k, id, parts, etags)
+	etag, err := b.complete(ctx, "put", key, k, id, parts, etags, src.Size)
 	if err != nil {
 		return giveUp(err)
 	}

@@ -72,6 +72,17 @@ const (
 	// parts cost no memory, so they are large (10,000 of them make 5 TiB).
 	DefaultCopyPartSize = 512 * MiB
 
+	// DefaultResponseHeaderTimeout bounds the wait for a reply's headers
+	// once a request is sent: a server that accepts a request and never
+	// answers fails it (and the SDK retries) instead of holding it until
+	// the run ends. Generous, like the Drive backend's and rclone's
+	// --timeout: a loaded store may take a while.
+	DefaultResponseHeaderTimeout = 5 * time.Minute
+	// SlowResponseHeaderTimeout is the header timeout of requests a store
+	// may work on for long before answering (server-side copies, completing
+	// a multipart upload): see slowOp.
+	SlowResponseHeaderTimeout = 30 * time.Minute
+
 	// DefaultMaxAttempts bounds the attempts of one request (the first
 	// included) on transient errors.
 	DefaultMaxAttempts = 8
@@ -149,6 +160,9 @@ type Options struct {
 	MaxAttempts     int           // DefaultMaxAttempts
 	RetryBaseDelay  time.Duration // SDK default: 50 ms, 1 s for throttling
 	RetryMaxBackoff time.Duration // 20 s
+	// ResponseHeaderTimeout: DefaultResponseHeaderTimeout; the requests
+	// of slowOp get at least SlowResponseHeaderTimeout.
+	ResponseHeaderTimeout time.Duration
 }
 
 // String describes the options without secrets.
@@ -181,7 +195,8 @@ type Backend struct {
 	https    bool // requests go over TLS
 	client   *s3.Client
 	creds    credIdentity
-	retry    aws.Retryer // classification and delays for our own retry loops
+	retry    aws.Retryer    // classification and delays for our own retry loops
+	slowHTTP aws.HTTPClient // for slowOp requests; nil: the client's
 
 	storageClass string
 	sse          string

@@ -194,21 +194,67 @@ func (b *Backend) putBuffer(ctx context.Context, key, k string, data []byte, src
 	if err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	return b.putResult(key, int64(len(data)), unquote(aws.ToString(out.ETag)), hex.EncodeToString(sum[:]))
+	return b.putResult(ctx, key, k, int64(len(data)), out, hex.EncodeToString(sum[:]))
 }
 
-// putResult checks a single-part ETag against the MD5 we computed and
-// returns the stored object.
-func (b *Backend) putResult(key string, size int64, etag, md5hex string) (backends.Object, error) {
+// putResult verifies what a single PutObject stored and returns the object.
+// Unless the object is encrypted with KMS or SSE-C (by the backend's sse,
+// or by the bucket's default, which the reply reports), its ETag is the MD5
+// of its bytes: it must equal md5hex (in either case), which then becomes
+// Hashes[MD5]. A reply without an ETag (a proxy, a store that lost the
+// headers) is checked with HeadObject: the key must hold size bytes and an
+// ETag that passes the same test. Anything else fails the Put: the store
+// did not confirm the bytes it keeps.
+func (b *Backend) putResult(ctx context.Context, key, k string, size int64, out *s3.PutObjectOutput, md5hex string) (backends.Object, error) {
+	etag := unquote(aws.ToString(out.ETag))
+	encrypted := b.etagNotMD5(out.ServerSideEncryption, out.SSECustomerAlgorithm)
+	if etag == "" {
+		head, err := b.headWritten(ctx, "put", key, k, size, "PutObject answered without an ETag")
+		if err != nil {
+			return backends.Object{}, err
+		}
+		etag = unquote(aws.ToString(head.ETag))
+		encrypted = encrypted || b.etagNotMD5(head.ServerSideEncryption, head.SSECustomerAlgorithm)
+		if etag == "" {
+			return backends.Object{}, b.errorf("put", key, "the store reports no ETag for the object, neither in the PutObject reply nor in HeadObject: the write cannot be verified")
+		}
+	}
 	obj := backends.Object{Key: key, Size: size, ETag: etag}
-	if b.sse == "aws:kms" {
+	if encrypted {
 		return obj, nil
 	}
-	if plainMD5(etag) && etag != md5hex {
-		return backends.Object{}, b.errorf("put", key, "the store's ETag %s differs from the MD5 %s of the bytes sent: the data was corrupted in transit", etag, md5hex)
+	if !strings.EqualFold(etag, md5hex) {
+		return backends.Object{}, b.errorf("put", key, "the store's ETag %q is not the MD5 %s of the bytes sent: the data was corrupted in transit, or the store did not keep them", shorten(etag), md5hex)
 	}
 	obj.Hashes = map[backends.HashType]string{backends.MD5: md5hex}
 	return obj, nil
+}
+
+// etagNotMD5 reports whether an object written by b, with the encryption a
+// reply reports, has an ETag that is not the MD5 of its bytes: KMS (the
+// backend's sse, or the bucket's default) or SSE-C.
+func (b *Backend) etagNotMD5(sse types.ServerSideEncryption, sseCustomer *string) bool {
+	return strings.HasPrefix(b.sse, "aws:kms") || strings.HasPrefix(string(sse), "aws:kms") || aws.ToString(sseCustomer) != ""
+}
+
+// headWritten checks with HeadObject that k holds size bytes, after a write
+// whose reply could not vouch for it (why says how).
+func (b *Backend) headWritten(ctx context.Context, op, key, k string, size int64, why string) (*s3.HeadObjectOutput, error) {
+	head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)})
+	if err != nil {
+		if isNotFound(err) && ctx.Err() == nil {
+			return nil, b.errorf(op, key, "%s, and the object is not there", why)
+		}
+		return nil, b.wrap(ctx, op, key, fmt.Errorf("%s; checking the object: %w", why, err))
+	}
+	if head.ContentLength == nil || *head.ContentLength != size {
+		got := "no size"
+		if head.ContentLength != nil {
+			got = fmt.Sprintf("%d bytes", *head.ContentLength)
+		}
+		return nil, b.errorf(op, key, "%s, and the object there has %s, not %d", why, got, size)
+	}
+	return head, nil
 }
 
 // putStream sends r, of known size, as the unseekable body of one
@@ -228,7 +274,7 @@ func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, src
 		}
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	return b.putResult(key, src.Size, unquote(aws.ToString(out.ETag)), hex.EncodeToString(body.h.Sum(nil)))
+	return b.putResult(ctx, key, k, src.Size, out, hex.EncodeToString(body.h.Sum(nil)))
 }
 
 // exactReader yields exactly left bytes of r, hashing them into h. It
@@ -332,7 +378,7 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r io.Reader, 
 		}
 		n = 0
 	}
-	etag, err := b.complete(ctx, key, k, id, parts, md5s)
+	etag, err := b.complete(ctx, "put", key, k, id, parts, md5s, total)
 	if err != nil {
 		return backends.Object{}, err
 	}
@@ -395,32 +441,75 @@ func (b *Backend) uploadBufferPart(ctx context.Context, key, k, id string, num i
 	}
 }
 
-// complete completes an upload with its parts' ETags (and no part
-// checksums, which some stores reject for uploads created without a
-// checksum algorithm). If a retried Complete finds the upload gone because
-// an earlier attempt succeeded unseen, the object's ETag decides. When
-// every part ETag is an MD5, the object's multipart ETag is checked too.
-func (b *Backend) complete(ctx context.Context, key, k, id string, parts []types.CompletedPart, partETags []string) (string, error) {
+// complete completes an upload of size bytes with its parts' ETags (and
+// no part checksums, which some stores reject for uploads created without
+// a checksum algorithm). If a retried Complete finds the upload gone
+// because an earlier attempt succeeded unseen, the object's ETag and size
+// decide.
+//
+// The reply must carry the object's ETag, in the multipart form "<hex>-N"
+// with N the number of parts; when every part ETag is an MD5 (and the
+// object is not encrypted with KMS), the hex must be the MD5 of their
+// digests. A 200 reply may be empty or blank (AWS sends its headers at once
+// and keeps the connection alive with spaces, so a connection that ends
+// early leaves no result), or its ETag may be missing or in another form
+// (some stores): then HeadObject decides, and the object must have size
+// bytes and the ETag of the reply, if any, checked the same way when it is
+// in the multipart form.
+func (b *Backend) complete(ctx context.Context, op, key, k, id string, parts []types.CompletedPart, partETags []string, size int64) (string, error) {
 	want := multipartETag(partETags)
 	out, err := b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          aws.String(b.bucket),
 		Key:             aws.String(k),
 		UploadId:        aws.String(id),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
-	})
+	}, b.slowOp)
 	if err != nil {
 		if isNoSuchUpload(err) && want != "" && ctx.Err() == nil {
-			if st, serr := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)}); serr == nil && unquote(aws.ToString(st.ETag)) == want {
+			if st, serr := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(k)}); serr == nil &&
+				unquote(aws.ToString(st.ETag)) == want && aws.ToInt64(st.ContentLength) == size {
 				return want, nil
 			}
 		}
-		return "", b.wrap(ctx, "put", key, fmt.Errorf("complete multipart upload: %w", err))
+		return "", b.wrap(ctx, op, key, fmt.Errorf("complete multipart upload: %w", err))
 	}
 	etag := unquote(aws.ToString(out.ETag))
-	if want != "" && b.sse != "aws:kms" && isMultipartETag(etag) && etag != want {
-		return "", b.errorf("put", key, "multipart ETag %s differs from %s computed from the parts sent", etag, want)
+	encrypted := b.etagNotMD5(out.ServerSideEncryption, nil)
+	if isMultipartETag(etag) {
+		return etag, b.checkMultipartETag(op, key, etag, want, len(parts), encrypted)
 	}
-	return etag, nil
+	why := "CompleteMultipartUpload answered without an ETag"
+	if etag != "" {
+		why = fmt.Sprintf("CompleteMultipartUpload answered ETag %q, not one of a multipart object", shorten(etag))
+	}
+	head, err := b.headWritten(ctx, op, key, k, size, why)
+	if err != nil {
+		return "", err
+	}
+	hetag := unquote(aws.ToString(head.ETag))
+	switch {
+	case hetag == "":
+		return "", b.errorf(op, key, "%s, and HeadObject reports none either: the upload cannot be verified", why)
+	case etag != "" && hetag != etag:
+		return "", b.errorf(op, key, "%s, but the object there has ETag %q", why, shorten(hetag))
+	case isMultipartETag(hetag):
+		encrypted = encrypted || b.etagNotMD5(head.ServerSideEncryption, nil)
+		return hetag, b.checkMultipartETag(op, key, hetag, want, len(parts), encrypted)
+	}
+	return hetag, nil
+}
+
+// checkMultipartETag checks a multipart ETag "<hex>-N" against the parts
+// sent: N must be their number and, when want is known and the object is
+// not encrypted, etag must be want.
+func (b *Backend) checkMultipartETag(op, key, etag, want string, nparts int, encrypted bool) error {
+	if _, n, _ := strings.Cut(etag, "-"); n != strconv.Itoa(nparts) {
+		return b.errorf(op, key, "the multipart ETag %s counts %s parts; %d were sent", etag, n, nparts)
+	}
+	if want != "" && !encrypted && !strings.EqualFold(etag, want) {
+		return b.errorf(op, key, "multipart ETag %s differs from %s computed from the parts sent", etag, want)
+	}
+	return nil
 }
 
 // multipartETag computes the usual multipart ETag, md5(part md5s)-N, or ""
@@ -437,13 +526,20 @@ func multipartETag(partETags []string) string {
 	return fmt.Sprintf("%s-%d", hex.EncodeToString(h.Sum(nil)), len(partETags))
 }
 
-// isMultipartETag reports an ETag of the form <32 hex>-N.
+// isMultipartETag reports an ETag of the form <32 hex>-N, N in 1..10,000
+// without leading zeros (hex digits in either case).
 func isMultipartETag(etag string) bool {
-	i := len(etag)
-	for i > 0 && etag[i-1] >= '0' && etag[i-1] <= '9' {
-		i--
+	hexPart, n, ok := strings.Cut(etag, "-")
+	if !ok || !plainMD5(strings.ToLower(hexPart)) || n == "" || n[0] == '0' || len(n) > 5 {
+		return false
 	}
-	return i < len(etag) && i == 33 && etag[32] == '-' && plainMD5(etag[:32])
+	for i := 0; i < len(n); i++ {
+		if n[i] < '0' || n[i] > '9' {
+			return false
+		}
+	}
+	v, _ := strconv.Atoi(n)
+	return v <= MaxParts
 }
 
 // formatMTime writes a time as rclone does in x-amz-meta-mtime: Unix
