@@ -666,7 +666,12 @@ func (c *cli) show(args []string) int {
 		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "State %s\n  lineage %s, serial %d\n", cfg.State.Path, v.Lineage, v.Serial)
-	if last != nil {
+	switch held, _ := st.Held(); {
+	case last != nil && last.Status == "running" && !held:
+		// Its counts are written at the end, which never came.
+		fmt.Fprintf(c.stdout, "  last %s: started at %s and did not finish (its process is gone); run apply again to resume\n",
+			last.Operation, last.Started.Format(time.RFC3339))
+	case last != nil:
 		fmt.Fprintf(c.stdout, "  last %s: %s at %s (%d copied, %d deleted, %d failed, %s)\n", last.Operation, last.Status,
 			last.Started.Format(time.RFC3339), last.Copied, last.Deleted, last.Failed, plan.FormatBytes(last.Bytes))
 	}

@@ -84,6 +84,12 @@ func TestKillDashNineThenResume(t *testing.T) {
 		t.Errorf("%d keys recorded in the state are not at the destination, e.g. %q", len(missing), missing[:min(5, len(missing))])
 	}
 
+	// show knows the killed apply is not running any more.
+	if res := runSyncer(t, l.Base, syncerEnv(), "show", "-config", l.Config); res.Code != 0 ||
+		!strings.Contains(res.Stdout, "did not finish (its process is gone); run apply again to resume") {
+		t.Errorf("show after kill -9: want exit 0 and the apply reported as gone\n%s", res)
+	}
+
 	// Resume without the throttle. Limits are not part of the config hash,
 	// and apply re-plans anyway.
 	cfg.Bandwidth = ""

@@ -83,6 +83,27 @@ func (s *Store) Lock(ctx context.Context, operation, version string, timeout tim
 	}, nil
 }
 
+// Held reports whether a live process holds the state's lock (the lock
+// row outlives a holder killed with -9; the flock does not).
+func (s *Store) Held() (bool, error) {
+	f, err := os.Open(s.path + ".lock")
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock state %s: %w", s.path, err)
+	}
+	defer f.Close()
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock state %s: %w", s.path, err)
+	}
+	return false, nil // closing f drops the shared lock
+}
+
 // LockHolder returns the recorded holder, or nil if none is recorded.
 func (s *Store) LockHolder(ctx context.Context) (*LockInfo, error) {
 	var l LockInfo

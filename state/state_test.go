@@ -610,9 +610,15 @@ func TestLock(t *testing.T) {
 	if h, err := s1.LockHolder(ctx); err != nil || h != nil {
 		t.Fatalf("LockHolder of an unlocked state = %v, %v; want nil, nil", h, err)
 	}
+	if held, err := s2.Held(); held || err != nil {
+		t.Errorf("Held before any lock = %v, %v", held, err)
+	}
 	unlock1, err := s1.Lock(ctx, "apply", "v1.2.3", 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if held, err := s2.Held(); !held || err != nil {
+		t.Errorf("Held while locked = %v, %v", held, err)
 	}
 	if fi, err := os.Stat(path + ".lock"); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("lock file: %v, mode %v; want it with mode 0600", err, fi)
@@ -670,6 +676,9 @@ func TestLock(t *testing.T) {
 	unlock2()
 	if h, err := s1.LockHolder(ctx); err != nil || h != nil {
 		t.Errorf("LockHolder after unlock = %+v, %v; want none", h, err)
+	}
+	if held, err := s1.Held(); held || err != nil {
+		t.Errorf("Held after unlock = %v, %v", held, err)
 	}
 	unlock3, err := s1.Lock(ctx, "apply", "v3", 0)
 	if err != nil {
