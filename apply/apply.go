@@ -230,7 +230,11 @@ func (e *executor) run(ctx context.Context) error {
 			}
 		}
 		failedBefore := e.failed.Load()
-		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true); err != nil {
+		// A file where a copy needs a folder goes first (see plan.InTheWay).
+		if err := e.phase(ctx, j, []plan.Kind{plan.Delete}, false, inTheWay); err != nil {
+			return err
+		}
+		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true, nil); err != nil {
 			return err
 		}
 		if e.stop.Err() != nil || ctx.Err() != nil {
@@ -244,7 +248,7 @@ func (e *executor) run(ctx context.Context) error {
 		if bd, ok := to.(backends.BatchDeleter); ok {
 			err = e.batchDeletes(ctx, j, bd)
 		} else {
-			err = e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false)
+			err = e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false, notInTheWay)
 		}
 		if err != nil {
 			return err
@@ -324,6 +328,9 @@ func (e *executor) batchDeletes(ctx context.Context, j *job, bd backends.BatchDe
 				e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key}, Forget: true})
 				continue
 			}
+			if inTheWay(a) {
+				continue // done before the copies
+			}
 			keys = append(keys, a.Key)
 			if len(keys) == cap(keys) {
 				if err := flush(); err != nil {
@@ -380,7 +387,11 @@ func (e *executor) syncByName(name string) *config.Sync {
 
 // phase runs the actions of the given kinds for one sync through the pool.
 // With pending set, copy keys are marked pending page by page first.
-func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending bool) error {
+// inTheWay and notInTheWay select deletes for phase (see plan.InTheWay).
+func inTheWay(a plan.Action) bool    { return a.Kind == plan.Delete && a.Reason == plan.InTheWay }
+func notInTheWay(a plan.Action) bool { return !inTheWay(a) }
+
+func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending bool, keep func(plan.Action) bool) error {
 	work := make(chan plan.Action)
 	var wg sync.WaitGroup
 	for range e.workers {
@@ -398,9 +409,19 @@ func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending
 		}()
 	}
 	keys := make([]string, 0, 512)
+	var kept []plan.Action // the page's actions that keep selects
 	err := e.plan.EachPage(ctx, j.s.Name, kinds, func(page []plan.Action) error {
 		if e.stop.Err() != nil {
 			return errStopped
+		}
+		if keep != nil {
+			kept = kept[:0]
+			for _, a := range page {
+				if keep(a) {
+					kept = append(kept, a)
+				}
+			}
+			page = kept
 		}
 		if pending {
 			keys = keys[:0]

@@ -274,14 +274,48 @@ func (d *differ) diff(ctx context.Context) error {
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
 		}
-		return nil
+		return d.markInTheWay(ctx)
 	}
 	if d.s.Delete == config.DeleteNone {
 		return nil
 	}
 	// Without a destination listing the state is all we know: delete what
 	// syncer wrote, is in scope, and is gone from the source.
-	return d.deleteRecorded(ctx, inPrefix, args)
+	if err := d.deleteRecorded(ctx, inPrefix, args); err != nil {
+		return err
+	}
+	return d.markInTheWay(ctx)
+}
+
+// markInTheWay gives the reason InTheWay to the deletes that stand where a
+// copy needs to go, on a filesystem or Drive, where a name is a file or a
+// folder: a file "docs" when the plan copies "docs/a.txt", and the files
+// under "docs/" when it copies a file "docs" (the folder goes with its last
+// file). Apply runs these deletes before the copies. Both queries use the
+// (sync, key) index: a range of keys below a delete, and the folders above
+// one (at most its depth).
+func (d *differ) markInTheWay(ctx context.Context) error {
+	const copies = `c.sync = ? AND c.kind IN ('create', 'update')`
+	_, err := d.tx.ExecContext(ctx, `UPDATE actions SET reason = ? WHERE sync = ? AND kind = 'delete'
+		AND EXISTS (SELECT 1 FROM actions c WHERE `+copies+`
+			AND c.key > actions.key || '/' AND c.key < actions.key || '0')`, InTheWay, d.s.Name, d.s.Name)
+	if err != nil {
+		return fmt.Errorf("diff deletes: %w", err)
+	}
+	// above(id, k): each delete's key, then its folders ("a/b/c", "a/b",
+	// "a"); rtrim by the key's own non-slash characters drops the last
+	// segment.
+	_, err = d.tx.ExecContext(ctx, `UPDATE actions SET reason = ? WHERE id IN (
+		WITH RECURSIVE above(id, k) AS (
+			SELECT id, key FROM actions WHERE sync = ? AND kind = 'delete' AND instr(key, '/') > 0
+			UNION ALL
+			SELECT id, substr(k, 1, length(rtrim(k, replace(k, '/', ''))) - 1) FROM above WHERE instr(k, '/') > 0
+		)
+		SELECT above.id FROM above JOIN actions c ON c.key = above.k AND `+copies+`)`, InTheWay, d.s.Name, d.s.Name)
+	if err != nil {
+		return fmt.Errorf("diff deletes: %w", err)
+	}
+	return nil
 }
 
 // keptReason marks the forget actions of copies that delete = "managed"

@@ -233,6 +233,7 @@ func (p *Plan) create(ctx context.Context) error {
 			reason    TEXT NOT NULL DEFAULT ''
 		)`,
 		`CREATE INDEX actions_sync_kind ON actions (sync, kind, id)`,
+		`CREATE INDEX actions_sync_key ON actions (sync, key)`,
 	}
 	for _, q := range stmts {
 		if _, err := p.db.ExecContext(ctx, q); err != nil {
@@ -405,6 +406,10 @@ func (p *Plan) Close() error {
 	}
 	return err
 }
+
+// InTheWay is the reason of a delete whose key is a folder of a key the plan
+// copies (see markInTheWay); apply runs such deletes before the copies.
+const InTheWay = "not in source, and in the way of a folder the copies need"
 
 // StaleError says a saved plan no longer fits the state or the config.
 type StaleError struct{ Reason string }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -1318,5 +1319,28 @@ func TestDisplayKey(t *testing.T) {
 	}
 	if want := "  + \"notes.txt (4 B)\\n  - taxes-2025.pdf\" (1 B)\n"; !strings.Contains(buf.String(), want) || strings.Contains(buf.String(), "\n  - ") {
 		t.Errorf("plan text:\n%s\nwant the key quoted on one line: %s", buf.String(), want)
+	}
+}
+
+// Deletes that stand where a copy must go (a file where the copy needs a
+// folder, or the files of a folder where the copy is a file) are marked for
+// apply to run first; other deletes are not.
+func TestInTheWay(t *testing.T) {
+	e := newEnv(t, `delete = "all"`, "")
+	writeFile(t, e.src, "docs/a.txt", "a", base)
+	writeFile(t, e.src, "old", "now a file", base)
+	writeFile(t, e.dst, "docs", "a file", base)
+	writeFile(t, e.dst, "docsx", "unrelated", base)
+	writeFile(t, e.dst, "old/a/b.txt", "deep", base)
+	writeFile(t, e.dst, "olden.txt", "unrelated", base)
+	got := map[string]string{}
+	for _, a := range all(t, e.make()) {
+		if a.Kind == plan.Delete {
+			got[a.Key] = a.Reason
+		}
+	}
+	want := map[string]string{"docs": plan.InTheWay, "old/a/b.txt": plan.InTheWay, "docsx": "not in source", "olden.txt": "not in source"}
+	if !maps.Equal(got, want) {
+		t.Errorf("delete reasons = %q; want %q", got, want)
 	}
 }
