@@ -50,7 +50,7 @@ func (b *Backend) createOnce(ctx context.Context, parent, name string, send func
 		if err == nil && (f == nil || f.Id == "") {
 			// A null answer, or one without an id: the item may have been
 			// made all the same, and is looked up by its id below.
-			return nil, errors.New("Drive answered the create without the new item (null, or no id)")
+			return nil, errors.New("the answer to the create lacks the new item (null, or no id)")
 		}
 		return f, err
 	}

@@ -147,11 +147,11 @@ func TestBinaryFileWithoutSizeIsRefused(t *testing.T) {
 		why   string
 	}{
 		"size missing": {map[string]any{"md5Checksum": md5Of(data)},
-			"Drive reported no size (or 0) for a binary file whose checksum is not an empty file's"},
+			"no size (or 0) reported for a binary file whose checksum is not an empty file's"},
 		"size missing, sha256 only": {map[string]any{"sha256Checksum": strings.Repeat("ab", 32)},
-			"Drive reported no size (or 0) for a binary file whose checksum is not an empty file's"},
+			"no size (or 0) reported for a binary file whose checksum is not an empty file's"},
 		"negative size": {map[string]any{"size": "-5", "md5Checksum": md5Of(data)},
-			"Drive reported a negative size (-5) for a binary file"},
+			"a negative size (-5) reported for a binary file"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := craftedBackend(t, "ROOT", func(w http.ResponseWriter, r *http.Request, call driveCall) {
@@ -539,7 +539,7 @@ func TestNullRepliesAreErrors(t *testing.T) {
 		b := putDrive(t, "ROOT", "upload", new(atomic.Int64))
 		noPanic(t, "Put", func() {
 			_, err := b.Put(t.Context(), "a.txt", strings.NewReader(data), backends.Object{Size: 5})
-			if want := "put " + b.String() + `: key "a.txt": Drive answered the create without the new item (null, or no id)`; err == nil || err.Error() != want {
+			if want := "put " + b.String() + `: key "a.txt": the answer to the create lacks the new item (null, or no id)`; err == nil || err.Error() != want {
 				t.Errorf("Put = %v; want %q", err, want)
 			}
 		})
@@ -548,7 +548,7 @@ func TestNullRepliesAreErrors(t *testing.T) {
 		b := putDrive(t, "ROOT", "upload", new(atomic.Int64))
 		noPanic(t, "Put", func() {
 			_, err := b.Put(t.Context(), "a.txt", strings.NewReader(data), backends.Object{Size: -1})
-			if want := "put " + b.String() + `: key "a.txt": Drive answered the upload without the stored file (null, or no id)`; err == nil || err.Error() != want {
+			if want := "put " + b.String() + `: key "a.txt": the answer to the upload lacks the stored file (null, or no id)`; err == nil || err.Error() != want {
 				t.Errorf("Put = %v; want %q", err, want)
 			}
 		})

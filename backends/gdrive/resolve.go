@@ -83,11 +83,11 @@ const (
 func contentSize(f *drive.File) (int64, error) {
 	switch {
 	case f.Size < 0:
-		return 0, fmt.Errorf("Drive reported a negative size (%d) for a binary file", f.Size)
+		return 0, fmt.Errorf("a negative size (%d) reported for a binary file", f.Size)
 	case f.Size > 0:
 		return f.Size, nil
 	case f.Md5Checksum != "" && f.Md5Checksum != emptyMD5, f.Sha256Checksum != "" && f.Sha256Checksum != emptySHA256:
-		return 0, errors.New("Drive reported no size (or 0) for a binary file whose checksum is not an empty file's")
+		return 0, errors.New("no size (or 0) reported for a binary file whose checksum is not an empty file's")
 	case f.Md5Checksum == "" && f.Sha256Checksum == "":
 		return -1, nil
 	}

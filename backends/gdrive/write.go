@@ -182,7 +182,7 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	}
 	if f == nil || f.Id == "" {
 		// Nothing to check, nor to remove: the item, if any, is unknown.
-		return nil, errors.New("Drive answered the upload without the stored file (null, or no id)")
+		return nil, errors.New("the answer to the upload lacks the stored file (null, or no id)")
 	}
 	if err := ctx.Err(); err != nil {
 		// Too late to stop Drive; the new content is complete and correct.
