@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"strings"
 	"time"
 
@@ -153,47 +152,6 @@ func (b *Backend) listCall(ctx context.Context, q string) *drive.FilesListCall {
 // listFields are the fields every files.list asks for.
 const listFields = "nextPageToken,incompleteSearch,files(" + fileFields + ")"
 
-// recentTokens is how many of a listing's latest page tokens pages keeps
-// (as 64-bit hashes, whatever the tokens' length) to notice at once a
-// token handed out again.
-const recentTokens = 64
-
-// tokenTrail notices a page token seen before in one listing, in fixed
-// memory: a repeat within the last recentTokens tokens at once; a longer
-// cycle (a server that, given a token, always answers with the same next
-// one, ends up in a cycle) by Brent's method: the token at each
-// power-of-two position is kept until the next, and a cycle of length L
-// entered after M pages brings it back within about 2*max(M, L) + L pages.
-// Page tokens never repeat in a sound listing, and two distinct tokens
-// share a hash with a chance of about 2^-58, so there are no false alarms
-// in practice.
-type tokenTrail struct {
-	recent [recentTokens]uint64
-	n      int    // tokens seen
-	saved  uint64 // the token at the last power-of-two position
-}
-
-var tokenSeed = maphash.MakeSeed()
-
-// repeated records tok and reports whether it was seen before.
-func (t *tokenTrail) repeated(tok string) bool {
-	h := maphash.String(tokenSeed, tok)
-	if t.n > 0 && h == t.saved {
-		return true
-	}
-	for _, r := range t.recent[:min(t.n, recentTokens)] {
-		if r == h {
-			return true
-		}
-	}
-	t.recent[t.n%recentTokens] = h
-	t.n++
-	if t.n&(t.n-1) == 0 {
-		t.saved = h
-	}
-	return false
-}
-
 // pages runs a files.list call page by page into fn. The client asks for
 // pages until one has no nextPageToken, so a token handed out again would
 // loop forever; a page marked incompleteSearch holds part of the answer;
@@ -202,7 +160,7 @@ func (t *tokenTrail) repeated(tok string) bool {
 // listing would have the plan delete what it missed). fn sees only
 // non-nil items with ids.
 func pages(ctx context.Context, call *drive.FilesListCall, fn func(*drive.FileList) error) error {
-	var trail tokenTrail
+	var trail backends.TokenTrail
 	return call.Pages(ctx, func(fl *drive.FileList) error {
 		if fl == nil {
 			return errors.New("files.list answered null instead of a page")
@@ -218,7 +176,7 @@ func pages(ctx context.Context, call *drive.FilesListCall, fn func(*drive.FileLi
 				return fmt.Errorf("files.list answered an item without an id (name %q)", f.Name)
 			}
 		}
-		if fl.NextPageToken != "" && trail.repeated(fl.NextPageToken) {
+		if fl.NextPageToken != "" && trail.Repeated(fl.NextPageToken) {
 			return errors.New("files.list handed out a page token it had handed out before: stopping rather than listing the same pages forever")
 		}
 		return fn(fl)

@@ -2,7 +2,6 @@ package s3
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -92,11 +91,12 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 // listPages yields the pages of a ListObjectsV2 listing, then stops; or an
 // error, when a request fails, a reply is not a listing of the bucket (see
 // checkListPage), or a page says the listing goes on without a new
-// continuation token: one it just sent, or one of the last recentTokens it
-// sent (a cycle A, B, A, ... would list the same keys forever).
+// continuation token: one it just sent, or one it was given before (see
+// backends.TokenTrail: a cycle A, B, A, ... would list the same keys for
+// ever).
 func (b *Backend) listPages(ctx context.Context, in *s3.ListObjectsV2Input) iter.Seq2[*s3.ListObjectsV2Output, error] {
 	return func(yield func(*s3.ListObjectsV2Output, error) bool) {
-		var sent tokenRing
+		var sent backends.TokenTrail
 		for {
 			page, err := b.client.ListObjectsV2(ctx, in)
 			if err != nil {
@@ -117,10 +117,7 @@ func (b *Backend) listPages(ctx context.Context, in *s3.ListObjectsV2Input) iter
 					b, shorten(next), shorten(cur)))
 				return
 			}
-			if cur != "" {
-				sent.add(cur)
-			}
-			if sent.has(next) {
+			if sent.Repeated(next) {
 				yield(nil, fmt.Errorf("list %s: the server says the listing goes on but gives a continuation token it gave before (%q after %q): the listing goes round in circles; stopping rather than trusting it",
 					b, shorten(next), shorten(cur)))
 				return
@@ -153,32 +150,6 @@ func (b *Backend) checkListPage(page *s3.ListObjectsV2Output) error {
 	}
 	return fmt.Errorf("list %s: the server's reply to ListObjectsV2 is not a listing of bucket %q (%s); stopping rather than taking it for an empty or partial listing",
 		b, b.bucket, why)
-}
-
-// recentTokens is how many continuation tokens of one listing listPages
-// remembers to spot a cycle; a longer cycle goes unnoticed.
-const recentTokens = 64
-
-// tokenRing remembers the SHA-256 of the last recentTokens tokens added:
-// fixed memory however long the listing or its tokens.
-type tokenRing struct {
-	sums [recentTokens][sha256.Size]byte
-	n    int // tokens added
-}
-
-func (r *tokenRing) add(tok string) {
-	r.sums[r.n%recentTokens] = sha256.Sum256([]byte(tok))
-	r.n++
-}
-
-func (r *tokenRing) has(tok string) bool {
-	sum := sha256.Sum256([]byte(tok))
-	for i := range min(r.n, recentTokens) {
-		if r.sums[i] == sum {
-			return true
-		}
-	}
-	return false
 }
 
 // shorten cuts a server-provided string for an error message.
