@@ -98,6 +98,17 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 			}
 		}
 	}
+	// Drive copies bytes it already holds, but what it reports is all there
+	// is to check: a copy that differs from its source in size or md5 is
+	// removed rather than recorded.
+	if (nf.Size != sf.Size || sf.Md5Checksum != "" && nf.Md5Checksum != sf.Md5Checksum) && nf.Id != sf.Id {
+		err := fmt.Errorf("copy verification failed: Drive reports the copy as %d bytes, md5 %q; the source is %d bytes, md5 %q", nf.Size, nf.Md5Checksum, sf.Size, sf.Md5Checksum)
+		// Deleted, not trashed: it was never anyone's file.
+		if rerr := b.svc.Files.Delete(nf.Id).SupportsAllDrives(true).Context(context.WithoutCancel(ctx)).Do(); rerr != nil && !isNotFound(rerr) {
+			err = fmt.Errorf("%w (and removing the copy failed: %v)", err, rerr)
+		}
+		return backends.Object{}, b.wrap(ctx, "copy", key, err)
+	}
 	if old != nil && old.Id != nf.Id && !strings.HasPrefix(old.MimeType, googlePrefix) {
 		if err := b.remove(ctx, old.Id); err != nil && !isNotFound(err) {
 			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))

@@ -500,6 +500,21 @@ func TestServerSideCopy(t *testing.T) {
 	if _, err := dst.CopyFrom(t.Context(), src, "missing", "x", backends.Object{Size: 1}); !errors.Is(err, backends.ErrNotFound) {
 		t.Errorf("copy of a missing key: %v", err)
 	}
+	// A copy Drive reports with another md5 than its source's is removed,
+	// and the copy fails; what was at the key stays.
+	srv.AddFault(drivetest.Fault{Count: 1, Match: func(r *http.Request, kind string) bool { return kind == "copy" },
+		Rewrite: func(body map[string]any) { body["md5Checksum"] = "00000000000000000000000000000000" }})
+	before := srv.Count()
+	_, err = dst.CopyFrom(t.Context(), src, "p/a.bin", "q/a.bin", sobj)
+	if err == nil || !strings.Contains(err.Error(), `copy verification failed: Drive reports the copy as 500000 bytes, md5 "00000000000000000000000000000000"; the source is 500000 bytes, md5 "`) {
+		t.Fatalf("copy with a wrong md5 reported = %v", err)
+	}
+	if srv.Count() != before {
+		t.Errorf("the failed copy left %d more items in Drive", srv.Count()-before)
+	}
+	if b := backendtest.ReadAll(t, dst, "q/a.bin"); !bytes.Equal(b, data) {
+		t.Errorf("q/a.bin changed after a failed copy")
+	}
 }
 
 func TestFolderCacheBounded(t *testing.T) {

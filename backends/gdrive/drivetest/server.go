@@ -46,6 +46,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -244,6 +245,10 @@ type Fault struct {
 	// DropResponse serves the request (its change is made) and then drops
 	// the connection instead of answering: a reply lost on the way.
 	DropResponse bool
+	// Rewrite serves the request (its change is made) and passes the JSON
+	// object of a successful answer through Rewrite before sending it: a
+	// Drive that reports something other than what it did.
+	Rewrite func(body map[string]any)
 	// Match selects requests; nil matches every request. Kind gives the
 	// request's kind as counted in Stats.ByKind.
 	Match func(r *http.Request, kind string) bool
@@ -439,6 +444,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		hook(r)
 	}
 	var cut int64
+	var rewrite func(map[string]any)
 	if f := s.pickFault(r, kind); f != nil {
 		if f.Stall > 0 {
 			t := time.NewTimer(f.Stall)
@@ -459,6 +465,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 				}
 			}
 			return
+		case f.Rewrite != nil:
+			rewrite = f.Rewrite
+			s.injected.Add(1)
 		case f.CutAfter > 0:
 			cut = f.CutAfter
 			s.injected.Add(1)
@@ -474,6 +483,25 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if rewrite == nil {
+		s.routeOrError(w, r, kind, cut)
+		return
+	}
+	rec := httptest.NewRecorder()
+	s.routeOrError(rec, r, kind, cut)
+	var body map[string]any
+	if rec.Code == http.StatusOK && json.Unmarshal(rec.Body.Bytes(), &body) == nil {
+		rewrite(body)
+		writeJSON(w, http.StatusOK, body)
+		return
+	}
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
+}
+
+// routeOrError serves r, or answers the error route returns as Drive would.
+func (s *Server) routeOrError(w http.ResponseWriter, r *http.Request, kind string, cut int64) {
 	if err := s.route(w, r, kind, cut); err != nil {
 		var ae *apiError
 		if !errors.As(err, &ae) {
