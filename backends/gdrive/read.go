@@ -9,7 +9,6 @@ import (
 	"hash"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"google.golang.org/api/drive/v3"
@@ -170,38 +169,13 @@ func (r *fileReader) open() error {
 		// The body must start at the byte asked for, or its bytes would
 		// be handed out as others.
 		cr := resp.Header.Get("Content-Range")
-		if start, ok := contentRangeStart(cr); !ok || start != r.pos {
+		if start, _, _, ok := backends.ParseContentRange(cr); !ok || start != r.pos {
 			resp.Body.Close()
 			return r.b.errorf("open", r.key, "Drive answered a range request from byte %d with Content-Range %q", r.pos, cr)
 		}
 	}
 	r.body = resp.Body
 	return nil
-}
-
-// contentRangeStart returns the first byte of a Content-Range header
-// "bytes FIRST-LAST/TOTAL" (TOTAL may be "*").
-func contentRangeStart(h string) (int64, bool) {
-	rest, ok := strings.CutPrefix(h, "bytes ")
-	if !ok {
-		return 0, false
-	}
-	first, rest, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, false
-	}
-	last, _, ok := strings.Cut(rest, "/")
-	if !ok {
-		return 0, false
-	}
-	a, err := strconv.ParseInt(first, 10, 64)
-	if err != nil || a < 0 {
-		return 0, false
-	}
-	if z, err := strconv.ParseInt(last, 10, 64); err != nil || z < a {
-		return 0, false
-	}
-	return a, true
 }
 
 func (r *fileReader) Read(p []byte) (int, error) {

@@ -8,7 +8,6 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -361,7 +360,7 @@ func (r *objectReader) checkRange(out *s3.GetObjectOutput, rng string) error {
 		return r.b.errorf("open", r.key, "the server answered a request for %s with HTTP %d, not 206 Partial Content: it ignored the range, so its bytes do not start at offset %d",
 			rng, status, r.pos)
 	}
-	start, end, size, ok := parseContentRange(cr)
+	start, end, size, ok := backends.ParseContentRange(cr)
 	if !ok {
 		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q, not \"bytes first-last/size\"", rng, shorten(cr))
 	}
@@ -380,33 +379,6 @@ func (r *objectReader) checkRange(out *s3.GetObjectOutput, rng string) error {
 		r.end = end + 1 // the object ends before the range
 	}
 	return nil
-}
-
-// parseContentRange parses "bytes first-last/size" (size "*": -1).
-func parseContentRange(s string) (first, last, size int64, ok bool) {
-	rest, found := strings.CutPrefix(s, "bytes ")
-	if !found {
-		return 0, 0, 0, false
-	}
-	rng, total, found := strings.Cut(rest, "/")
-	if !found {
-		return 0, 0, 0, false
-	}
-	a, z, found := strings.Cut(rng, "-")
-	if !found {
-		return 0, 0, 0, false
-	}
-	var err1, err2, err3 error
-	first, err1 = strconv.ParseInt(a, 10, 64)
-	last, err2 = strconv.ParseInt(z, 10, 64)
-	size = -1
-	if total != "*" {
-		size, err3 = strconv.ParseInt(total, 10, 64)
-	}
-	if err1 != nil || err2 != nil || err3 != nil || first < 0 || last < first || (size >= 0 && last >= size) {
-		return 0, 0, 0, false
-	}
-	return first, last, size, true
 }
 
 func (r *objectReader) Read(p []byte) (int, error) {
