@@ -231,8 +231,12 @@ func (e *executor) run(ctx context.Context) error {
 		}
 		failedBefore := e.failed.Load()
 		// A file where a copy needs a folder goes first (see plan.InTheWay).
-		if err := e.phase(ctx, j, []plan.Kind{plan.Delete}, false, inTheWay); err != nil {
+		if first, err := e.plan.HasInTheWay(ctx, name); err != nil {
 			return err
+		} else if first {
+			if err := e.phase(ctx, j, []plan.Kind{plan.Delete}, false, inTheWay); err != nil {
+				return err
+			}
 		}
 		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true, nil); err != nil {
 			return err

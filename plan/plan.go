@@ -411,6 +411,17 @@ func (p *Plan) Close() error {
 // copies (see markInTheWay); apply runs such deletes before the copies.
 const InTheWay = "not in source, and in the way of a folder the copies need"
 
+// HasInTheWay reports whether sync has deletes marked InTheWay.
+func (p *Plan) HasInTheWay(ctx context.Context, sync string) (bool, error) {
+	var n int
+	err := p.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM actions
+		WHERE sync = ? AND kind = 'delete' AND reason = ? LIMIT 1)`, sync, InTheWay).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("read plan: %w", err)
+	}
+	return n > 0, nil
+}
+
 // StaleError says a saved plan no longer fits the state or the config.
 type StaleError struct{ Reason string }
 
