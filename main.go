@@ -28,9 +28,7 @@ import (
 
 	"syncer/apply"
 	"syncer/backends"
-	"syncer/backends/gdrive"
-	"syncer/backends/local"
-	"syncer/backends/s3"
+	"syncer/backends/registry"
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
@@ -246,16 +244,18 @@ func (c *cli) validate(args []string) int {
 	return exitOK
 }
 
-// opener opens each configured backend once.
+// opener opens each configured backend once; the backends share env.
 type opener struct {
 	mu   sync.Mutex
 	open map[*config.Backend]backends.Backend
-	rps  float64 // limits.requests_per_second
-	log  *slog.Logger
+	env  *registry.Env
 }
 
 func (c *cli) newOpener(cfg *config.Config) *opener {
-	return &opener{open: map[*config.Backend]backends.Backend{}, rps: cfg.Limits.RequestsPerSecond, log: c.log}
+	return &opener{
+		open: map[*config.Backend]backends.Backend{},
+		env:  &registry.Env{Logger: c.log, RequestsPerSecond: cfg.Limits.RequestsPerSecond},
+	}
 }
 
 func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
@@ -264,36 +264,9 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 	if be, ok := o.open[b]; ok {
 		return be, nil
 	}
-	var be backends.Backend
-	var err error
-	switch b.Type {
-	case "local":
-		be, err = local.New(local.Options{Name: b.Name, Path: b.Local.Path, Fsync: b.Local.Fsync, Logger: o.log})
-	case "s3":
-		c := b.S3
-		be, err = s3.New(context.Background(), s3.Options{
-			Name: b.Name, Bucket: c.Bucket, Prefix: c.Prefix, Region: c.Region, Endpoint: c.Endpoint,
-			ForcePathStyle: c.ForcePathStyle, Profile: c.Profile,
-			AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken,
-			CABundle: c.CABundle, RoleARN: c.RoleARN, ExternalID: c.ExternalID, STSEndpoint: c.STSEndpoint,
-			StorageClass: c.StorageClass, SSE: c.SSE, SSEKMSKeyID: c.SSEKMSKeyID,
-			PartSize: c.PartSize, UploadCutoff: c.UploadCutoff, UploadConcurrency: c.UploadConcurrency, ServerSideCopy: c.ServerSideCopy,
-			InsecureSkipVerify: c.InsecureSkipVerify, Logger: o.log,
-		})
-	case "gdrive":
-		g := b.GDrive
-		// Background: the credentials keep this context to refresh tokens,
-		// so it must outlive the first SIGINT.
-		be, err = gdrive.New(context.Background(), gdrive.Options{
-			Name: b.Name, FolderID: g.FolderID, DriveID: g.DriveID,
-			CredentialsFile: g.CredentialsFile, Subject: g.Subject,
-			ExportFormats: g.ExportFormats, SkipGoogleDocs: g.SkipGoogleDocs,
-			ChunkSize: g.ChunkSize, DeleteMode: g.DeleteMode, Endpoint: g.Endpoint,
-			RequestsPerSecond: o.rps, Logger: o.log,
-		})
-	default:
-		err = fmt.Errorf("backend type %q is not supported by this build", b.Type)
-	}
+	// Background: Drive's credentials keep this context to refresh tokens,
+	// so it must outlive the first SIGINT.
+	be, err := registry.Open(context.Background(), b.Type, b.Name, b.Options, o.env)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", b.Addr(), err)
 	}

@@ -73,10 +73,11 @@ func newEnvConfig(t *testing.T, src string) *env {
 	t.Cleanup(func() { st.Close() })
 	e.st = st
 	for _, b := range e.cfg.Backends {
-		if err := os.MkdirAll(b.Local.Path, 0o755); err != nil {
+		path := b.Options.(*local.Options).Path
+		if err := os.MkdirAll(path, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		e.bs[b.Name] = newLocal(t, b.Name, b.Local.Path)
+		e.bs[b.Name] = newLocal(t, b.Name, path)
 	}
 	return e
 }
@@ -109,7 +110,7 @@ func newLocal(t *testing.T, name, path string) *local.Backend {
 func (e *env) dir(name string) string {
 	for _, b := range e.cfg.Backends {
 		if b.Name == name {
-			return b.Local.Path
+			return b.Options.(*local.Options).Path
 		}
 	}
 	e.t.Fatalf("no backend %q", name)

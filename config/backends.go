@@ -1,83 +1,163 @@
 package config
 
 import (
-	"path/filepath"
-	"slices"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/gohcl"
 	"github.com/zclconf/go-cty/cty"
+
+	"syncer/backends"
+	"syncer/backends/registry"
 )
 
-// backendKind describes one backend type. Adding a type means one settings
-// struct, one field on Backend and one entry here.
-type backendKind struct {
-	// decode decodes a block's body and sets b's type-specific field; it
-	// leaves that field nil on error (after recording diagnostics).
-	decode func(d *decoder, b *Backend, body hcl.Body)
-	// settings returns the type-specific settings, hashed into Config.Hash.
-	settings func(b *Backend) any
-	// place returns where the backend stores objects: a namespace (e.g. a
-	// filesystem, a bucket) and a slash path within it. Two backends with the
-	// same namespace whose paths nest must not be synced into each other.
-	place func(b *Backend) (space, path string, ok bool)
-}
-
-var backendKinds = map[string]backendKind{
-	"local": {
-		decode:   decodeLocal,
-		settings: func(b *Backend) any { return b.Local },
-		place: func(b *Backend) (string, string, bool) {
-			if b.Local == nil {
-				return "", "", false
-			}
-			// Symlinks resolved: two spellings of one folder are one place.
-			return "local", filepath.ToSlash(realPath(b.Local.Path)), true
-		},
-	},
-	"s3": {
-		decode:   decodeS3,
-		settings: s3HashSettings,
-		place:    s3Place,
-	},
-	"gdrive": {decode: decodeGDrive, settings: gdriveHashSettings, place: gdrivePlace},
-}
-
 func knownBackendTypes() string {
-	var names []string
-	for name := range backendKinds {
-		names = append(names, `"`+name+`"`)
-	}
-	slices.Sort(names)
-	return strings.Join(names, ", ")
+	return `"` + strings.Join(registry.Names(), `", "`) + `"`
 }
 
+// place returns where b stores objects (see backends.Options.Place).
 func place(b *Backend) (space, path string, ok bool) {
-	kind, known := backendKinds[b.Type]
-	if !known {
+	if b.Options == nil {
 		return "", "", false
 	}
-	return kind.place(b)
+	space, path = b.Options.Place()
+	return space, path, true
 }
 
-type localSchema struct {
-	Path  hcl.Expression `hcl:"path"`
-	Fsync hcl.Expression `hcl:"fsync,optional"`
-}
-
-func decodeLocal(d *decoder, b *Backend, body hcl.Body) {
-	var s localSchema
-	diags := gohcl.DecodeBody(body, nil, &s)
-	d.diags = append(d.diags, diags...)
-	p, ok := d.reqString(s.Path, "path")
-	if ok && p == "" {
-		d.errorf(s.Path.Range().Ptr(), "Invalid path value", "The local backend's path must not be empty.")
-		ok = false
+// decodeOptions fills opts from a backend block's attributes, validates
+// them and sets b.Options; every problem becomes a diagnostic at the
+// attribute it concerns (at the block when that attribute is absent).
+func (d *decoder) decodeOptions(b *Backend, body hcl.Body, opts backends.Options) {
+	attrs := opts.Attrs()
+	schema := &hcl.BodySchema{}
+	for _, a := range attrs {
+		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: a.Name, Required: a.Required})
 	}
-	fsync, fok := d.eval(s.Fsync, cty.Bool, "fsync")
-	if !ok || !fok || diags.HasErrors() {
+	content, diags := body.Content(schema)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() {
 		return
 	}
-	b.Local = &LocalBackend{Path: d.absPath(p), Fsync: !fsync.IsNull() && fsync.True()}
+	ok := true
+	exprs := map[string]hcl.Expression{}
+	for _, a := range attrs {
+		if at := content.Attributes[a.Name]; at != nil {
+			exprs[a.Name] = at.Expr
+			ok = d.setAttr(a, at.Expr) && ok
+		}
+	}
+	if !ok {
+		return
+	}
+	problems := backends.AttrErrors(opts.Validate())
+	for _, p := range problems {
+		subject := b.DeclRange.Ptr()
+		if x := exprs[p.Attr]; x != nil {
+			subject = x.Range().Ptr()
+		}
+		d.errorf(subject, p.Summary, "%s", p.Detail)
+	}
+	if len(problems) == 0 {
+		b.Options = opts
+	}
+}
+
+// setAttr evaluates one attribute into the field it points at. A null
+// value leaves an optional field as it is.
+func (d *decoder) setAttr(a backends.Attr, expr hcl.Expression) bool {
+	switch a.Kind {
+	case backends.AttrString, backends.AttrPath:
+		s, set, ok := d.optString(expr, a.Name)
+		if ok && !set && a.Required {
+			d.errorf(expr.Range().Ptr(), "Invalid "+a.Name+" value", "The argument %q is required and must not be null.", a.Name)
+			return false
+		}
+		if a.Kind == backends.AttrPath && s != "" {
+			s = d.absPath(s)
+		}
+		*a.Ptr.(*string) = s
+		return ok
+	case backends.AttrBool:
+		v, ok := d.eval(expr, cty.Bool, a.Name)
+		*a.Ptr.(*bool) = ok && !v.IsNull() && v.True()
+		return ok
+	case backends.AttrSize:
+		s, set, ok := d.optString(expr, a.Name)
+		if !ok || !set {
+			return ok
+		}
+		n, err := ParseSize(s)
+		if err == nil && n <= 0 {
+			err = fmt.Errorf("%s must be more than 0 bytes, such as \"16MiB\"; got %q", a.Name, s)
+		}
+		if err != nil {
+			d.errorf(expr.Range().Ptr(), "Invalid "+a.Name, "%s.", err)
+			return false
+		}
+		*a.Ptr.(*int64) = n
+		return true
+	case backends.AttrInt:
+		n, set, ok := d.optWhole(expr, a.Name, a.Min)
+		if set {
+			*a.Ptr.(*int) = n
+		}
+		return ok
+	case backends.AttrStringMap:
+		v, ok := d.eval(expr, cty.Map(cty.String), a.Name)
+		if !ok || v.IsNull() {
+			return ok
+		}
+		m := map[string]string{}
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			if e.IsNull() {
+				d.errorf(expr.Range().Ptr(), "Invalid "+a.Name, "%s.%s must not be null.", a.Name, k.AsString())
+				ok = false
+				continue
+			}
+			m[k.AsString()] = e.AsString()
+		}
+		*a.Ptr.(*map[string]string) = m
+		return ok
+	}
+	d.errorf(expr.Range().Ptr(), "Unsupported argument", "The argument %q has a kind this build cannot read.", a.Name)
+	return false
+}
+
+// settings is what Config.Hash records of a backend: every attribute but
+// the tuning ones, and of secrets only whether they are set.
+func settings(b *Backend) map[string]any {
+	if b.Options == nil {
+		return nil
+	}
+	out := map[string]any{}
+	for _, a := range b.Options.Attrs() {
+		if a.Tuning {
+			continue
+		}
+		v := value(a.Ptr)
+		if a.Secret {
+			out[a.Name+"_set"] = v != ""
+			continue
+		}
+		out[a.Name] = v
+	}
+	return out
+}
+
+// value dereferences an Attr's Ptr.
+func value(ptr any) any {
+	switch p := ptr.(type) {
+	case *string:
+		return *p
+	case *bool:
+		return *p
+	case *int64:
+		return *p
+	case *int:
+		return *p
+	case *map[string]string:
+		return *p
+	}
+	return nil
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"syncer/backends"
 )
 
 // Config is a decoded, validated configuration.
@@ -48,24 +50,17 @@ type Limits struct {
 	RequestsPerSecond float64
 }
 
-// Backend is one `backend "TYPE" "NAME"` block. Exactly one of the
-// type-specific fields is set, the one matching Type.
+// Backend is one `backend "TYPE" "NAME"` block.
 type Backend struct {
 	Type, Name string
 	DeclRange  hcl.Range
-	Local      *LocalBackend  // set when Type == "local"
-	S3         *S3Backend     // set when Type == "s3"
-	GDrive     *GDriveBackend // set when Type == "gdrive"
+	// Options are the type's settings (e.g. *s3.Options), validated; nil
+	// when the block has errors.
+	Options backends.Options
 }
 
 // Addr returns the backend's reference address, e.g. "backend.local.src".
 func (b *Backend) Addr() string { return "backend." + b.Type + "." + b.Name }
-
-// LocalBackend is a folder on the local filesystem.
-type LocalBackend struct {
-	Path  string // absolute, cleaned
-	Fsync bool   // fsync each written file before the rename
-}
 
 // DeletePolicy says which destination keys a sync may delete.
 type DeletePolicy string

@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"syncer/backends/local"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -96,11 +98,11 @@ func TestFullExample(t *testing.T) {
 	if src.Type != "local" || src.Name != "src" || src.Addr() != "backend.local.src" || src.DeclRange.Start.Line != 14 {
 		t.Errorf("src = %+v", src)
 	}
-	if want := (LocalBackend{Path: filepath.Join(dir, "data", "src")}); *src.Local != want {
-		t.Errorf("src.Local = %+v, want %+v", *src.Local, want)
+	if want := (local.Options{Path: filepath.Join(dir, "data", "src")}); *src.Options.(*local.Options) != want {
+		t.Errorf("src.Options = %+v, want %+v", *src.Options.(*local.Options), want)
 	}
-	if want := (LocalBackend{Path: dest}); dst.Addr() != "backend.local.dst" || *dst.Local != want {
-		t.Errorf("dst = %s %+v, want %+v", dst.Addr(), *dst.Local, want)
+	if want := (local.Options{Path: dest}); dst.Addr() != "backend.local.dst" || *dst.Options.(*local.Options) != want {
+		t.Errorf("dst = %s %+v, want %+v", dst.Addr(), *dst.Options.(*local.Options), want)
 	}
 	if len(cfg.Syncs) != 1 {
 		t.Fatalf("got %d syncs", len(cfg.Syncs))
@@ -139,10 +141,10 @@ sync "s" {
 	if want := (Limits{MaxWorkers: 2, MaxDelete: -1}); cfg.Limits != want {
 		t.Errorf("Limits = %+v, want %+v", cfg.Limits, want)
 	}
-	if got := cfg.Backends[0].Local.Path; got != "/srv/a" {
+	if got := cfg.Backends[0].Options.(*local.Options).Path; got != "/srv/a" {
 		t.Errorf("a path = %q", got)
 	}
-	if got := cfg.Backends[1].Local.Path; got != filepath.Join(dir, "b") {
+	if got := cfg.Backends[1].Options.(*local.Options).Path; got != filepath.Join(dir, "b") {
 		t.Errorf("b path = %q", got)
 	}
 	s := cfg.Syncs[0]
@@ -202,7 +204,7 @@ limits { max_workers = var.n }
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := mustParse(t, t.TempDir(), src, tt.opts)
-			if got := cfg.Backends[0].Local.Path; got != tt.wantPath {
+			if got := cfg.Backends[0].Options.(*local.Options).Path; got != tt.wantPath {
 				t.Errorf("path = %q, want %q", got, tt.wantPath)
 			}
 			if cfg.Limits.MaxWorkers != tt.wantMax {
@@ -232,7 +234,7 @@ func TestFunctions(t *testing.T) {
 		t.Run(tt.expr, func(t *testing.T) {
 			cfg := mustParse(t, dir, `backend "local" "a" { path = `+tt.expr+` }`,
 				LoadOptions{LookupEnv: envMap(map[string]string{"HOME_DIR": "/home/me"})})
-			if got := cfg.Backends[0].Local.Path; got != tt.want {
+			if got := cfg.Backends[0].Options.(*local.Options).Path; got != tt.want {
 				t.Errorf("path = %q, want %q", got, tt.want)
 			}
 		})

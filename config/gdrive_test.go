@@ -8,6 +8,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"syncer/backends/gdrive"
 )
 
 const gdriveExample = `
@@ -39,25 +41,25 @@ func TestGDriveBackend(t *testing.T) {
 	dir := t.TempDir()
 	cfg := mustParse(t, dir, gdriveExample, LoadOptions{LookupEnv: envMap(map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": "keys/sa.json"})})
 	team, mine := cfg.Backends[0], cfg.Backends[1]
-	if team.Addr() != "backend.gdrive.team" || team.S3 != nil || team.Local != nil {
+	if team.Addr() != "backend.gdrive.team" || team.Type != "gdrive" {
 		t.Errorf("team = %+v", team)
 	}
-	want := GDriveBackend{
+	want := gdrive.Options{
 		FolderID: "1AbCdEf_-9", DriveID: "0AxYz", CredentialsFile: filepath.Join(dir, "keys", "sa.json"),
 		Subject:        "ops@example.com",
 		ExportFormats:  map[string]string{"document": "odt", "spreadsheet": "csv", "presentation": "pdf", "drawing": "jpg"},
 		SkipGoogleDocs: true, ChunkSize: 16 << 20, DeleteMode: "permanent", Endpoint: "http://127.0.0.1:8080",
 	}
-	if !reflect.DeepEqual(*team.GDrive, want) {
-		t.Errorf("team.GDrive =\n%+v\nwant\n%+v", *team.GDrive, want)
+	if !reflect.DeepEqual(*team.Options.(*gdrive.Options), want) {
+		t.Errorf("team.GDrive =\n%+v\nwant\n%+v", *team.Options.(*gdrive.Options), want)
 	}
-	wantMine := GDriveBackend{
+	wantMine := gdrive.Options{
 		FolderID:      "root",
 		ExportFormats: map[string]string{"document": "docx", "spreadsheet": "xlsx", "presentation": "pptx", "drawing": "svg"},
 		ChunkSize:     8 << 20, DeleteMode: "trash",
 	}
-	if !reflect.DeepEqual(*mine.GDrive, wantMine) {
-		t.Errorf("mine.GDrive =\n%+v\nwant\n%+v", *mine.GDrive, wantMine)
+	if !reflect.DeepEqual(*mine.Options.(*gdrive.Options), wantMine) {
+		t.Errorf("mine.GDrive =\n%+v\nwant\n%+v", *mine.Options.(*gdrive.Options), wantMine)
 	}
 
 	// A shared drive without folder_id syncs its root; a partial
@@ -66,7 +68,7 @@ func TestGDriveBackend(t *testing.T) {
   drive_id       = "0AxYz"
   export_formats = { document = "pdf" }
 }`, LoadOptions{})
-	g := cfg.Backends[0].GDrive
+	g := cfg.Backends[0].Options.(*gdrive.Options)
 	if g.FolderID != "0AxYz" || g.ExportFormats["document"] != "pdf" || g.ExportFormats["spreadsheet"] != "xlsx" {
 		t.Errorf("shared drive defaults: %+v", g)
 	}

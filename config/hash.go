@@ -26,7 +26,7 @@ func hashConfig(c *Config) string {
 		Syncs    []sync
 	}{Version: 1, State: c.State.Path}
 	for _, b := range c.Backends {
-		view.Backends = append(view.Backends, backend{b.Type, b.Name, backendKinds[b.Type].settings(b)})
+		view.Backends = append(view.Backends, backend{b.Type, b.Name, settings(b)})
 	}
 	for _, s := range c.Syncs {
 		view.Syncs = append(view.Syncs, sync{s.Name, s.From.Addr(), s.To.Addr(), s.Prefix, s.Include, s.Exclude, s.Delete, s.Compare})

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"syncer/backends/s3"
 )
 
 const s3Example = `
@@ -52,10 +54,10 @@ func TestS3Backend(t *testing.T) {
 		t.Fatalf("got %d backends", len(cfg.Backends))
 	}
 	legacy, archive := cfg.Backends[0], cfg.Backends[1]
-	if legacy.Addr() != "backend.s3.legacy" || legacy.Local != nil {
+	if legacy.Addr() != "backend.s3.legacy" || legacy.Type != "s3" {
 		t.Errorf("legacy = %+v", legacy)
 	}
-	want := S3Backend{
+	want := s3.Options{
 		Bucket: "legacy-media", Prefix: "2019/", Region: "eu-west-1", Endpoint: "http://127.0.0.1:7070",
 		ForcePathStyle: true, AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cr3t-value",
 		CABundle: filepath.Join(dir, "certs", "ca.pem"), RoleARN: "arn:aws:iam::111111111111:role/x", ExternalID: "ext",
@@ -63,26 +65,26 @@ func TestS3Backend(t *testing.T) {
 		StorageClass: "STANDARD_IA", SSE: "aws:kms", SSEKMSKeyID: "alias/k",
 		PartSize: 32 << 20, UploadCutoff: 64 << 20, UploadConcurrency: 8, ServerSideCopy: "never",
 	}
-	if !reflect.DeepEqual(*legacy.S3, want) {
-		t.Errorf("legacy.S3 =\n%#v\nwant\n%#v", *legacy.S3, want) // GoString hides secrets
-		t.Errorf("secret equal: %v", legacy.S3.SecretAccessKey == want.SecretAccessKey)
+	if !reflect.DeepEqual(*legacy.Options.(*s3.Options), want) {
+		t.Errorf("legacy.S3 =\n%#v\nwant\n%#v", *legacy.Options.(*s3.Options), want) // GoString hides secrets
+		t.Errorf("secret equal: %v", legacy.Options.(*s3.Options).SecretAccessKey == want.SecretAccessKey)
 	}
-	wantArchive := S3Backend{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, UploadConcurrency: 4, ServerSideCopy: "auto"}
-	if !reflect.DeepEqual(*archive.S3, wantArchive) {
-		t.Errorf("archive.S3 = %+v\nwant %+v", *archive.S3, wantArchive)
+	wantArchive := s3.Options{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, UploadConcurrency: 4, ServerSideCopy: "auto"}
+	if !reflect.DeepEqual(*archive.Options.(*s3.Options), wantArchive) {
+		t.Errorf("archive.S3 = %+v\nwant %+v", *archive.Options.(*s3.Options), wantArchive)
 	}
 	if s := cfg.Syncs[0]; s.From != legacy || s.To != archive {
 		t.Errorf("sync = %+v", s)
 	}
 
-	// An endpoint without a region gets us-east-1; the part size sets the
-	// cutoff's default.
+	// An endpoint without a region leaves it to the SDK's chain (then
+	// us-east-1, when opened); the part size sets the cutoff's default.
 	cfg = mustParse(t, dir, `backend "s3" "x" {
   bucket    = "b"
   endpoint  = "https://s3.example.com"
   part_size = "8MiB"
 }`, LoadOptions{})
-	if s := cfg.Backends[0].S3; s.Region != "us-east-1" || s.PartSize != 8<<20 || s.UploadCutoff != 8<<20 {
+	if s := cfg.Backends[0].Options.(*s3.Options); s.Region != "" || s.PartSize != 8<<20 || s.UploadCutoff != 8<<20 {
 		t.Errorf("defaults with endpoint: %+v (part %d, cutoff %d)", s, s.PartSize, s.UploadCutoff)
 	}
 }
@@ -90,8 +92,8 @@ func TestS3Backend(t *testing.T) {
 func TestS3Secrets(t *testing.T) {
 	cfg := mustParse(t, t.TempDir(), s3Example, LoadOptions{LookupEnv: envMap(map[string]string{"K": "AKIAEXAMPLE", "S": "s3cr3t-value"})})
 	for _, s := range []string{
-		fmt.Sprintf("%v", cfg.Backends[0]), fmt.Sprintf("%+v", cfg.Backends[0]), fmt.Sprintf("%#v", cfg.Backends[0].S3),
-		fmt.Sprintf("%+v", *cfg.Backends[0].S3), fmt.Sprint(cfg.Backends),
+		fmt.Sprintf("%v", cfg.Backends[0]), fmt.Sprintf("%+v", cfg.Backends[0]), fmt.Sprintf("%#v", cfg.Backends[0].Options.(*s3.Options)),
+		fmt.Sprintf("%+v", *cfg.Backends[0].Options.(*s3.Options)), fmt.Sprint(cfg.Backends),
 	} {
 		if strings.Contains(s, "s3cr3t-value") {
 			t.Errorf("secret printed: %s", s)

@@ -99,10 +99,11 @@ func newLocal(t *testing.T, name, path string) *local.Backend {
 
 // opener opens configured local backends, as main does.
 func opener(b *config.Backend) (backends.Backend, error) {
-	if b.Local == nil {
+	o, ok := b.Options.(*local.Options)
+	if !ok {
 		return nil, fmt.Errorf("%s is not local", b.Addr())
 	}
-	return local.New(local.Options{Name: b.Name, Path: b.Local.Path})
+	return local.New(local.Options{Name: b.Name, Path: o.Path})
 }
 
 // writeFile writes data at key under root with modification time mtime.

@@ -97,8 +97,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -166,52 +164,6 @@ var exportMimes = map[string]map[string]string{
 	"drawing": {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png", "svg": "image/svg+xml"},
 }
 
-// DefaultExportFormats are the export formats used for kinds that
-// Options.ExportFormats does not name.
-var DefaultExportFormats = map[string]string{"document": "docx", "spreadsheet": "xlsx", "presentation": "pptx", "drawing": "svg"}
-
-// Options configures a Drive backend. The fields mirror the config's
-// gdrive block; zero values take the documented defaults.
-type Options struct {
-	Name string // the config name, used in String()
-	// FolderID is the root folder: an id, or "root" for My Drive's root.
-	// Defaults to DriveID.
-	FolderID string
-	DriveID  string // shared drive id; "" for My Drive
-	// CredentialsFile is a service-account or authorized-user JSON file.
-	// "" uses application default credentials (GOOGLE_APPLICATION_CREDENTIALS,
-	// gcloud's file, the metadata server), unless Endpoint is set, in which
-	// case requests are not authenticated (a test server).
-	CredentialsFile string
-	Subject         string // user to impersonate with a service account (domain-wide delegation)
-	// ExportFormats maps document, spreadsheet, presentation and drawing to
-	// an export extension (docx, xlsx, pptx, svg by default; see the
-	// config's list); missing kinds take the default.
-	ExportFormats  map[string]string
-	SkipGoogleDocs bool
-	// ChunkSize is the resumable upload chunk (default 8 MiB, a multiple
-	// of 256 KiB); each upload buffers at most one chunk.
-	ChunkSize  int64
-	DeleteMode string // "trash" (default) or "permanent"
-	// Endpoint is the API's base URL for tests, e.g. "http://127.0.0.1:8080"
-	// (the API is then at Endpoint+"/drive/v3/"); "" is Google.
-	Endpoint string
-	// RequestsPerSecond paces every request; backends with the same
-	// credentials and endpoint share one pacer. 0 = unlimited.
-	RequestsPerSecond float64
-	// Logger receives backoff and skip notes; nil discards them.
-	Logger *slog.Logger
-
-	// Tuning not exposed in the config (zero: default).
-	HTTPClient      *http.Client  // base client whose Transport carries requests; nil: a new transport
-	MaxAttempts     int           // per request, the first included (DefaultMaxAttempts)
-	RetryBaseDelay  time.Duration // first backoff (DefaultRetryBaseDelay)
-	RetryMaxDelay   time.Duration // longest backoff (DefaultRetryMaxDelay)
-	ResponseTimeout time.Duration // wait for response headers (DefaultResponseTimeout)
-	ListPageSize    int           // items per files.list page (DefaultListPageSize, at most 1000)
-	FolderCacheSize int           // folder path -> id entries kept (DefaultFolderCacheSize)
-}
-
 // Backend is a folder tree of Google Drive. It implements
 // backends.Backend, backends.Precisioner and backends.ServerSideCopier.
 type Backend struct {
@@ -259,7 +211,7 @@ var (
 // CredentialsFile, or finding application default credentials) but makes
 // no request.
 func New(ctx context.Context, opts Options) (*Backend, error) {
-	b, err := newBackend(opts)
+	b, err := newBackend(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +239,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	b.identity = identity
 	b.tr.base = authed
 	if opts.RequestsPerSecond > 0 {
-		b.tr.limiter = sharedLimiter(b.endpoint+"\x00"+identity, opts.RequestsPerSecond)
+		pacers := opts.Pacers
+		if pacers == nil {
+			pacers = &Pacers{}
+		}
+		b.tr.limiter = pacers.get(b.endpoint+"\x00"+identity, opts.RequestsPerSecond)
 	}
 	client := &http.Client{Transport: b.tr, Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect}
 	copts := []option.ClientOption{option.WithHTTPClient(client)}
@@ -303,13 +259,16 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 }
 
 // newBackend validates opts and fills in everything but the client.
-func newBackend(opts Options) (*Backend, error) {
+func newBackend(opts *Options) (*Backend, error) {
 	name := fmt.Sprintf("gdrive %q", opts.Name)
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	b := &Backend{
 		name:       opts.Name,
 		root:       opts.FolderID,
 		driveID:    opts.DriveID,
-		endpoint:   strings.TrimSuffix(strings.TrimRight(opts.Endpoint, "/"), "/drive/v3"),
+		endpoint:   opts.Endpoint,
 		chunkSize:  opts.ChunkSize,
 		deleteMode: opts.DeleteMode,
 		skipDocs:   opts.SkipGoogleDocs,
@@ -321,62 +280,13 @@ func newBackend(opts Options) (*Backend, error) {
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
-	if b.root == "" {
-		b.root = b.driveID
-	}
-	if b.root == "" {
-		return nil, fmt.Errorf("%s: folder_id is empty", name)
-	}
-	for _, id := range []string{b.root, b.driveID} {
-		if strings.ContainsAny(id, "'\\/ ") {
-			return nil, fmt.Errorf("%s: invalid id %q", name, id)
-		}
-	}
-	if b.endpoint != "" {
-		u, err := url.Parse(b.endpoint)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
-			return nil, fmt.Errorf("%s: endpoint %q is not an http:// or https:// URL", name, opts.Endpoint)
-		}
-	}
-	if b.chunkSize == 0 {
-		b.chunkSize = DefaultChunkSize
-	}
-	if b.chunkSize < ChunkGranularity || b.chunkSize > MaxChunkSize || b.chunkSize%ChunkGranularity != 0 {
-		return nil, fmt.Errorf("%s: chunk size %d is not a multiple of 256 KiB between 256 KiB and 1 GiB", name, b.chunkSize)
-	}
-	switch b.deleteMode {
-	case "":
-		b.deleteMode = DeleteTrash
-	case DeleteTrash, DeletePermanent:
-	default:
-		return nil, fmt.Errorf("%s: delete mode must be %q or %q, not %q", name, DeleteTrash, DeletePermanent, b.deleteMode)
-	}
 	if b.pageSize <= 0 || b.pageSize > DefaultListPageSize {
 		b.pageSize = DefaultListPageSize
 	}
-	for kind, def := range DefaultExportFormats {
-		ext := def
-		if e, ok := opts.ExportFormats[kind]; ok && e != "" {
-			ext = strings.TrimPrefix(strings.ToLower(e), ".")
-			if ext == "jpeg" {
-				ext = "jpg"
-			}
-		}
-		mime, ok := exportMimes[kind][ext]
-		if !ok {
-			return nil, fmt.Errorf("%s: Drive cannot export a %s as %q", name, kind, ext)
-		}
+	for kind, ext := range opts.ExportFormats {
 		gm := ExportKinds[kind]
-		b.exports[gm] = exportFormat{ext: ext, mime: mime}
+		b.exports[gm] = exportFormat{ext: ext, mime: exportMimes[kind][ext]}
 		b.byExt[ext] = append(b.byExt[ext], gm)
-	}
-	for kind := range opts.ExportFormats {
-		if _, ok := ExportKinds[kind]; !ok {
-			return nil, fmt.Errorf("%s: unknown export kind %q", name, kind)
-		}
-	}
-	if opts.RequestsPerSecond < 0 {
-		return nil, fmt.Errorf("%s: negative requests per second", name)
 	}
 	cache := opts.FolderCacheSize
 	if cache <= 0 {
@@ -402,24 +312,28 @@ func newBackend(opts Options) (*Backend, error) {
 	return b, nil
 }
 
-// limiters holds one pacer per account (credentials identity, endpoint
-// and rate): backends that reach Drive as the same user share it, since
-// Drive's quotas are per user. One entry per configured account.
-var limiters = struct {
-	sync.Mutex
-	m map[string]*rate.Limiter
-}{m: map[string]*rate.Limiter{}}
+// Pacers holds one request pacer per account (credentials identity,
+// endpoint and rate): backends that reach Drive as the same user share it,
+// since Drive's quotas are per user. The zero value is ready to use; one
+// process keeps one, handed to every backend it opens (Options.Pacers).
+type Pacers struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
 
-// sharedLimiter returns the pacer of rps requests per second (burst: one
-// second's worth) for an account.
-func sharedLimiter(account string, rps float64) *rate.Limiter {
+// get returns the pacer of rps requests per second (burst: one second's
+// worth) for an account.
+func (p *Pacers) get(account string, rps float64) *rate.Limiter {
 	key := fmt.Sprintf("%s\x00%g", account, rps)
-	limiters.Lock()
-	defer limiters.Unlock()
-	l := limiters.m[key]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.m[key]
 	if l == nil {
+		if p.m == nil {
+			p.m = map[string]*rate.Limiter{}
+		}
 		l = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
-		limiters.m[key] = l
+		p.m[key] = l
 	}
 	return l
 }

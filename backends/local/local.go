@@ -55,16 +55,6 @@ const (
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
 
-// Options configures a local backend.
-type Options struct {
-	Name  string // the config name, used in String()
-	Path  string // absolute root folder; need not exist yet
-	Fsync bool   // fsync each file, and its folder after the rename, before Put returns
-	// Logger gets a line for each entry List skips (symlinks, special files,
-	// names that cannot be keys); nil discards them.
-	Logger *slog.Logger
-}
-
 // Backend stores objects as files under a root folder. It implements
 // backends.Backend, backends.Hasher (md5, sha256), backends.Precisioner and,
 // between two local folders, backends.ServerSideCopier (a kernel copy).
@@ -99,13 +89,10 @@ var (
 // New returns a backend rooted at opts.Path, which must be absolute and, if
 // it exists, a folder.
 func New(opts Options) (*Backend, error) {
-	if opts.Path == "" {
-		return nil, fmt.Errorf("local %q: path is empty", opts.Name)
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("local %q: %w", opts.Name, err)
 	}
-	if !filepath.IsAbs(opts.Path) {
-		return nil, fmt.Errorf("local %q: path %q is not absolute", opts.Name, opts.Path)
-	}
-	root := filepath.Clean(opts.Path)
+	root := opts.Path
 	if fi, err := os.Stat(root); err == nil && !fi.IsDir() {
 		return nil, fmt.Errorf("local %q: path %s is not a folder", opts.Name, root)
 	}

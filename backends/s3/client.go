@@ -25,8 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-const defaultRegion = "us-east-1"
-
 // newClient builds the SDK client: HTTP transport (CA bundle, TLS
 // verification), credentials (static keys, profile or the default chain,
 // then AssumeRole), retries and endpoint.
@@ -88,7 +86,7 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		cfg.Region = defaultRegion
+		cfg.Region = DefaultRegion
 	}
 	b.region = cfg.Region
 	if opts.RoleARN != "" {

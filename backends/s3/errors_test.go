@@ -121,6 +121,12 @@ func TestStringHidesSecrets(t *testing.T) {
 		Endpoint:    "http://user:endpointpw@127.0.0.1:7070",
 		AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "SECRETSECRET", SessionToken: "TOKENTOKEN",
 	}
+	// An endpoint with a password is refused without showing it.
+	if _, err := New(t.Context(), o); err == nil || strings.Contains(err.Error(), "endpointpw") {
+		t.Errorf("New with a password in the endpoint: %v", err)
+	}
+	withPW := o
+	o.Endpoint = "http://127.0.0.1:7070"
 	b := mustNew(t, o)
 	if got, want := b.String(), `s3 "legacy" (s3://legacy-media/2019/ at http://127.0.0.1:7070)`; got != want {
 		t.Errorf("String() = %s; want %s", got, want)
@@ -129,7 +135,7 @@ func TestStringHidesSecrets(t *testing.T) {
 	if got, want := aws.String(), `s3 "a" (s3://bk/ in eu-west-1)`; got != want {
 		t.Errorf("String() = %s; want %s", got, want)
 	}
-	for _, s := range []string{fmt.Sprint(o), fmt.Sprintf("%+v", o), fmt.Sprintf("%#v", o), fmt.Sprintf("%v", &o), fmt.Sprintf("%+v", b)} {
+	for _, s := range []string{fmt.Sprint(withPW), fmt.Sprintf("%+v", withPW), fmt.Sprintf("%#v", withPW), fmt.Sprintf("%v", &withPW), fmt.Sprintf("%+v", b)} {
 		for _, secret := range []string{"SECRETSECRET", "TOKENTOKEN", "endpointpw"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%q shows a secret", s)
@@ -145,17 +151,17 @@ func TestOptionsValidation(t *testing.T) {
 		edit func(*Options)
 		want string
 	}{
-		{"no bucket", func(o *Options) { o.Bucket = "" }, "bucket is empty"},
+		{"no bucket", func(o *Options) { o.Bucket = "" }, "bucket must be a bucket name"},
 		{"bad sse", func(o *Options) { o.SSE = "aes" }, "sse must be"},
 		{"kms key without kms", func(o *Options) { o.SSEKMSKeyID = "k" }, "sse_kms_key_id"},
-		{"small part", func(o *Options) { o.PartSize = 4 * mib }, "part size"},
-		{"huge part", func(o *Options) { o.PartSize = 6 << 30 }, "part size"},
-		{"huge cutoff", func(o *Options) { o.UploadCutoff = 6 << 30 }, "upload cutoff"},
+		{"small part", func(o *Options) { o.PartSize = 4 * mib }, "part_size must be between"},
+		{"huge part", func(o *Options) { o.PartSize = 6 << 30 }, "part_size must be between"},
+		{"huge cutoff", func(o *Options) { o.UploadCutoff = 6 << 30 }, "upload_cutoff must be"},
 		{"bad copy mode", func(o *Options) { o.ServerSideCopy = "sometimes" }, "server_side_copy"},
-		{"secret without key", func(o *Options) { o.SecretAccessKey = "s" }, "without access_key_id"},
+		{"secret without key", func(o *Options) { o.SecretAccessKey = "s" }, "access_key_id is not"},
 		{"key without secret", func(o *Options) { o.AccessKeyID = "k" }, "secret_access_key is empty"},
 		{"bad endpoint", func(o *Options) { o.Endpoint = "ftp://x" }, "endpoint"},
-		{"bad prefix", func(o *Options) { o.Prefix = "a/../b" }, "invalid prefix"},
+		{"bad prefix", func(o *Options) { o.Prefix = "a/../b" }, `prefix "a/../b"`},
 	} {
 		o := base
 		c.edit(&o)
@@ -196,14 +202,16 @@ func TestHelpers(t *testing.T) {
 			t.Errorf("isMultipartETag(%q) = %v", etag, !want)
 		}
 	}
-	for in, want := range map[string]string{"": "", "/": "", "2019": "2019/", "2019/": "2019/", "/a/b/": "a/b/"} {
-		if got, err := NormalizePrefix(in); err != nil || got != want {
-			t.Errorf("NormalizePrefix(%q) = %q, %v; want %q", in, got, err, want)
+	for in, want := range map[string]string{"": "", "2019": "2019/", "2019/": "2019/", "a/b/": "a/b/"} {
+		o := Options{Bucket: "b", Prefix: in}
+		if err := o.Validate(); err != nil || o.Prefix != want {
+			t.Errorf("Validate of prefix %q: %q, %v; want %q", in, o.Prefix, err, want)
 		}
 	}
-	for _, bad := range []string{"a//b", "../x", "a/./b"} {
-		if _, err := NormalizePrefix(bad); err == nil {
-			t.Errorf("NormalizePrefix(%q): no error", bad)
+	for _, bad := range []string{"a//b", "../x", "a/./b", "/a/b/", "/"} {
+		o := Options{Bucket: "b", Prefix: bad}
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "prefix") {
+			t.Errorf("Validate of prefix %q: %v, want an error naming the prefix", bad, err)
 		}
 	}
 	for ep, want := range map[string]bool{"http://127.0.0.1:7070": true, "http://localhost:9000": true, "https://[::1]:9000": true, "https://s3.example.com": false, "": false} {

@@ -96,92 +96,6 @@ const (
 	smallObject = 256 << 10
 )
 
-// Server-side copy policies (Options.ServerSideCopy).
-const (
-	CopyAuto   = "auto"   // when CanCopyFrom finds one set of credentials
-	CopyAlways = "always" // for any s3 source
-	CopyNever  = "never"  // always stream
-)
-
-// Options configures an S3 backend. The fields mirror the config's s3
-// block; zero values take the documented defaults.
-type Options struct {
-	Name   string // the config name, used in String()
-	Bucket string // required
-	// Prefix is the backend's root inside the bucket, e.g. "2019/"; a
-	// missing trailing slash is added. "" is the whole bucket.
-	Prefix string
-	// Region defaults to the SDK's (AWS_REGION, the profile), then to
-	// us-east-1.
-	Region string
-	// Endpoint is the base URL of an S3-compatible store, e.g.
-	// "http://127.0.0.1:7070"; "" is AWS.
-	Endpoint string
-	// ForcePathStyle addresses buckets as endpoint/bucket; it is also used
-	// when Endpoint's host is an IP address or localhost.
-	ForcePathStyle bool
-	// Profile selects a shared config/credentials profile.
-	Profile string
-	// Static credentials; when AccessKeyID is empty the SDK's default
-	// chain (environment, profile, web identity, instance metadata) is used.
-	AccessKeyID, SecretAccessKey, SessionToken string
-	// CABundle is a PEM file of extra root CAs for the endpoint.
-	CABundle string
-	// RoleARN, when set, is assumed (STS AssumeRole) with the credentials
-	// above; ExternalID goes with it.
-	RoleARN, ExternalID string
-	// STSEndpoint is where AssumeRole goes ("" = AWS STS, or the SDK's
-	// AWS_ENDPOINT_URL_STS), e.g. a MinIO server's own endpoint.
-	STSEndpoint  string
-	StorageClass string // on writes, e.g. "STANDARD_IA"; "" = the bucket's default
-	SSE          string // "", "AES256" or "aws:kms"
-	SSEKMSKeyID  string // with SSE "aws:kms"; "" = the account's default key
-	// PartSize is the multipart part size (default 16 MiB, at least 5 MiB);
-	// it grows for objects that would need more than 10,000 parts.
-	PartSize int64
-	// UploadCutoff: objects of known size below it are sent with PutObject,
-	// at or above it as multipart uploads. Default PartSize; at most 5 GiB.
-	UploadCutoff int64
-	// UploadConcurrency is how many parts of one PutResumable upload are
-	// in flight at once (default 4). They stream from ranged reads of the
-	// source, so it costs connections, not buffers.
-	UploadConcurrency int
-	// ServerSideCopy is "auto" (default), "always" or "never".
-	ServerSideCopy string
-	// InsecureSkipVerify turns TLS certificate verification off.
-	InsecureSkipVerify bool
-	// Logger gets a line for each key List skips because it cannot be a
-	// syncer key ("a//b", "../x"); nil discards them.
-	Logger *slog.Logger
-
-	// Tuning not exposed in the config (zero: default).
-	CopyCutoff      int64         // DefaultCopyCutoff
-	CopyPartSize    int64         // DefaultCopyPartSize
-	MaxAttempts     int           // DefaultMaxAttempts
-	RetryBaseDelay  time.Duration // SDK default: 50 ms, 1 s for throttling
-	RetryMaxBackoff time.Duration // 20 s
-	// ResponseHeaderTimeout: DefaultResponseHeaderTimeout; the requests
-	// of slowOp get at least SlowResponseHeaderTimeout.
-	ResponseHeaderTimeout time.Duration
-}
-
-// String describes the options without secrets.
-func (o Options) String() string {
-	return fmt.Sprintf("s3.Options{Name:%q Bucket:%q Prefix:%q Region:%q Endpoint:%q Profile:%q AccessKeyID:%q SecretAccessKey:%s SessionToken:%s RoleARN:%q}",
-		o.Name, o.Bucket, o.Prefix, o.Region, redactURL(o.Endpoint), o.Profile, o.AccessKeyID,
-		setOrNot(o.SecretAccessKey), setOrNot(o.SessionToken), o.RoleARN)
-}
-
-// GoString is String, so %#v never prints a secret either.
-func (o Options) GoString() string { return o.String() }
-
-func setOrNot(s string) string {
-	if s == "" {
-		return "(unset)"
-	}
-	return "(sensitive)"
-}
-
 // Backend is a bucket, or a prefix in one, of an S3 or S3-compatible store.
 // It implements backends.Backend, backends.Precisioner,
 // backends.ResumablePutter, backends.UploadAborter,
@@ -234,7 +148,7 @@ type credIdentity struct {
 // New checks opts and returns a backend. It builds the SDK client and
 // resolves credentials lazily (no request is made); Check verifies access.
 func New(ctx context.Context, opts Options) (*Backend, error) {
-	b, err := newBackend(opts)
+	b, err := newBackend(&opts)
 	if err != nil {
 		return nil, err
 	}
@@ -247,23 +161,17 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 }
 
 // newBackend validates opts and fills in everything but the client.
-func newBackend(opts Options) (*Backend, error) {
+func newBackend(opts *Options) (*Backend, error) {
 	name := fmt.Sprintf("s3 %q", opts.Name)
-	if opts.Bucket == "" {
-		return nil, fmt.Errorf("%s: bucket is empty", name)
-	}
-	if strings.ContainsAny(opts.Bucket, "/ ") {
-		return nil, fmt.Errorf("%s: invalid bucket name %q", name, opts.Bucket)
-	}
-	root, err := NormalizePrefix(opts.Prefix)
-	if err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	b := &Backend{
 		name:         opts.Name,
 		bucket:       opts.Bucket,
-		root:         root,
-		endpoint:     strings.TrimRight(opts.Endpoint, "/"),
+		root:         opts.Prefix,
+		endpoint:     opts.Endpoint,
+		region:       opts.Region,
 		storageClass: opts.StorageClass,
 		sse:          opts.SSE,
 		kmsKeyID:     opts.SSEKMSKeyID,
@@ -281,34 +189,7 @@ func newBackend(opts Options) (*Backend, error) {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	if b.endpoint != "" {
-		u, err := url.Parse(b.endpoint)
-		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			return nil, fmt.Errorf("%s: endpoint %q is not an http:// or https:// URL", name, redactURL(opts.Endpoint))
-		}
-		b.https = u.Scheme == "https"
-	}
-	switch b.sse {
-	case "", "AES256", "aws:kms":
-	default:
-		return nil, fmt.Errorf("%s: sse must be \"AES256\" or \"aws:kms\", not %q", name, b.sse)
-	}
-	if b.kmsKeyID != "" && b.sse != "aws:kms" {
-		return nil, fmt.Errorf("%s: sse_kms_key_id needs sse = \"aws:kms\"", name)
-	}
-	if b.partSize == 0 {
-		b.partSize = DefaultPartSize
-	}
-	if b.partSize < MinPartSize || b.partSize > MaxPartSize {
-		return nil, fmt.Errorf("%s: part size %d is outside 5 MiB .. 5 GiB", name, b.partSize)
-	}
-	if b.uploadCutoff == 0 {
-		b.uploadCutoff = b.partSize
-	}
-	if b.concurrency <= 0 {
-		b.concurrency = DefaultUploadConcurrency
-	}
-	if b.uploadCutoff < 0 || b.uploadCutoff > MaxPartSize {
-		return nil, fmt.Errorf("%s: upload cutoff %d is outside 0 .. 5 GiB", name, b.uploadCutoff)
+		b.https = strings.HasPrefix(b.endpoint, "https:")
 	}
 	if b.copyCutoff == 0 {
 		b.copyCutoff = DefaultCopyCutoff
@@ -322,24 +203,12 @@ func newBackend(opts Options) (*Backend, error) {
 	if b.copyPartSize < MinPartSize || b.copyPartSize > MaxPartSize {
 		return nil, fmt.Errorf("%s: copy part size %d is outside 5 MiB .. 5 GiB", name, b.copyPartSize)
 	}
-	switch b.ssc {
-	case "":
-		b.ssc = CopyAuto
-	case CopyAuto, CopyAlways, CopyNever:
-	default:
-		return nil, fmt.Errorf("%s: server_side_copy must be \"auto\", \"always\" or \"never\", not %q", name, b.ssc)
-	}
 	if b.maxAttempts <= 0 {
 		b.maxAttempts = DefaultMaxAttempts
 	}
 	switch {
 	case opts.AccessKeyID != "":
-		if opts.SecretAccessKey == "" {
-			return nil, fmt.Errorf("%s: access_key_id is set but secret_access_key is empty", name)
-		}
 		b.creds = credIdentity{kind: "static", keyID: opts.AccessKeyID, secret: opts.SecretAccessKey, session: opts.SessionToken}
-	case opts.SecretAccessKey != "" || opts.SessionToken != "":
-		return nil, fmt.Errorf("%s: secret_access_key or session_token is set without access_key_id", name)
 	case opts.Profile != "":
 		b.creds = credIdentity{kind: "profile", profile: opts.Profile}
 	default:
@@ -348,20 +217,6 @@ func newBackend(opts Options) (*Backend, error) {
 	b.creds.roleARN, b.creds.externalID = opts.RoleARN, opts.ExternalID
 	b.bufPool.New = func() any { buf := make([]byte, b.partSize); return &buf }
 	return b, nil
-}
-
-// NormalizePrefix checks a bucket prefix and returns it ending in "/"
-// ("" stays ""). A leading "/" is dropped.
-func NormalizePrefix(p string) (string, error) {
-	p = strings.TrimLeft(p, "/")
-	if p == "" {
-		return "", nil
-	}
-	p = strings.TrimSuffix(p, "/")
-	if err := backends.CheckKey(p); err != nil {
-		return "", fmt.Errorf("invalid prefix %q: %w", p+"/", err)
-	}
-	return p + "/", nil
 }
 
 // String returns e.g. `s3 "legacy" (s3://legacy-media/2019/ at http://127.0.0.1:7070)`;

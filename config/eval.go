@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"path/filepath"
+	"slices"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// missing reports whether expr stands for an absent attribute: gohcl gives
+// those a null expression with an empty range (the body's start).
+func missing(expr hcl.Expression) bool { return expr == nil || expr.Range().Empty() }
+
+// required reports a missing required attribute (gohcl does not for
+// hcl.Expression fields) and returns false when it is missing.
+func (d *decoder) required(expr hcl.Expression, attr string) bool {
+	if !missing(expr) {
+		return true
+	}
+	d.errorf(expr.Range().Ptr(), "Missing required argument",
+		"The argument %q is required, but no definition was found.", attr)
+	return false
+}
+
+func (d *decoder) decodeVariables(blocks []*variableBlock) {
+	for _, vb := range blocks {
+		if !hclsyntax.ValidIdentifier(vb.Name) {
+			d.errorf(vb.DefRange.Ptr(), "Invalid variable name",
+				"Variable name %q is not valid: a name starts with a letter or underscore and holds only letters, digits, underscores and dashes.", vb.Name)
+			continue
+		}
+		if prev := d.vars[vb.Name]; prev != nil {
+			d.errorf(vb.DefRange.Ptr(), "Duplicate variable",
+				"A variable named %q was already declared at %s. Variable names must be unique.", vb.Name, at(prev.decl))
+			continue
+		}
+		v := &variable{decl: vb.DefRange}
+		d.vars[vb.Name] = v
+		d.evalIn(d.funcCtx, vb.Description, cty.String, "description")
+		def, defOK := d.evalIn(d.funcCtx, vb.Default, cty.DynamicPseudoType, "default")
+		if s, ok := d.opts.Vars[vb.Name]; ok {
+			v.value = cty.StringVal(s)
+		} else if s, ok := d.opts.LookupEnv(VarEnvPrefix + vb.Name); ok {
+			v.value = cty.StringVal(s)
+		} else if !defOK {
+			v.value = cty.DynamicVal // already reported; uses of it are skipped
+		} else if !def.IsNull() {
+			v.value = def
+		} else {
+			v.unset = true
+		}
+	}
+	var extra []string
+	for name := range d.opts.Vars {
+		if d.vars[name] == nil {
+			extra = append(extra, name)
+		}
+	}
+	slices.Sort(extra)
+	for _, name := range extra {
+		d.errorf(nil, "Value for undeclared variable",
+			"A value was given for the variable %q (with -var), but the configuration declares no variable %q. Declare it with a variable %q {} block, or remove the -var.", name, name, name)
+	}
+
+	vals := map[string]cty.Value{}
+	for name, v := range d.vars {
+		if !v.unset {
+			vals[name] = v.value
+		}
+	}
+	d.ctx = &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vals)},
+		Functions: d.funcCtx.Functions,
+	}
+}
+
+// checkVars reports references in expr to undeclared or unset variables.
+// It returns false when expr must not be evaluated.
+func (d *decoder) checkVars(expr hcl.Expression) bool {
+	ok := true
+	for _, tr := range expr.Variables() {
+		if tr.RootName() != "var" || len(tr) < 2 {
+			continue
+		}
+		var name string
+		switch step := tr[1].(type) {
+		case hcl.TraverseAttr:
+			name = step.Name
+		case hcl.TraverseIndex:
+			if step.Key.Type() != cty.String || !step.Key.IsKnown() || step.Key.IsNull() {
+				continue
+			}
+			name = step.Key.AsString()
+		default:
+			continue
+		}
+		v := d.vars[name]
+		switch {
+		case v == nil:
+			d.errorf(tr.SourceRange().Ptr(), "Reference to undeclared input variable",
+				"There is no variable named %q. Declare it with a variable %q {} block.", name, name)
+			ok = false
+		case v.unset:
+			if !d.reported[name] {
+				d.reported[name] = true
+				d.errorf(v.decl.Ptr(), "No value for required variable",
+					"The variable %q is used at %s but has no value. Set it with -var %s=VALUE or the environment variable %s%s, or give it a default.",
+					name, at(tr.SourceRange()), name, VarEnvPrefix, name)
+			}
+			ok = false
+		}
+	}
+	return ok
+}
+
+// eval evaluates expr in the full context and converts it to ty
+// (cty.DynamicPseudoType: no conversion). ok is false when the value is
+// unusable; a diagnostic has then been recorded (or was, for a value it
+// depends on). An absent attribute gives a null value and ok true.
+func (d *decoder) eval(expr hcl.Expression, ty cty.Type, attr string) (cty.Value, bool) {
+	return d.evalIn(d.ctx, expr, ty, attr)
+}
+
+func (d *decoder) evalIn(ctx *hcl.EvalContext, expr hcl.Expression, ty cty.Type, attr string) (cty.Value, bool) {
+	if ctx == d.ctx && !d.checkVars(expr) {
+		return cty.NilVal, false
+	}
+	val, diags := expr.Value(ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() || !val.IsWhollyKnown() {
+		return cty.NilVal, false
+	}
+	if val.IsNull() || ty == cty.DynamicPseudoType {
+		return val, true
+	}
+	cv, err := convert.Convert(val, ty)
+	if err != nil {
+		d.errorf(expr.Range().Ptr(), "Incorrect attribute value type",
+			"Inappropriate value for attribute %q: %s.", attr, err)
+		return cty.NilVal, false
+	}
+	return cv, true
+}
+
+// optString evaluates an optional string attribute.
+func (d *decoder) optString(expr hcl.Expression, attr string) (s string, set, ok bool) {
+	v, ok := d.eval(expr, cty.String, attr)
+	if !ok || v.IsNull() {
+		return "", false, ok
+	}
+	return v.AsString(), true, true
+}
+
+// reqString evaluates a required string attribute.
+func (d *decoder) reqString(expr hcl.Expression, attr string) (string, bool) {
+	if !d.required(expr, attr) {
+		return "", false
+	}
+	s, set, ok := d.optString(expr, attr)
+	if ok && !set {
+		d.errorf(expr.Range().Ptr(), "Invalid "+attr+" value", "The argument %q is required and must not be null.", attr)
+		return "", false
+	}
+	return s, ok
+}
+
+// wholeNumber returns v as an int when it is a whole number that fits.
+func wholeNumber(v cty.Value) (int, bool) {
+	if v.Type() != cty.Number || v.IsNull() || !v.IsKnown() {
+		return 0, false
+	}
+	bf := v.AsBigFloat()
+	if bf.IsInf() || !bf.IsInt() {
+		return 0, false
+	}
+	n, acc := bf.Int64()
+	if acc != big.Exact || n > math.MaxInt || n < math.MinInt {
+		return 0, false
+	}
+	return int(n), true
+}
+
+// showValue renders a configuration value for an error message.
+func showValue(v cty.Value) string {
+	switch {
+	case v.IsNull():
+		return "null"
+	case v.Type() == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case v.Type() == cty.Number:
+		return v.AsBigFloat().Text('g', -1)
+	case v.Type() == cty.Bool:
+		return fmt.Sprint(v.True())
+	}
+	return "a " + v.Type().FriendlyName()
+}
+
+// optWhole evaluates an optional whole-number attribute of at least min.
+func (d *decoder) optWhole(expr hcl.Expression, attr string, min int) (n int, set, ok bool) {
+	v, ok := d.eval(expr, cty.Number, attr)
+	if !ok || v.IsNull() {
+		return 0, false, ok
+	}
+	n, whole := wholeNumber(v)
+	if !whole || n < min {
+		d.errorf(expr.Range().Ptr(), "Invalid "+attr+" value",
+			"%s must be a whole number of at least %d; got %s.", attr, min, showValue(v))
+		return 0, false, false
+	}
+	return n, true, true
+}
+
+// absPath makes a configured path absolute (relative to the config folder)
+// and clean.
+func (d *decoder) absPath(p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(d.dir, p)
+	}
+	return filepath.Clean(p)
+}
