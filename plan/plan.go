@@ -151,23 +151,8 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.create(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := p.db.ExecContext(ctx, `ATTACH DATABASE ? AS st`, sqlitefile.DSN(st.Path(), "ro", nil)); err != nil {
-		return nil, fmt.Errorf("plan: read state %s: %w", st.Path(), err)
-	}
-	defer p.db.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE st`)
-	for _, s := range syncs {
-		from, err := open(s.From)
-		if err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
-		to, err := open(s.To)
-		if err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
-		d := &differ{p: p, s: s, from: from, to: to, refresh: opts.Refresh, log: log}
-		if err := d.run(ctx); err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
+	if err := p.diff(ctx, st, syncs, open, opts.Refresh, log); err != nil {
+		return nil, err
 	}
 	if cfg.Limits.MaxDelete >= 0 {
 		sum, err := p.Summary(ctx)
@@ -199,6 +184,39 @@ func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
 		}
 	}
 	return out, nil
+}
+
+// diff plans each sync on one connection of the plan database, the one the
+// state is attached to: its views are that connection's alone.
+func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, refresh bool, log *slog.Logger) error {
+	conn, err := p.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	defer conn.Close()
+	detach, err := st.AttachTo(ctx, conn, "st")
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	// A state left attached only keeps the file open until Close.
+	defer detach(context.WithoutCancel(ctx))
+	for _, s := range syncs {
+		from, err := open(s.From)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		to, err := open(s.To)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log}
+		if err := d.run(ctx); err != nil {
+			// The diff reads the state's views: their errors may say
+			// that the state is damaged, which the state explains.
+			return st.Explain(fmt.Errorf("sync %q: %w", s.Name, err))
+		}
+	}
+	return nil
 }
 
 func (p *Plan) create(ctx context.Context) error {

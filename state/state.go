@@ -355,10 +355,6 @@ func readMeta(ctx context.Context, q querier, key string) (string, error) {
 // Path is the state file's path.
 func (s *Store) Path() string { return s.path }
 
-// DB exposes the database for the plan's SQL diff and the apply recorder.
-// Callers keep to the tables documented in the schema above.
-func (s *Store) DB() *sql.DB { return s.db }
-
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
