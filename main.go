@@ -356,18 +356,18 @@ func (c *cli) plan(args []string) int {
 	defer unlock()
 	p, err := plan.Make(stop, cfg, st, c.newOpener(cfg).Open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
 	if err != nil {
-		return c.fail(stop, st.Explain(err))
+		return c.fail(stop, err)
 	}
 	defer p.Close()
 	if len(pf.targets) > 0 {
 		fmt.Fprintf(c.stderr, "Warning: targeting is in effect: only sync %s is planned.\n", strings.Join(pf.targets, ", "))
 	}
 	if err := c.render(stop, p, cfg, pf.json); err != nil {
-		return c.fail(stop, st.Explain(err))
+		return c.fail(stop, err)
 	}
 	if pf.out != "" {
 		if err := p.Save(stop, pf.out); err != nil {
-			return c.fail(stop, st.Explain(err))
+			return c.fail(stop, err)
 		}
 		if !pf.json {
 			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    syncer apply %s\n", pf.out, pf.out)
@@ -375,7 +375,7 @@ func (c *cli) plan(args []string) int {
 	}
 	sum, err := p.Summary(stop)
 	if err != nil {
-		return c.fail(stop, st.Explain(err))
+		return c.fail(stop, err)
 	}
 	if pf.detailed && sum.Changes() {
 		return exitChanges
@@ -483,23 +483,23 @@ func (c *cli) apply(args []string) int {
 	if planFile != "" {
 		v, err := st.Version(stop)
 		if err != nil {
-			return c.fail(stop, st.Explain(err))
+			return c.fail(stop, err)
 		}
 		if err := p.CheckFresh(v, cfg.Hash); err != nil {
-			return c.fail(stop, st.Explain(err))
+			return c.fail(stop, err)
 		}
 	} else {
 		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log}); err != nil {
-			return c.fail(stop, st.Explain(err))
+			return c.fail(stop, err)
 		}
 		defer p.Close()
 		if err := c.render(stop, p, cfg, af.json); err != nil {
-			return c.fail(stop, st.Explain(err))
+			return c.fail(stop, err)
 		}
 	}
 	sum, err := p.Summary(stop)
 	if err != nil {
-		return c.fail(stop, st.Explain(err))
+		return c.fail(stop, err)
 	}
 	if planFile == "" && sum.Changes() && !af.autoApprove {
 		if code, ok := c.confirm(); !ok {
@@ -507,12 +507,12 @@ func (c *cli) apply(args []string) int {
 		}
 	}
 	if _, err := st.BumpSerial(stop); err != nil {
-		return c.fail(stop, st.Explain(err))
+		return c.fail(stop, err)
 	}
 	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
 		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version,
 	})
-	return c.report(res, st.Explain(err), af.json)
+	return c.report(res, err, af.json)
 }
 
 // confirm asks for "yes" on a terminal; without one it refuses at once.

@@ -13,9 +13,10 @@ import (
 )
 
 // differ plans one sync: src and dst are listing tables in the plan
-// database, st.objects is the state, attached read-only.
+// database; st_objects and st_pending are the state's views (see
+// state.Store.AttachTo) on conn.
 type differ struct {
-	p        *Plan
+	conn     *sql.Conn
 	s        *config.Sync
 	from, to backends.Backend
 	refresh  bool
@@ -24,7 +25,7 @@ type differ struct {
 }
 
 func (d *differ) run(ctx context.Context) error {
-	tx, err := d.p.db.BeginTx(ctx, nil)
+	tx, err := d.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -77,12 +78,12 @@ func (d *differ) run(ctx context.Context) error {
 func (d *differ) fillHashes(ctx context.Context) error {
 	named := sql.Named("sync", d.s.Name)
 	reuse := []string{
-		`UPDATE src SET md5 = (SELECT r.src_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key)
-		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = src.key
+		`UPDATE src SET md5 = (SELECT r.src_md5 FROM st_objects r WHERE r.sync = @sync AND r.key = src.key)
+		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st_objects r WHERE r.sync = @sync AND r.key = src.key
 		   AND r.src_size = src.size AND r.src_mtime = src.mtime AND r.src_etag = src.etag AND src.etag != ''
 		   AND r.src_md5 != '')`,
-		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key)
-		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st.objects r WHERE r.sync = @sync AND r.key = dst.key
+		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key)
+		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key
 		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_etag = dst.etag AND dst.etag != ''
 		   AND r.dst_md5 != '')`,
 	}
@@ -200,7 +201,7 @@ func (d *differ) diff(ctx context.Context) error {
 		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix)}
-	rec := `LEFT JOIN st.objects r ON r.sync = @sync AND r.key = s.key`
+	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
 	var copies string
 	if d.refresh {
 		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5,
@@ -218,7 +219,7 @@ func (d *differ) diff(ctx context.Context) error {
 			FROM src s ` + rec + ` WHERE r.key IS NULL
 			UNION ALL
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
-			FROM src s JOIN st.objects r ON r.sync = @sync AND r.key = s.key WHERE ` + e.srcChanged
+			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE ` + e.srcChanged
 	}
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason) `
 	if _, err := d.tx.ExecContext(ctx, ins+`SELECT * FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
@@ -231,7 +232,7 @@ func (d *differ) diff(ctx context.Context) error {
 				dst_size, dst_mtime, dst_etag, dst_md5, reason)
 			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
 				'copied by an interrupted apply'
-			FROM src s JOIN dst d ON d.key = s.key JOIN st.pending p ON p.sync = @sync AND p.key = s.key
+			FROM src s JOIN dst d ON d.key = s.key JOIN st_pending p ON p.sync = @sync AND p.key = s.key
 			` + rec + ` WHERE r.key IS NULL AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
@@ -250,7 +251,7 @@ func (d *differ) diff(ctx context.Context) error {
 			// A copy changed at the destination since syncer wrote it is
 			// someone's edit, no longer syncer's copy: kept, and forgotten
 			// so that later plans leave it alone too.
-			gone := `FROM dst d JOIN st.objects r ON r.sync = @sync AND r.key = d.key
+			gone := `FROM dst d JOIN st_objects r ON r.sync = @sync AND r.key = d.key
 				WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key)`
 			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source' ` + gone + ` AND NOT ` + e.drift + ` ORDER BY d.key`
 			kept := del + `SELECT @sync, 'forget', d.key, d.size, '` + keptReason + `' ` + gone + ` AND ` + e.drift + ` ORDER BY d.key`
@@ -268,7 +269,7 @@ func (d *differ) diff(ctx context.Context) error {
 		}
 		// Records of keys gone from both sides are dropped quietly.
 		q = del + `SELECT @sync, 'forget', r.key, r.dst_size, 'gone from both sides'
-			FROM st.objects r WHERE r.sync = @sync AND ` + inPrefix + `
+			FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + `
 			AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)
 			AND NOT EXISTS (SELECT 1 FROM dst d WHERE d.key = r.key) ORDER BY r.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
@@ -352,7 +353,7 @@ func (d *differ) logKept(ctx context.Context) error {
 }
 
 func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any) error {
-	sel := `SELECT r.key, r.dst_size FROM st.objects r WHERE r.sync = @sync AND ` + inPrefix + ` AND r.key > @last
+	sel := `SELECT r.key, r.dst_size FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + ` AND r.key > @last
 		AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key) ORDER BY r.key LIMIT 256`
 	ins := `INSERT INTO actions (sync, kind, key, size, reason) VALUES (@sync, ?, ?, ?, 'gone from source')`
 	type cand struct {

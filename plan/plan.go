@@ -6,13 +6,10 @@ package plan
 import (
 	"context"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -22,6 +19,7 @@ import (
 
 	"syncer/backends"
 	"syncer/config"
+	"syncer/sqlitefile"
 	"syncer/state"
 )
 
@@ -145,7 +143,7 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 			p.Close()
 		}
 	}()
-	p.db, err = sql.Open("sqlite3", sqliteDSN(p.path, "rw")+"&_journal_mode=OFF&_synchronous=OFF")
+	p.db, err = sql.Open("sqlite3", sqlitefile.DSN(p.path, "rw", map[string]string{"_journal_mode": "OFF", "_synchronous": "OFF"}))
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
@@ -153,23 +151,8 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.create(ctx); err != nil {
 		return nil, err
 	}
-	if _, err := p.db.ExecContext(ctx, `ATTACH DATABASE ? AS st`, sqliteDSN(st.Path(), "ro")); err != nil {
-		return nil, fmt.Errorf("plan: read state %s: %w", st.Path(), err)
-	}
-	defer p.db.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE st`)
-	for _, s := range syncs {
-		from, err := open(s.From)
-		if err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
-		to, err := open(s.To)
-		if err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
-		d := &differ{p: p, s: s, from: from, to: to, refresh: opts.Refresh, log: log}
-		if err := d.run(ctx); err != nil {
-			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
-		}
+	if err := p.diff(ctx, st, syncs, open, opts.Refresh, log); err != nil {
+		return nil, err
 	}
 	if cfg.Limits.MaxDelete >= 0 {
 		sum, err := p.Summary(ctx)
@@ -203,13 +186,37 @@ func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
 	return out, nil
 }
 
-func sqliteDSN(path, mode string) string {
-	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
-	q := url.Values{}
-	q.Set("mode", mode)
-	q.Set("_busy_timeout", "10000")
-	u.RawQuery = q.Encode()
-	return u.String()
+// diff plans each sync on one connection of the plan database, the one the
+// state is attached to: its views are that connection's alone.
+func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, refresh bool, log *slog.Logger) error {
+	conn, err := p.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	defer conn.Close()
+	detach, err := st.AttachTo(ctx, conn, "st")
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	// A state left attached only keeps the file open until Close.
+	defer detach(context.WithoutCancel(ctx))
+	for _, s := range syncs {
+		from, err := open(s.From)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		to, err := open(s.To)
+		if err != nil {
+			return fmt.Errorf("sync %q: %w", s.Name, err)
+		}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log}
+		if err := d.run(ctx); err != nil {
+			// The diff reads the state's views: their errors may say
+			// that the state is damaged, which the state explains.
+			return st.Explain(fmt.Errorf("sync %q: %w", s.Name, err))
+		}
+	}
+	return nil
 }
 
 func (p *Plan) create(ctx context.Context) error {
@@ -260,17 +267,16 @@ func (p *Plan) create(ctx context.Context) error {
 
 // Open reads a plan file saved with Save.
 func Open(ctx context.Context, path string) (*Plan, error) {
-	head := make([]byte, 16)
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("plan file: %w", err)
 	}
-	_, err = f.Read(head)
+	c, _ := sqlitefile.Sniff(f)
 	f.Close()
-	if err != nil || string(head) != "SQLite format 3\x00" {
+	if c != sqlitefile.SQLite {
 		return nil, fmt.Errorf("plan file %s is not a syncer plan", path)
 	}
-	db, err := sql.Open("sqlite3", sqliteDSN(path, "ro"))
+	db, err := sql.Open("sqlite3", sqlitefile.DSN(path, "ro", nil))
 	if err != nil {
 		return nil, fmt.Errorf("plan file %s: %w", path, err)
 	}
@@ -349,21 +355,6 @@ func (p *Plan) Save(ctx context.Context, path string) error {
 	return nil
 }
 
-// fileKind names the type of a file that is not regular.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m&os.ModeSymlink != 0:
-		return "a symlink"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeDevice != 0:
-		return "a device"
-	}
-	return "special"
-}
-
 // checkSaveTarget refuses a path that holds something other than nothing,
 // an empty file, or a syncer plan (told by its SQLite application_id).
 func checkSaveTarget(path string) error {
@@ -376,7 +367,7 @@ func checkSaveTarget(path string) error {
 	case fi.IsDir():
 		return fmt.Errorf("%s is a folder", path)
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s is %s, not a regular file; not overwriting it", path, fileKind(fi.Mode()))
+		return fmt.Errorf("%s is a %s, not a regular file; not overwriting it", path, sqlitefile.Kind(fi.Mode()))
 	case fi.Size() == 0:
 		return nil
 	}
@@ -385,9 +376,7 @@ func checkSaveTarget(path string) error {
 		return err
 	}
 	defer f.Close()
-	head := make([]byte, 72)
-	if _, err := io.ReadFull(f, head); err != nil || string(head[:16]) != "SQLite format 3\x00" ||
-		binary.BigEndian.Uint32(head[68:72]) != planAppID {
+	if c, id := sqlitefile.Sniff(f); c != sqlitefile.SQLite || id != planAppID {
 		return fmt.Errorf("%s exists and is not a syncer plan; not overwriting it (remove it, or choose another name)", path)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -1343,5 +1344,65 @@ func TestInTheWay(t *testing.T) {
 	want := map[string]string{"docs": plan.InTheWay, "old/a/b.txt": plan.InTheWay, "docsx": "not in source", "olden.txt": "not in source"}
 	if !maps.Equal(got, want) {
 		t.Errorf("delete reasons = %q; want %q", got, want)
+	}
+}
+
+// A state damaged below its header (its objects table) fails Make with the
+// state's account of it, given once, as the CLI prints it.
+func TestCorruptState(t *testing.T) {
+	e := newEnv(t, `delete = "managed"`, "")
+	writeFile(t, e.src, "a.txt", "a", base)
+	var changes []state.Change
+	for i := range 2000 {
+		changes = append(changes, state.Change{Record: state.Record{Sync: "s", Key: fmt.Sprintf("photos/%05d.jpg", i),
+			Src: state.Fingerprint{Size: int64(i)}, Dst: state.Fingerprint{Size: int64(i)}, Written: base}})
+	}
+	if err := e.st.Apply(e.ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	path := e.cfg.State.Path
+	if err := e.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// XOR the b-tree page header of the objects table's root page.
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root, pageSize int64
+	if err := db.QueryRow(`SELECT rootpage, (SELECT page_size FROM pragma_page_size()) FROM sqlite_schema WHERE name = 'objects'`).Scan(&root, &pageSize); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 8)
+	if _, err := f.ReadAt(b, (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	for i := range b {
+		b[i] ^= 0xa5
+	}
+	if _, err := f.WriteAt(b, (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e.st = openState(t, path)
+	p, err := plan.Make(e.ctx, e.cfg, e.st, opener, plan.Options{Refresh: true})
+	if err == nil {
+		p.Close()
+		t.Fatal("Make on a corrupt state succeeded")
+	}
+	var ce *state.CorruptError
+	msg := err.Error()
+	if !errors.As(err, &ce) || ce.Path != path || strings.Count(msg, "is corrupt") != 1 ||
+		!strings.HasPrefix(msg, "state "+path+` is corrupt (sync "s": `) ||
+		!strings.HasSuffix(msg, ": database disk image is malformed): restore it from a backup, or move it aside and run plan again") {
+		t.Errorf("Make = %q, want the state's *CorruptError for %s, explained once", err, path)
 	}
 }

@@ -24,10 +24,9 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Explain returns err as it is, unless it carries SQLite's word that the
 // database is damaged (SQLITE_CORRUPT or SQLITE_NOTADB), as errors of queries
-// on DB() or on the state attached to another database may: then it returns
-// a *CorruptError that names the state file and what to do, wrapping err.
-// The Store's own methods already return such errors explained; explaining
-// twice changes nothing.
+// on AttachTo's views may: then it returns a *CorruptError that names the
+// state file and what to do, wrapping err. The Store's own methods already
+// return such errors explained; explaining twice changes nothing.
 func (s *Store) Explain(err error) error {
 	if err == nil || !isCorrupt(err) {
 		return err

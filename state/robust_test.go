@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -477,20 +476,16 @@ func TestCorruptState(t *testing.T) {
 	if again := st.Explain(fmt.Errorf("plan: %w", explained)); again.Error() != "plan: "+explained.Error() {
 		t.Errorf("Explain of an explained error = %q", again)
 	}
-	// And of the state attached to the plan's own database.
-	planDB, err := sql.Open("sqlite3", filepath.Join(t.TempDir(), "plan.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer planDB.Close()
-	if _, err := planDB.Exec(`ATTACH DATABASE ? AS st`, "file:"+path+"?mode=ro"); err != nil {
-		t.Fatal(err)
-	}
-	err = planDB.QueryRow(`SELECT count(*) FROM st.objects r WHERE r.sync = 's'`).Scan(&n)
+	// And of the views of the state attached to the plan's own database.
+	conn, detach := attached(t, st)
+	err = conn.QueryRowContext(ctx, `SELECT count(*) FROM st_objects r WHERE r.sync = 's'`).Scan(&n)
 	if want := `state ` + path + ` is corrupt (diff: database disk image is malformed)` + hint; err == nil || st.Explain(fmt.Errorf("diff: %w", err)).Error() != want {
 		t.Errorf("Explain(query of the attached state: %v), want %q", err, want)
 	}
-	planDB.Close()
+	if err := detach(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
 
 	other := errors.New("some other error")
 	if st.Explain(other) != other || st.Explain(nil) != nil {

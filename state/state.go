@@ -8,16 +8,13 @@
 package state
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -25,6 +22,8 @@ import (
 	"time"
 
 	"github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+
+	"syncer/sqlitefile"
 )
 
 // applicationID marks a SQLite file as a syncer state ("SYNC").
@@ -131,7 +130,7 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 	if err := checkFile(path, create); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", dsn(path, "rw"))
+	db, err := sql.Open("sqlite3", dsn(path))
 	if err != nil {
 		return nil, fmt.Errorf("state %s: %w", path, err)
 	}
@@ -146,18 +145,8 @@ func Open(ctx context.Context, path string, create bool) (*Store, error) {
 	return s, nil
 }
 
-// busyTimeout is how long SQLite waits for another connection's lock.
-const busyTimeout = 10 * time.Second
-
-func dsn(path, mode string) string {
-	u := url.URL{Scheme: "file", OmitHost: true, Path: path}
-	q := url.Values{}
-	q.Set("mode", mode)
-	q.Set("_busy_timeout", strconv.Itoa(int(busyTimeout/time.Millisecond)))
-	q.Set("_txlock", "immediate")
-	q.Set("_synchronous", "NORMAL")
-	u.RawQuery = q.Encode()
-	return u.String()
+func dsn(path string) string {
+	return sqlitefile.DSN(path, "rw", map[string]string{"_txlock": "immediate", "_synchronous": "NORMAL"})
 }
 
 // checkFile checks what is at path before SQLite may open it: a regular
@@ -208,32 +197,16 @@ func checkFile(path string, create bool) error {
 	if !fi.Mode().IsRegular() {
 		return notRegular(path, fi.Mode())
 	}
-	head := make([]byte, 16)
-	n, err := io.ReadFull(f, head)
-	if n == 0 && err == io.EOF {
-		return nil // an empty file (new, or touched by hand) becomes a state
+	// An empty file (new, or touched by hand) becomes a state; a database
+	// is checked by init.
+	if c, _ := sqlitefile.Sniff(f); c != sqlitefile.Other {
+		return nil
 	}
-	if err != nil || !bytes.Equal(head, []byte("SQLite format 3\x00")) {
-		return fmt.Errorf("state %s is not a SQLite database (corrupt, or not a syncer state); refusing to touch it", path)
-	}
-	return nil
+	return fmt.Errorf("state %s is not a SQLite database (corrupt, or not a syncer state); refusing to touch it", path)
 }
 
 func notRegular(path string, m fs.FileMode) error {
-	kind := "mode " + m.String()
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		kind = "named pipe"
-	case m&fs.ModeSocket != 0:
-		kind = "socket"
-	case m&fs.ModeCharDevice != 0:
-		kind = "character device"
-	case m&fs.ModeDevice != 0:
-		kind = "block device"
-	case m.IsDir():
-		kind = "directory"
-	}
-	return fmt.Errorf("state %s is not a regular file (%s)", path, kind)
+	return fmt.Errorf("state %s is not a regular file (%s)", path, sqlitefile.Kind(m))
 }
 
 // querier is a *sql.DB or a *sql.Tx.
@@ -293,7 +266,7 @@ func (s *Store) init(ctx context.Context) error {
 // does not wait for (the busy timeout does not apply), so while other
 // syncers open the same new state at this moment, it tries again.
 func (s *Store) enableWAL(ctx context.Context) error {
-	deadline := time.Now().Add(busyTimeout)
+	deadline := time.Now().Add(sqlitefile.BusyTimeout)
 	for {
 		var mode string
 		err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode=WAL").Scan(&mode)
@@ -381,10 +354,6 @@ func readMeta(ctx context.Context, q querier, key string) (string, error) {
 
 // Path is the state file's path.
 func (s *Store) Path() string { return s.path }
-
-// DB exposes the database for the plan's SQL diff and the apply recorder.
-// Callers keep to the tables documented in the schema above.
-func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }

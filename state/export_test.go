@@ -1,0 +1,7 @@
+package state
+
+import "database/sql"
+
+// DB is the state's database, for tests that inspect or damage it; other
+// packages read the state through AttachTo's views.
+func (s *Store) DB() *sql.DB { return s.db }
