@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"syncer/apply"
+	"syncer/plan"
+)
+
+type applyFlags struct {
+	planFlags
+	autoApprove bool
+	grace       time.Duration
+}
+
+func (c *cli) apply(args []string) int {
+	fs := c.flags("apply", "[PLANFILE]")
+	var af applyFlags
+	af.register(fs, true)
+	fs.BoolVar(&af.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+	fs.DurationVar(&af.grace, "grace", 25*time.Second, "after SIGINT/SIGTERM, let transfers in flight finish for this long (Kubernetes kills after 30s by default)")
+	fs.BoolVar(&af.json, "json", false, "print the plan and the result as JSON lines")
+	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
+	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
+	if fs.Parse(args) != nil {
+		return exitError
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
+	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {
+		return exitError
+	}
+	planFile := fs.Arg(0)
+	cfg, ok := c.loadConfig(&af.common)
+	if !ok {
+		return exitError
+	}
+	if cfg.Limits.Memory > 0 {
+		debug.SetMemoryLimit(cfg.Limits.Memory)
+	}
+	stop, abort, done := c.signals(af.grace)
+	defer done()
+	var p *plan.Plan
+	var err error
+	if planFile != "" {
+		// Read the plan before touching the state, so a bad plan file
+		// leaves no trace.
+		if len(af.targets) > 0 {
+			fmt.Fprintln(c.stderr, "Error: -target cannot be used with a saved plan; the plan already says what to do")
+			return exitError
+		}
+		if p, err = plan.Open(stop, planFile); err != nil {
+			return c.fail(stop, err)
+		}
+		defer p.Close()
+	}
+	st, unlock, code := c.openState(stop, cfg, "apply", af.lockTimeout)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	defer unlock()
+	open := c.newOpener(cfg).Open
+
+	if planFile != "" {
+		v, err := st.Version(stop)
+		if err != nil {
+			return c.fail(stop, err)
+		}
+		if err := p.CheckFresh(v, cfg.Hash); err != nil {
+			return c.fail(stop, err)
+		}
+	} else {
+		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log}); err != nil {
+			return c.fail(stop, err)
+		}
+		defer p.Close()
+		if err := c.render(stop, p, cfg, af.json); err != nil {
+			return c.fail(stop, err)
+		}
+	}
+	sum, err := p.Summary(stop)
+	if err != nil {
+		return c.fail(stop, err)
+	}
+	if planFile == "" && sum.Changes() && !af.autoApprove {
+		if code, ok := c.confirm(); !ok {
+			return code
+		}
+	}
+	if _, err := st.BumpSerial(stop); err != nil {
+		return c.fail(stop, err)
+	}
+	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
+		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version,
+	})
+	return c.report(res, err, af.json)
+}
+
+// confirm asks for "yes" on a terminal; without one it refuses at once.
+func (c *cli) confirm() (int, bool) {
+	if f, ok := c.stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintln(c.stderr, "Error: apply needs confirmation, but standard input is not a terminal.\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`.")
+		return exitError, false
+	}
+	fmt.Fprint(c.stdout, "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")
+	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		fmt.Fprintln(c.stdout, "\nApply cancelled.")
+		return exitError, false
+	}
+	fmt.Fprintln(c.stdout)
+	return exitOK, true
+}
+
+// formatElapsed renders d as "45ms", "1.2s" or "3m4s".
+func formatElapsed(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
+
+func (c *cli) report(res apply.Result, err error, asJSON bool) int {
+	summary := fmt.Sprintf("%d created, %d updated, %d deleted, %s in %s",
+		res.Created, res.Updated, res.Deleted, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
+	code := exitOK
+	var msg string
+	switch {
+	case err != nil:
+		fmt.Fprintf(c.stderr, "Error: %v\n", err)
+		code, msg = exitError, "Apply failed: "+summary+"."
+	case res.Interrupted:
+		code, msg = exitInterrupted, fmt.Sprintf("Apply %s: %s. Run syncer apply again to resume; finished objects will not be copied again.", res.StopReason, summary)
+	case res.Failed > 0:
+		code, msg = exitPartial, fmt.Sprintf("Apply finished with errors: %d objects failed; %s. Run syncer apply again to retry them.", res.Failed, summary)
+	default:
+		msg = "Apply complete! " + summary + "."
+	}
+	if asJSON {
+		json.NewEncoder(c.stdout).Encode(map[string]any{
+			"type": "apply_complete", "created": res.Created, "updated": res.Updated, "deleted": res.Deleted,
+			"failed": res.Failed, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
+			"interrupted": res.Interrupted, "message": msg,
+		})
+	} else if code == exitError {
+		fmt.Fprintln(c.stderr, "\n"+msg)
+	} else { // a result, even when partial or interrupted
+		fmt.Fprintln(c.stdout, "\n"+msg)
+	}
+	return code
+}

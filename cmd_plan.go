@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"syncer/config"
+	"syncer/plan"
+	"syncer/state"
+)
+
+type planFlags struct {
+	common
+	out         string
+	json        bool
+	detailed    bool
+	refresh     bool
+	lockTimeout time.Duration
+}
+
+func (c *cli) plan(args []string) int {
+	fs := c.flags("plan", "")
+	var pf planFlags
+	pf.register(fs, true)
+	fs.StringVar(&pf.out, "out", "", "save the plan to `FILE` for a later apply")
+	fs.BoolVar(&pf.json, "json", false, "print the plan as JSON lines")
+	fs.BoolVar(&pf.detailed, "detailed-exitcode", false, "exit 0 with no changes, 1 on error, 2 with changes")
+	fs.BoolVar(&pf.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
+	fs.DurationVar(&pf.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
+	if fs.Parse(args) != nil {
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+		return exitError
+	}
+	if !c.nonNegative("lock-timeout", pf.lockTimeout) {
+		return exitError
+	}
+	cfg, ok := c.loadConfig(&pf.common)
+	if !ok {
+		return exitError
+	}
+	if cfg.Limits.Memory > 0 {
+		debug.SetMemoryLimit(cfg.Limits.Memory)
+	}
+	stop, _, done := c.signals(0)
+	defer done()
+	st, unlock, code := c.openState(stop, cfg, "plan", pf.lockTimeout)
+	if st == nil {
+		return code
+	}
+	defer st.Close()
+	defer unlock()
+	p, err := plan.Make(stop, cfg, st, c.newOpener(cfg).Open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
+	if err != nil {
+		return c.fail(stop, err)
+	}
+	defer p.Close()
+	if len(pf.targets) > 0 {
+		fmt.Fprintf(c.stderr, "Warning: targeting is in effect: only sync %s is planned.\n", strings.Join(pf.targets, ", "))
+	}
+	if err := c.render(stop, p, cfg, pf.json); err != nil {
+		return c.fail(stop, err)
+	}
+	if pf.out != "" {
+		if err := p.Save(stop, pf.out); err != nil {
+			return c.fail(stop, err)
+		}
+		if !pf.json {
+			fmt.Fprintf(c.stdout, "\nSaved the plan to %s. To perform exactly these actions, run:\n    syncer apply %s\n", pf.out, pf.out)
+		}
+	}
+	sum, err := p.Summary(stop)
+	if err != nil {
+		return c.fail(stop, err)
+	}
+	if pf.detailed && sum.Changes() {
+		return exitChanges
+	}
+	return exitOK
+}
+
+func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJSON bool) error {
+	if asJSON {
+		return p.WriteJSON(ctx, c.stdout)
+	}
+	limit := 100
+	if v := os.Getenv("SYNCER_PLAN_LINES"); v != "" {
+		fmt.Sscan(v, &limit)
+	}
+	return p.WriteText(ctx, c.stdout, cfg, limit)
+}
+
+// openState opens the configured state and takes its lock.
+func (c *cli) openState(ctx context.Context, cfg *config.Config, op string, timeout time.Duration) (*state.Store, func(), int) {
+	st, err := state.Open(ctx, cfg.State.Path, true)
+	if err != nil {
+		return nil, nil, c.fail(ctx, err)
+	}
+	unlock, err := st.Lock(ctx, op, version, timeout)
+	if err != nil {
+		st.Close()
+		var le *state.LockedError
+		if errors.As(err, &le) {
+			fmt.Fprintf(c.stderr, "Error: %v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.\n", err)
+			return nil, nil, exitError
+		}
+		return nil, nil, c.fail(ctx, err)
+	}
+	return st, unlock, exitOK
+}
+
+// fail prints err and returns the exit code for it.
+func (c *cli) fail(ctx context.Context, err error) int {
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(c.stderr, "Interrupted; nothing was changed by this step.")
+		return exitInterrupted
+	}
+	fmt.Fprintf(c.stderr, "Error: %v\n", err)
+	return exitError
+}

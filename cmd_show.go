@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"syncer/config"
+	"syncer/plan"
+	"syncer/state"
+)
+
+func (c *cli) show(args []string) int {
+	fs := c.flags("show", "[PLANFILE]")
+	var co common
+	co.register(fs, false)
+	asJSON := fs.Bool("json", false, "print JSON")
+	if fs.Parse(args) != nil {
+		return exitError
+	}
+	ctx := context.Background()
+	if fs.NArg() > 1 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
+	if fs.NArg() > 0 {
+		p, err := plan.Open(ctx, fs.Arg(0))
+		if err != nil {
+			return c.fail(ctx, err)
+		}
+		defer p.Close()
+		var cfg *config.Config
+		if co.config != "" || fileExists(defaultConfig()) {
+			// Only for the sync headers, but an error printed is an error.
+			var ok bool
+			if cfg, ok = c.loadConfig(&co); !ok {
+				return exitError
+			}
+		}
+		if err := c.render(ctx, p, cfg, *asJSON); err != nil {
+			return c.fail(ctx, err)
+		}
+		return exitOK
+	}
+	cfg, ok := c.loadConfig(&co)
+	if !ok {
+		return exitError
+	}
+	st, err := state.Open(ctx, cfg.State.Path, false)
+	if errors.Is(err, state.ErrNoState) {
+		fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Path)
+		return exitOK
+	}
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	defer st.Close()
+	v, err := st.Version(ctx)
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	sums, err := st.Summary(ctx)
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	last, err := st.LastRun(ctx)
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	if *asJSON {
+		json.NewEncoder(c.stdout).Encode(map[string]any{"lineage": v.Lineage, "serial": v.Serial, "syncs": sums, "last_run": last})
+		return exitOK
+	}
+	fmt.Fprintf(c.stdout, "State %s\n  lineage %s, serial %d\n", cfg.State.Path, v.Lineage, v.Serial)
+	switch held, _ := st.Held(); {
+	case last != nil && last.Status == "running" && !held:
+		// Its counts are written at the end, which never came.
+		fmt.Fprintf(c.stdout, "  last %s: started at %s and did not finish (its process is gone); run apply again to resume\n",
+			last.Operation, last.Started.Format(time.RFC3339))
+	case last != nil:
+		fmt.Fprintf(c.stdout, "  last %s: %s at %s (%d copied, %d deleted, %d failed, %s)\n", last.Operation, last.Status,
+			last.Started.Format(time.RFC3339), last.Copied, last.Deleted, last.Failed, plan.FormatBytes(last.Bytes))
+	}
+	if len(sums) == 0 {
+		fmt.Fprintln(c.stdout, "  no objects recorded")
+	}
+	for _, s := range sums {
+		fmt.Fprintf(c.stdout, "  sync %q: %d objects, %s, last written %s\n", s.Sync, s.Objects, plan.FormatBytes(s.Bytes), s.Last.Format(time.RFC3339))
+	}
+	return exitOK
+}
+
+func (c *cli) stateList(args []string) int {
+	fs := c.flags("state list", "[SYNC]")
+	var co common
+	co.register(fs, false)
+	if fs.Parse(args) != nil {
+		return exitError
+	}
+	if fs.NArg() > 1 {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		return exitError
+	}
+	cfg, ok := c.loadConfig(&co)
+	if !ok {
+		return exitError
+	}
+	name := fs.Arg(0)
+	known := name == "" || slices.ContainsFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name })
+	ctx := context.Background()
+	st, err := state.Open(ctx, cfg.State.Path, false)
+	if errors.Is(err, state.ErrNoState) {
+		if !known {
+			fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration\n", name)
+			return exitError
+		}
+		return exitOK // nothing recorded yet
+	}
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	defer st.Close()
+	w := bufio.NewWriter(c.stdout)
+	defer w.Flush()
+	n := 0
+	err = st.Each(ctx, name, func(r state.Record) error {
+		n++
+		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, plan.DisplayKey(r.Key), r.Dst.Size)
+		return err
+	})
+	if err != nil {
+		return c.fail(ctx, err)
+	}
+	if n == 0 && !known { // a sync dropped from the config may still have records
+		fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration or the state\n", name)
+		return exitError
+	}
+	return exitOK
+}
