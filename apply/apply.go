@@ -66,7 +66,7 @@ func perWorkerMemory(cfg *config.Config, open plan.Opener) int64 {
 		if err != nil {
 			continue
 		}
-		if p, ok := to.(interface{ PartSize() int64 }); ok {
+		if p, ok := to.(backends.BufferSizer); ok {
 			n = max(n, p.PartSize()+perWorkerBuffer)
 		}
 	}
@@ -208,9 +208,7 @@ func (e *executor) run(ctx context.Context) error {
 		}
 		// Leftovers of a killed run are invisible to listings; clear them
 		// when this run writes to the destination anyway.
-		if c, ok := to.(interface {
-			CleanTemp(context.Context, time.Duration) (int, error)
-		}); ok && copies.Count > 0 {
+		if c, ok := to.(backends.TempCleaner); ok && copies.Count > 0 {
 			if n, err := c.CleanTemp(ctx, 0); err != nil {
 				e.log.Warn("cleaning leftover temporary files", "backend", to.String(), "err", err)
 			} else if n > 0 {
