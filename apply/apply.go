@@ -228,15 +228,10 @@ func (e *executor) run(ctx context.Context) error {
 			}
 		}
 		failedBefore := e.failed.Load()
-		// A file where a copy needs a folder goes first (see plan.InTheWay).
-		if first, err := e.plan.HasInTheWay(ctx, name); err != nil {
+		if err := e.phase(ctx, j, plan.BeforeCopies); err != nil {
 			return err
-		} else if first {
-			if err := e.phase(ctx, j, []plan.Kind{plan.Delete}, false, inTheWay); err != nil {
-				return err
-			}
 		}
-		if err := e.phase(ctx, j, []plan.Kind{plan.Create, plan.Update, plan.Adopt}, true, nil); err != nil {
+		if err := e.phase(ctx, j, plan.Copies); err != nil {
 			return err
 		}
 		if e.stop.Err() != nil || ctx.Err() != nil {
@@ -250,7 +245,7 @@ func (e *executor) run(ctx context.Context) error {
 		if bd, ok := to.(backends.BatchDeleter); ok {
 			err = e.batchDeletes(ctx, j, bd)
 		} else {
-			err = e.phase(ctx, j, []plan.Kind{plan.Delete, plan.Forget}, false, notInTheWay)
+			err = e.phase(ctx, j, plan.AfterCopies)
 		}
 		if err != nil {
 			return err
@@ -321,7 +316,7 @@ func (e *executor) batchDeletes(ctx context.Context, j *job, bd backends.BatchDe
 		keys = keys[:0]
 		return nil
 	}
-	err := e.plan.EachPage(ctx, j.s.Name, []plan.Kind{plan.Delete, plan.Forget}, func(page []plan.Action) error {
+	err := e.plan.EachInPhase(ctx, j.s.Name, plan.AfterCopies, func(page []plan.Action) error {
 		if e.stop.Err() != nil {
 			return errStopped
 		}
@@ -329,9 +324,6 @@ func (e *executor) batchDeletes(ctx context.Context, j *job, bd backends.BatchDe
 			if a.Kind == plan.Forget {
 				e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key}, Forget: true})
 				continue
-			}
-			if inTheWay(a) {
-				continue // done before the copies
 			}
 			keys = append(keys, a.Key)
 			if len(keys) == cap(keys) {
@@ -387,13 +379,9 @@ func (e *executor) syncByName(name string) *config.Sync {
 	return nil
 }
 
-// phase runs the actions of the given kinds for one sync through the pool.
-// With pending set, copy keys are marked pending page by page first.
-// inTheWay and notInTheWay select deletes for phase (see plan.InTheWay).
-func inTheWay(a plan.Action) bool    { return a.Kind == plan.Delete && a.Reason == plan.InTheWay }
-func notInTheWay(a plan.Action) bool { return !inTheWay(a) }
-
-func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending bool, keep func(plan.Action) bool) error {
+// phase runs one sync's actions of phase ph through the pool. Copy keys
+// are marked pending page by page first.
+func (e *executor) phase(ctx context.Context, j *job, ph plan.Phase) error {
 	work := make(chan plan.Action)
 	var wg sync.WaitGroup
 	for range e.workers {
@@ -411,21 +399,11 @@ func (e *executor) phase(ctx context.Context, j *job, kinds []plan.Kind, pending
 		}()
 	}
 	keys := make([]string, 0, 512)
-	var kept []plan.Action // the page's actions that keep selects
-	err := e.plan.EachPage(ctx, j.s.Name, kinds, func(page []plan.Action) error {
+	err := e.plan.EachInPhase(ctx, j.s.Name, ph, func(page []plan.Action) error {
 		if e.stop.Err() != nil {
 			return errStopped
 		}
-		if keep != nil {
-			kept = kept[:0]
-			for _, a := range page {
-				if keep(a) {
-					kept = append(kept, a)
-				}
-			}
-			page = kept
-		}
-		if pending {
+		if ph == plan.Copies {
 			keys = keys[:0]
 			for _, a := range page {
 				if a.Kind != plan.Adopt {
