@@ -93,12 +93,12 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if err != nil {
 		return Result{}, err
 	}
+	if err := p.CheckMaxDelete(ctx, cfg.Limits.MaxDelete); err != nil {
+		return Result{}, err
+	}
 	sum, err := p.Summary(ctx)
 	if err != nil {
 		return Result{}, err
-	}
-	if m := cfg.Limits.MaxDelete; m >= 0 && sum.Delete > int64(m) {
-		return Result{}, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing", sum.Delete, m)
 	}
 	dec := Tune(cfg.Limits, stats, perWorkerMemory(cfg, open))
 	workers := "workers"

@@ -686,7 +686,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// limits.max_delete is checked again at apply time.
+// limits.max_delete is checked again at apply time, with plan's message.
 func TestMaxDeleteAtApply(t *testing.T) {
 	e := newEnv(t, "", `delete = "all"`)
 	for _, k := range []string{"x", "y"} {
@@ -695,7 +695,7 @@ func TestMaxDeleteAtApply(t *testing.T) {
 	p := e.plan()
 	e.reconfigure(`limits { max_delete = 1 }`, `delete = "all"`)
 	_, err := e.run(e.ctx, p, apply.Options{})
-	if err == nil || !strings.Contains(err.Error(), "max_delete") {
+	if err == nil || !strings.Contains(err.Error(), "more than limits.max_delete = 1; refusing (raise max_delete if this is intended)") {
 		t.Errorf("apply of 2 deletes with max_delete = 1: %v; want a refusal", err)
 	}
 	if got := len(files(t, e.dir("dst"))); got != 2 {

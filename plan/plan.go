@@ -191,14 +191,8 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
 		}
 	}
-	if cfg.Limits.MaxDelete >= 0 {
-		sum, err := p.Summary(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if sum.Delete > int64(cfg.Limits.MaxDelete) {
-			return nil, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, cfg.Limits.MaxDelete)
-		}
+	if err := p.CheckMaxDelete(ctx, cfg.Limits.MaxDelete); err != nil {
+		return nil, err
 	}
 	ok = true
 	return p, nil
@@ -493,6 +487,22 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 
 // Summary counts all actions.
 func (p *Plan) Summary(ctx context.Context) (Summary, error) { return p.SyncSummary(ctx, "") }
+
+// CheckMaxDelete refuses a plan that deletes more than limit objects
+// (limits.max_delete; < 0 means no cap).
+func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
+	if limit < 0 {
+		return nil
+	}
+	sum, err := p.Summary(ctx)
+	if err != nil {
+		return err
+	}
+	if sum.Delete > int64(limit) {
+		return fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, limit)
+	}
+	return nil
+}
 
 // Syncs returns the names of syncs that have actions, in plan order.
 func (p *Plan) Syncs(ctx context.Context) ([]string, error) {
