@@ -169,13 +169,9 @@ func TestChecksumVerifyFailure(t *testing.T) {
 		t.Errorf("corrupt.bin recorded although its copy does not verify")
 	}
 	e.checkRecorded("good.txt", md5hex(good))
-	found := false
-	for _, l := range logs.entries(t, "") {
-		if l["level"] == "ERROR" && l["key"] == "corrupt.bin" && strings.Contains(fmt.Sprint(l["err"]), "verify") {
-			found = true
-		}
-	}
-	if !found {
+	if !slices.ContainsFunc(logs.entries(t, ""), func(l map[string]any) bool {
+		return l["level"] == "ERROR" && l["key"] == "corrupt.bin" && strings.Contains(fmt.Sprint(l["err"]), "verify")
+	}) {
 		t.Errorf("no error log with a verify error for corrupt.bin:\n%s", logs.String())
 	}
 	if last, _ := e.st.LastRun(e.ctx); last == nil || last.Status != "partial" || last.Failed != 1 {
