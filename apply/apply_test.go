@@ -169,13 +169,9 @@ func TestChecksumVerifyFailure(t *testing.T) {
 		t.Errorf("corrupt.bin recorded although its copy does not verify")
 	}
 	e.checkRecorded("good.txt", md5hex(good))
-	found := false
-	for _, l := range logs.entries(t, "") {
-		if l["level"] == "ERROR" && l["key"] == "corrupt.bin" && strings.Contains(fmt.Sprint(l["err"]), "verify") {
-			found = true
-		}
-	}
-	if !found {
+	if !slices.ContainsFunc(logs.entries(t, ""), func(l map[string]any) bool {
+		return l["level"] == "ERROR" && l["key"] == "corrupt.bin" && strings.Contains(fmt.Sprint(l["err"]), "verify")
+	}) {
 		t.Errorf("no error log with a verify error for corrupt.bin:\n%s", logs.String())
 	}
 	if last, _ := e.st.LastRun(e.ctx); last == nil || last.Status != "partial" || last.Failed != 1 {
@@ -686,7 +682,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// limits.max_delete is checked again at apply time.
+// limits.max_delete is checked again at apply time, with plan's message.
 func TestMaxDeleteAtApply(t *testing.T) {
 	e := newEnv(t, "", `delete = "all"`)
 	for _, k := range []string{"x", "y"} {
@@ -695,7 +691,7 @@ func TestMaxDeleteAtApply(t *testing.T) {
 	p := e.plan()
 	e.reconfigure(`limits { max_delete = 1 }`, `delete = "all"`)
 	_, err := e.run(e.ctx, p, apply.Options{})
-	if err == nil || !strings.Contains(err.Error(), "max_delete") {
+	if err == nil || !strings.Contains(err.Error(), "more than limits.max_delete = 1; refusing (raise max_delete if this is intended)") {
 		t.Errorf("apply of 2 deletes with max_delete = 1: %v; want a refusal", err)
 	}
 	if got := len(files(t, e.dir("dst"))); got != 2 {

@@ -200,7 +200,8 @@ func (d *differ) diff(ctx context.Context) error {
 		// Put may not report: drift shows in size and ETag only.
 		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
-	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix)}
+	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix),
+		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies))}
 	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
 	var copies string
 	if d.refresh {
@@ -221,17 +222,17 @@ func (d *differ) diff(ctx context.Context) error {
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
 			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE ` + e.srcChanged
 	}
-	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason) `
-	if _, err := d.tx.ExecContext(ctx, ins+`SELECT * FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
+	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
+	if _, err := d.tx.ExecContext(ctx, ins+`SELECT *, @copies FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	if d.refresh {
 		// A key a killed apply was copying, now at the destination and
 		// matching the source, is recorded rather than copied again.
 		q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
-				dst_size, dst_mtime, dst_etag, dst_md5, reason)
+				dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
 			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
-				'copied by an interrupted apply'
+				'copied by an interrupted apply', @copies
 			FROM src s JOIN dst d ON d.key = s.key JOIN st_pending p ON p.sync = @sync AND p.key = s.key
 			` + rec + ` WHERE r.key IS NULL AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
@@ -240,12 +241,12 @@ func (d *differ) diff(ctx context.Context) error {
 	}
 
 	inPrefix := `substr(r.key, 1, length(@prefix)) = @prefix`
-	del := `INSERT INTO actions (sync, kind, key, size, reason) `
+	del := `INSERT INTO actions (sync, kind, key, size, reason, phase, kept) `
 	if d.refresh {
 		var q string
 		switch d.s.Delete {
 		case config.DeleteAll:
-			q = del + `SELECT @sync, 'delete', d.key, d.size, 'not in source'
+			q = del + `SELECT @sync, 'delete', d.key, d.size, 'not in source', @after, 0
 				FROM dst d WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key) ORDER BY d.key`
 		case config.DeleteManaged:
 			// A copy changed at the destination since syncer wrote it is
@@ -253,8 +254,8 @@ func (d *differ) diff(ctx context.Context) error {
 			// so that later plans leave it alone too.
 			gone := `FROM dst d JOIN st_objects r ON r.sync = @sync AND r.key = d.key
 				WHERE d.inscope AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = d.key)`
-			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source' ` + gone + ` AND NOT ` + e.drift + ` ORDER BY d.key`
-			kept := del + `SELECT @sync, 'forget', d.key, d.size, '` + keptReason + `' ` + gone + ` AND ` + e.drift + ` ORDER BY d.key`
+			q = del + `SELECT @sync, 'delete', d.key, d.size, 'gone from source', @after, 0 ` + gone + ` AND NOT ` + e.drift + ` ORDER BY d.key`
+			kept := del + `SELECT @sync, 'forget', d.key, d.size, '` + keptReason + `', @after, 1 ` + gone + ` AND ` + e.drift + ` ORDER BY d.key`
 			if _, err := d.tx.ExecContext(ctx, kept, args...); err != nil {
 				return fmt.Errorf("diff deletes: %w", err)
 			}
@@ -268,7 +269,7 @@ func (d *differ) diff(ctx context.Context) error {
 			}
 		}
 		// Records of keys gone from both sides are dropped quietly.
-		q = del + `SELECT @sync, 'forget', r.key, r.dst_size, 'gone from both sides'
+		q = del + `SELECT @sync, 'forget', r.key, r.dst_size, 'gone from both sides', @after, 0
 			FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + `
 			AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)
 			AND NOT EXISTS (SELECT 1 FROM dst d WHERE d.key = r.key) ORDER BY r.key`
@@ -288,45 +289,44 @@ func (d *differ) diff(ctx context.Context) error {
 	return d.markInTheWay(ctx)
 }
 
-// markInTheWay gives the reason InTheWay to the deletes that stand where a
-// copy needs to go, on a filesystem or Drive, where a name is a file or a
-// folder: a file "docs" when the plan copies "docs/a.txt", and the files
-// under "docs/" when it copies a file "docs" (the folder goes with its last
-// file). Apply runs these deletes before the copies. Both queries use the
-// (sync, key) index: a range of keys below a delete, and the folders above
-// one (at most its depth).
+// markInTheWay moves to phase BeforeCopies, with the reason InTheWay, the
+// deletes that stand where a copy needs to go, on a filesystem or Drive,
+// where a name is a file or a folder: a file "docs" when the plan copies
+// "docs/a.txt", and the files under "docs/" when it copies a file "docs"
+// (the folder goes with its last file). Both queries use the (sync, key)
+// index: a range of keys below a delete, and the folders above one (at
+// most its depth).
 func (d *differ) markInTheWay(ctx context.Context) error {
 	const copies = `c.sync = ? AND c.kind IN ('create', 'update')`
-	_, err := d.tx.ExecContext(ctx, `UPDATE actions SET reason = ? WHERE sync = ? AND kind = 'delete'
+	_, err := d.tx.ExecContext(ctx, `UPDATE actions SET reason = ?, phase = ? WHERE sync = ? AND kind = 'delete'
 		AND EXISTS (SELECT 1 FROM actions c WHERE `+copies+`
-			AND c.key > actions.key || '/' AND c.key < actions.key || '0')`, InTheWay, d.s.Name, d.s.Name)
+			AND c.key > actions.key || '/' AND c.key < actions.key || '0')`, InTheWay, int(BeforeCopies), d.s.Name, d.s.Name)
 	if err != nil {
 		return fmt.Errorf("diff deletes: %w", err)
 	}
 	// above(id, k): each delete's key, then its folders ("a/b/c", "a/b",
 	// "a"); rtrim by the key's own non-slash characters drops the last
 	// segment.
-	_, err = d.tx.ExecContext(ctx, `UPDATE actions SET reason = ? WHERE id IN (
+	_, err = d.tx.ExecContext(ctx, `UPDATE actions SET reason = ?, phase = ? WHERE id IN (
 		WITH RECURSIVE above(id, k) AS (
 			SELECT id, key FROM actions WHERE sync = ? AND kind = 'delete' AND instr(key, '/') > 0
 			UNION ALL
 			SELECT id, substr(k, 1, length(rtrim(k, replace(k, '/', ''))) - 1) FROM above WHERE instr(k, '/') > 0
 		)
-		SELECT above.id FROM above JOIN actions c ON c.key = above.k AND `+copies+`)`, InTheWay, d.s.Name, d.s.Name)
+		SELECT above.id FROM above JOIN actions c ON c.key = above.k AND `+copies+`)`, InTheWay, int(BeforeCopies), d.s.Name, d.s.Name)
 	if err != nil {
 		return fmt.Errorf("diff deletes: %w", err)
 	}
 	return nil
 }
 
-// keptReason marks the forget actions of copies that delete = "managed"
-// keeps because they changed at the destination.
+// keptReason is the reason shown for a forget marked kept.
 const keptReason = "changed at the destination since syncer wrote it: kept, no longer managed"
 
-// logKept warns about the copies the diff keeps (see keptReason), naming
+// logKept warns about the copies the diff keeps (forgets marked kept), naming
 // the first few.
 func (d *differ) logKept(ctx context.Context) error {
-	rows, err := d.tx.QueryContext(ctx, `SELECT key FROM actions WHERE sync = ? AND kind = 'forget' AND reason = ? ORDER BY key`, d.s.Name, keptReason)
+	rows, err := d.tx.QueryContext(ctx, `SELECT key FROM actions WHERE sync = ? AND kind = 'forget' AND kept ORDER BY key`, d.s.Name)
 	if err != nil {
 		return fmt.Errorf("diff deletes: %w", err)
 	}
@@ -355,7 +355,7 @@ func (d *differ) logKept(ctx context.Context) error {
 func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any) error {
 	sel := `SELECT r.key, r.dst_size FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + ` AND r.key > @last
 		AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key) ORDER BY r.key LIMIT 256`
-	ins := `INSERT INTO actions (sync, kind, key, size, reason) VALUES (@sync, ?, ?, ?, 'gone from source')`
+	ins := `INSERT INTO actions (sync, kind, key, size, reason, phase) VALUES (@sync, 'delete', @key, @size, 'gone from source', @after)`
 	type cand struct {
 		key  string
 		size int64
@@ -384,7 +384,7 @@ func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any
 			if !d.s.Match(c.key) {
 				continue // out of scope now: never deleted
 			}
-			if _, err := d.tx.ExecContext(ctx, ins, sql.Named("sync", d.s.Name), Delete, c.key, c.size); err != nil {
+			if _, err := d.tx.ExecContext(ctx, ins, sql.Named("sync", d.s.Name), sql.Named("key", c.key), sql.Named("size", c.size), sql.Named("after", int(AfterCopies))); err != nil {
 				return fmt.Errorf("diff deletes: %w", err)
 			}
 		}

@@ -51,6 +51,20 @@ func (k Kind) Symbol() string {
 	return " "
 }
 
+// Phase says when apply runs an action within its sync.
+type Phase int
+
+const (
+	// BeforeCopies holds the deletes that stand where a copy needs to go
+	// (see InTheWay).
+	BeforeCopies Phase = iota
+	// Copies holds create, update and adopt.
+	Copies
+	// AfterCopies holds the other deletes and forgets, which run only once
+	// every copy of the sync succeeded.
+	AfterCopies
+)
+
 // Action is one planned change.
 type Action struct {
 	ID   int64
@@ -64,8 +78,13 @@ type Action struct {
 	// refuses to record a copy whose source no longer matches it.
 	Src state.Fingerprint
 	// Dst is the destination fingerprint the plan saw (adopt only).
-	Dst    state.Fingerprint
+	Dst state.Fingerprint
+	// Reason says why, for people; code steers by Phase and Kept.
 	Reason string
+	Phase  Phase
+	// Kept marks a forget of a copy that delete = "managed" keeps because
+	// it changed at the destination since apply wrote it.
+	Kept bool
 }
 
 // Meta describes a plan and what it was made against.
@@ -79,8 +98,9 @@ type Meta struct {
 	Targets    []string
 }
 
-// formatVersion is the plan file schema.
-const formatVersion = 1
+// formatVersion is the plan file schema. 2 added the actions' phase and
+// kept columns; an older file is refused (Open), not misread.
+const formatVersion = 2
 
 // planAppID marks a SQLite file as a syncer plan ("SYPL").
 const planAppID = 0x5359504c
@@ -154,14 +174,8 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.diff(ctx, st, syncs, open, opts.Refresh, log); err != nil {
 		return nil, err
 	}
-	if cfg.Limits.MaxDelete >= 0 {
-		sum, err := p.Summary(ctx)
-		if err != nil {
-			return nil, err
-		}
-		if sum.Delete > int64(cfg.Limits.MaxDelete) {
-			return nil, fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, cfg.Limits.MaxDelete)
-		}
+	if err := p.CheckMaxDelete(ctx, cfg.Limits.MaxDelete); err != nil {
+		return nil, err
 	}
 	ok = true
 	return p, nil
@@ -237,9 +251,12 @@ func (p *Plan) create(ctx context.Context) error {
 			dst_mtime INTEGER NOT NULL DEFAULT 0,
 			dst_etag  TEXT NOT NULL DEFAULT '',
 			dst_md5   TEXT NOT NULL DEFAULT '',
-			reason    TEXT NOT NULL DEFAULT ''
+			reason    TEXT NOT NULL DEFAULT '',
+			phase     INTEGER NOT NULL,
+			kept      INTEGER NOT NULL DEFAULT 0
 		)`,
 		`CREATE INDEX actions_sync_kind ON actions (sync, kind, id)`,
+		`CREATE INDEX actions_sync_phase ON actions (sync, phase, id)`,
 		`CREATE INDEX actions_sync_key ON actions (sync, key)`,
 	}
 	for _, q := range stmts {
@@ -396,20 +413,9 @@ func (p *Plan) Close() error {
 	return err
 }
 
-// InTheWay is the reason of a delete whose key is a folder of a key the plan
-// copies (see markInTheWay); apply runs such deletes before the copies.
+// InTheWay is the reason shown for a delete in phase BeforeCopies: its key
+// is a folder of a key the plan copies, or the reverse (see markInTheWay).
 const InTheWay = "not in source, and in the way of a folder the copies need"
-
-// HasInTheWay reports whether sync has deletes marked InTheWay.
-func (p *Plan) HasInTheWay(ctx context.Context, sync string) (bool, error) {
-	var n int
-	err := p.db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM actions
-		WHERE sync = ? AND kind = 'delete' AND reason = ? LIMIT 1)`, sync, InTheWay).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("read plan: %w", err)
-	}
-	return n > 0, nil
-}
 
 // StaleError says a saved plan no longer fits the state or the config.
 type StaleError struct{ Reason string }
@@ -471,6 +477,22 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 // Summary counts all actions.
 func (p *Plan) Summary(ctx context.Context) (Summary, error) { return p.SyncSummary(ctx, "") }
 
+// CheckMaxDelete refuses a plan that deletes more than limit objects
+// (limits.max_delete; < 0 means no cap).
+func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
+	if limit < 0 {
+		return nil
+	}
+	sum, err := p.Summary(ctx)
+	if err != nil {
+		return err
+	}
+	if sum.Delete > int64(limit) {
+		return fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, limit)
+	}
+	return nil
+}
+
 // Syncs returns the names of syncs that have actions, in plan order.
 func (p *Plan) Syncs(ctx context.Context) ([]string, error) {
 	rows, err := p.db.QueryContext(ctx, `SELECT sync FROM actions GROUP BY sync ORDER BY min(id)`)
@@ -512,21 +534,31 @@ func (p *Plan) EachPage(ctx context.Context, sync string, kinds []Kind, fn func(
 	for i, k := range kinds {
 		ks[i] = "'" + string(k) + "'"
 	}
+	return p.eachPage(ctx, `(? = '' OR sync = ?) AND kind IN (`+strings.Join(ks, ",")+`)`, []any{sync, sync}, fn)
+}
+
+// EachInPhase is EachPage for the actions of sync in phase ph.
+func (p *Plan) EachInPhase(ctx context.Context, sync string, ph Phase, fn func([]Action) error) error {
+	return p.eachPage(ctx, `sync = ? AND phase = ?`, []any{sync, int(ph)}, fn)
+}
+
+// eachPage pages through the actions that where (with args) selects.
+func (p *Plan) eachPage(ctx context.Context, where string, args []any, fn func([]Action) error) error {
 	q := `SELECT id, sync, kind, key, size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, reason FROM actions
-		WHERE id > ? AND (? = '' OR sync = ?) AND kind IN (` + strings.Join(ks, ",") + `) ORDER BY id LIMIT 512`
+		dst_size, dst_mtime, dst_etag, dst_md5, reason, phase, kept FROM actions
+		WHERE id > ? AND ` + where + ` ORDER BY id LIMIT 512`
 	var last int64
 	page := make([]Action, 0, 512)
 	for {
 		page = page[:0]
-		rows, err := p.db.QueryContext(ctx, q, last, sync, sync)
+		rows, err := p.db.QueryContext(ctx, q, append([]any{last}, args...)...)
 		if err != nil {
 			return fmt.Errorf("read plan: %w", err)
 		}
 		for rows.Next() {
 			var a Action
 			if err := rows.Scan(&a.ID, &a.Sync, &a.Kind, &a.Key, &a.Size, &a.Src.MTime, &a.Src.ETag, &a.Src.MD5,
-				&a.Dst.Size, &a.Dst.MTime, &a.Dst.ETag, &a.Dst.MD5, &a.Reason); err != nil {
+				&a.Dst.Size, &a.Dst.MTime, &a.Dst.ETag, &a.Dst.MD5, &a.Reason, &a.Phase, &a.Kept); err != nil {
 				rows.Close()
 				return fmt.Errorf("read plan: %w", err)
 			}

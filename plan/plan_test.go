@@ -511,6 +511,9 @@ func TestManagedKeepsEditedCopies(t *testing.T) {
 				if a.Kind == plan.Forget && a.Reason != "changed at the destination since syncer wrote it: kept, no longer managed" {
 					t.Errorf("forget reason %q", a.Reason)
 				}
+				if a.Kept != (a.Key == "edited.txt") || a.Phase != plan.AfterCopies {
+					t.Errorf("%s %s: kept = %v, phase = %d; want kept only for edited.txt, phase after copies", a.Kind, a.Key, a.Kept, a.Phase)
+				}
 			}
 			if !strings.Contains(logs.String(), `level=WARN msg="keeping destination copies that are gone from the source but were changed since syncer wrote them (delete = \"managed\" never deletes an edit); syncer stops managing them" sync=s count=1 first=edited.txt`) {
 				t.Errorf("no warning naming edited.txt:\n%s", logs.String())
@@ -1168,6 +1171,35 @@ func TestPlanFile(t *testing.T) {
 	}
 }
 
+// A plan file of an older format (before actions had a phase) is refused
+// with a message that says so, not misread.
+func TestOpenRefusesOlderFormat(t *testing.T) {
+	e := newEnv(t, "", "")
+	writeFile(t, e.src, "a.txt", "a", base)
+	p := e.make()
+	defer p.Close()
+	path := filepath.Join(t.TempDir(), "old.tfplan")
+	if err := p.Save(e.ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE meta SET value = '1' WHERE key = 'format_version'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	old, err := plan.Open(e.ctx, path)
+	if err == nil {
+		old.Close()
+		t.Fatal("Open accepted a plan of format 1")
+	}
+	if want := `plan format "1" is not supported by this syncer`; !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %q; want it to say %q", err, want)
+	}
+}
+
 func TestOpenRejectsNonPlans(t *testing.T) {
 	dir := t.TempDir()
 	random := make([]byte, 4096)
@@ -1325,8 +1357,9 @@ func TestDisplayKey(t *testing.T) {
 }
 
 // Deletes that stand where a copy must go (a file where the copy needs a
-// folder, or the files of a folder where the copy is a file) are marked for
-// apply to run first; other deletes are not.
+// folder, or the files of a folder where the copy is a file) are put in the
+// phase before the copies, with a reason that says so; other deletes run
+// after the copies.
 func TestInTheWay(t *testing.T) {
 	e := newEnv(t, `delete = "all"`, "")
 	writeFile(t, e.src, "docs/a.txt", "a", base)
@@ -1336,14 +1369,21 @@ func TestInTheWay(t *testing.T) {
 	writeFile(t, e.dst, "old/a/b.txt", "deep", base)
 	writeFile(t, e.dst, "olden.txt", "unrelated", base)
 	got := map[string]string{}
+	phases := map[string]plan.Phase{}
 	for _, a := range all(t, e.make()) {
 		if a.Kind == plan.Delete {
 			got[a.Key] = a.Reason
 		}
+		phases[a.Key] = a.Phase
 	}
 	want := map[string]string{"docs": plan.InTheWay, "old/a/b.txt": plan.InTheWay, "docsx": "not in source", "olden.txt": "not in source"}
 	if !maps.Equal(got, want) {
 		t.Errorf("delete reasons = %q; want %q", got, want)
+	}
+	wantPhases := map[string]plan.Phase{"docs": plan.BeforeCopies, "old/a/b.txt": plan.BeforeCopies,
+		"docs/a.txt": plan.Copies, "old": plan.Copies, "docsx": plan.AfterCopies, "olden.txt": plan.AfterCopies}
+	if !maps.Equal(phases, wantPhases) {
+		t.Errorf("phases = %v; want %v", phases, wantPhases)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -34,13 +35,10 @@ func FormatBytes(n int64) string {
 // shows (control characters such as newlines and escapes, line separators,
 // bidirectional controls) or starts with a quote; then Go-quoted.
 func DisplayKey(key string) string {
-	if strings.HasPrefix(key, `"`) {
+	if strings.HasPrefix(key, `"`) || strings.ContainsFunc(key, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
+	}) {
 		return strconv.Quote(key)
-	}
-	for _, r := range key {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r) {
-			return strconv.Quote(key)
-		}
 	}
 	return key
 }
@@ -82,10 +80,8 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		fmt.Fprintln(w)
 		header := fmt.Sprintf("sync %q", name)
 		if cfg != nil {
-			for _, s := range cfg.Syncs {
-				if s.Name == name {
-					header += fmt.Sprintf(": %s -> %s", s.From.Addr(), s.To.Addr())
-				}
+			if i := slices.IndexFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name }); i >= 0 {
+				header += fmt.Sprintf(": %s -> %s", cfg.Syncs[i].From.Addr(), cfg.Syncs[i].To.Addr())
 			}
 		}
 		fmt.Fprintf(w, "  # %s\n", header)

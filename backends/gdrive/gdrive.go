@@ -393,6 +393,8 @@ func (b *Backend) CheckRoot(ctx context.Context, prefix string) error {
 // ChunkSize returns the resumable upload chunk size.
 func (b *Backend) ChunkSize() int64 { return b.chunkSize }
 
+var _ backends.BufferSizer = (*Backend)(nil)
+
 // PartSize returns the most one upload buffers (the chunk size), for
 // apply's memory budget.
 func (b *Backend) PartSize() int64 { return b.chunkSize }

@@ -919,6 +919,8 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 	}
 }
 
+var _ backends.TempCleaner = (*Backend)(nil)
+
 // CleanTemp removes temporary files left under the root by interrupted
 // Puts whose last status change is at least olderThan ago, and returns how
 // many it removed. It stops at an unreadable folder; a file it cannot remove

@@ -254,6 +254,8 @@ func (b *Backend) Root() string { return b.root }
 // Endpoint returns the configured endpoint ("" for AWS).
 func (b *Backend) Endpoint() string { return b.endpoint }
 
+var _ backends.BufferSizer = (*Backend)(nil)
+
 // PartSize returns the configured multipart part size.
 func (b *Backend) PartSize() int64 { return b.partSize }
 
