@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -45,9 +44,13 @@ func (c *cli) apply(args []string) int {
 	if !ok {
 		return exitError
 	}
-	if cfg.Limits.Memory > 0 {
-		debug.SetMemoryLimit(cfg.Limits.Memory)
+	// Without a way to ask, refuse before the state is locked or
+	// anything is listed.
+	if planFile == "" && !af.autoApprove && !c.stdinIsTerminal() {
+		fmt.Fprintln(c.stderr, noTerminal)
+		return exitError
 	}
+	c.setMemoryLimit(cfg.Limits.Memory)
 	stop, abort, done := c.signals(af.grace)
 	defer done()
 	var p *plan.Plan
@@ -98,8 +101,14 @@ func (c *cli) apply(args []string) int {
 			return code
 		}
 	}
-	if _, err := st.BumpSerial(stop); err != nil {
+	// A run with nothing to do, not even a record to adopt or forget,
+	// leaves the serial, so that a plan saved for review stays fresh.
+	if syncs, err := p.Syncs(stop); err != nil {
 		return c.fail(stop, err)
+	} else if len(syncs) > 0 {
+		if _, err := st.BumpSerial(stop); err != nil {
+			return c.fail(stop, err)
+		}
 	}
 	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
 		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version,
@@ -107,10 +116,17 @@ func (c *cli) apply(args []string) int {
 	return c.report(res, err, af.json)
 }
 
+const noTerminal = "Error: apply needs confirmation, but standard input is not a terminal.\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`."
+
+func (c *cli) stdinIsTerminal() bool {
+	f, ok := c.stdin.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // confirm asks for "yes" on a terminal; without one it refuses at once.
 func (c *cli) confirm() (int, bool) {
-	if f, ok := c.stdin.(*os.File); !ok || !term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintln(c.stderr, "Error: apply needs confirmation, but standard input is not a terminal.\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`.")
+	if !c.stdinIsTerminal() {
+		fmt.Fprintln(c.stderr, noTerminal)
 		return exitError, false
 	}
 	fmt.Fprint(c.stdout, "\nDo you want to perform these actions?\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ")

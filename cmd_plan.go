@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -46,9 +45,7 @@ func (c *cli) plan(args []string) int {
 	if !ok {
 		return exitError
 	}
-	if cfg.Limits.Memory > 0 {
-		debug.SetMemoryLimit(cfg.Limits.Memory)
-	}
+	c.setMemoryLimit(cfg.Limits.Memory)
 	stop, _, done := c.signals(0)
 	defer done()
 	st, unlock, code := c.openState(stop, cfg, "plan", pf.lockTimeout)

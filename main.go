@@ -267,6 +267,14 @@ func (o *opener) Open(b *config.Backend) (backends.Backend, error) {
 	return be, nil
 }
 
+// sameStopRequest reports whether a second signal repeats the first stop
+// request rather than asking to abort: a SIGTERM within a second of a
+// first SIGTERM, as a shell or timeout(1) signalling the process and its
+// group delivers it twice. A second SIGINT (Ctrl-C twice) aborts.
+func sameStopRequest(first, second os.Signal, gap time.Duration) bool {
+	return first == syscall.SIGTERM && second == syscall.SIGTERM && gap < time.Second
+}
+
 // signals returns a context cancelled by the first SIGINT/SIGTERM (stop
 // taking work) and one cancelled by the second, or grace after the first
 // (abort transfers in flight; state stays consistent).
@@ -277,16 +285,19 @@ func (c *cli) signals(grace time.Duration) (stop, abort context.Context, done fu
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	quit := make(chan struct{})
 	go func() {
-		n := 0
+		var first os.Signal
+		var firstAt time.Time
 		for {
 			select {
 			case sig := <-ch:
-				n++
-				if n == 1 {
+				switch {
+				case first == nil:
+					first, firstAt = sig, time.Now()
 					fmt.Fprintf(c.stderr, "\n%s received: finishing the objects in flight (for up to %s), then stopping. Send it again to abort at once.\n", sig, grace)
 					stopFn()
 					time.AfterFunc(grace, abortFn)
-				} else {
+				case sameStopRequest(first, sig, time.Since(firstAt)):
+				default:
 					fmt.Fprintf(c.stderr, "\nSecond %s: aborting transfers in flight.\n", sig)
 					abortFn()
 					return
