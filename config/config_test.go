@@ -357,6 +357,14 @@ backend "local" "b" { path = "/srv/b" }
 		{"var for undeclared", "variable \"a\" { default = 1 }\n", LoadOptions{Vars: map[string]string{"b": "x"}}, `Value for undeclared variable: A value was given for the variable "b"`, 0},
 		{"variable in default", "variable \"a\" {\n  default = var.b\n}\nvariable \"b\" { default = 1 }\n", LoadOptions{}, "Variables not allowed", 2},
 		{"bad backend name", "backend \"local\" \"a b\" { path = \"/a\" }\n", LoadOptions{}, "Invalid backend name", 1},
+		{"NUL in path", "backend \"local\" \"a\" {\n  path = \"/a\\u0000b\"\n}\n", LoadOptions{}, `Invalid path value: The value of "path" must not contain a NUL byte`, 2},
+		{"NUL in state path", "state {\n  path = \"x\\u0000.db\"\n}\n", LoadOptions{}, "must not contain a NUL byte", 2},
+		{"NUL in prefix", syncAB(`  prefix = "a\u0000/"`), LoadOptions{}, `Invalid prefix value: The value of "prefix" must not contain a NUL byte`, 7},
+		{"NUL in a glob", syncAB("  exclude = [\n    \"ok/**\",\n    \"x\\u0000\",\n  ]"), LoadOptions{}, `Invalid exclude value: The value of "exclude" must not contain a NUL byte`, 9},
+		{"NUL through a variable", "variable \"p\" { default = \"\\u0000\" }\nbackend \"local\" \"a\" {\n  path = \"/a/${var.p}\"\n}\n", LoadOptions{}, "must not contain a NUL byte", 3},
+		{"NUL in a list variable", "variable \"g\" { default = [\"a\", \"\\u0000\"] }\n" + syncAB("  include = var.g"), LoadOptions{}, "must not contain a NUL byte", 8},
+		{"list variable of lists", "variable \"g\" { default = [\"a\", [\"b\"]] }\n" + syncAB("  include = var.g"), LoadOptions{}, "Incorrect attribute value type", 8},
+		{"bad element in a list", syncAB("  include = [\n    \"a\",\n    [\"b\"],\n  ]"), LoadOptions{}, "Incorrect attribute value type", 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
