@@ -171,6 +171,9 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 			return nil, fmt.Errorf("sync %q: %w", s.Name, err)
 		}
 	}
+	if err := p.checkSharedKeys(ctx, syncs); err != nil {
+		return nil, err
+	}
 	if cfg.Limits.MaxDelete >= 0 {
 		sum, err := p.Summary(ctx)
 		if err != nil {
