@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"syncer/backends"
 	"syncer/backends/registry"
@@ -103,19 +104,38 @@ func (d *decoder) setAttr(a backends.Attr, expr hcl.Expression) bool {
 		}
 		return ok
 	case backends.AttrStringMap:
-		v, ok := d.eval(expr, cty.Map(cty.String), a.Name)
+		// Walked pair by pair: converting a whole object to map(string)
+		// unifies its attribute types in quadratic time.
+		v, ok := d.eval(expr, cty.DynamicPseudoType, a.Name)
 		if !ok || v.IsNull() {
 			return ok
+		}
+		if t := v.Type(); !t.IsMapType() && !t.IsObjectType() {
+			d.errorf(expr.Range().Ptr(), "Incorrect attribute value type",
+				"Inappropriate value for attribute %q: a map of strings is required, not %s.", a.Name, t.FriendlyName())
+			return false
 		}
 		m := map[string]string{}
 		for it := v.ElementIterator(); it.Next(); {
 			k, e := it.Element()
+			name := a.Name + "." + k.AsString()
 			if e.IsNull() {
-				d.errorf(expr.Range().Ptr(), "Invalid "+a.Name, "%s.%s must not be null.", a.Name, k.AsString())
+				d.errorf(expr.Range().Ptr(), "Invalid "+a.Name, "%s must not be null.", name)
 				ok = false
 				continue
 			}
-			m[k.AsString()] = e.AsString()
+			sv, err := convert.Convert(e, cty.String)
+			if err != nil {
+				d.errorf(expr.Range().Ptr(), "Incorrect attribute value type",
+					"Inappropriate value for attribute %q: %s: %s.", a.Name, name, err)
+				ok = false
+				continue
+			}
+			if !d.noNUL(k, expr.Range(), a.Name) || !d.noNUL(sv, expr.Range(), a.Name) {
+				ok = false
+				continue
+			}
+			m[k.AsString()] = sv.AsString()
 		}
 		*a.Ptr.(*map[string]string) = m
 		return ok

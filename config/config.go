@@ -4,6 +4,7 @@
 package config
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -130,10 +131,13 @@ type LoadOptions struct {
 // VarEnvPrefix prefixes the environment variables that set config variables.
 const VarEnvPrefix = "SYNCER_VAR_"
 
+// MaxFileSize bounds a config file, and a file read by file().
+const MaxFileSize = 4 << 20
+
 // Load reads and decodes the config file at path. Diagnostics carry file,
 // line and range. The Config is nil when diags has errors.
 func Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
-	src, err := os.ReadFile(path)
+	src, err := readFile(path)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,
@@ -142,6 +146,63 @@ func Load(path string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		}}
 	}
 	return Parse(path, src, opts)
+}
+
+// readFile reads a regular file of at most MaxFileSize bytes. It refuses
+// anything else before reading (a device such as /dev/zero never ends; a
+// FIFO would block the open) and stops one byte past the limit, so a file
+// that grows after the Stat is refused too.
+func readFile(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFileInfo(path, fi); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if err := checkFileInfo(path, fi); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxFileSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes (4 MiB), the most syncer reads", path, MaxFileSize)
+	}
+	return b, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+func checkFileInfo(path string, fi os.FileInfo) error {
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file but %s; syncer reads only regular files", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxFileSize {
+		return fmt.Errorf("%s is %d bytes, larger than %d bytes (4 MiB), the most syncer reads", path, fi.Size(), MaxFileSize)
+	}
+	return nil
 }
 
 // Parse is Load on in-memory source: filename names the file in diagnostics
@@ -186,7 +247,7 @@ func WriteDiagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnos
 			continue
 		}
 		all[name] = nil // print without a snippet unless it parses below
-		if src, err := os.ReadFile(name); err == nil {
+		if src, err := readFile(name); err == nil {
 			// Parsed (errors or not) so the writer can name the enclosing block.
 			if f, _ := parser.ParseHCL(src, name); f != nil {
 				all[name] = f

@@ -357,6 +357,14 @@ backend "local" "b" { path = "/srv/b" }
 		{"var for undeclared", "variable \"a\" { default = 1 }\n", LoadOptions{Vars: map[string]string{"b": "x"}}, `Value for undeclared variable: A value was given for the variable "b"`, 0},
 		{"variable in default", "variable \"a\" {\n  default = var.b\n}\nvariable \"b\" { default = 1 }\n", LoadOptions{}, "Variables not allowed", 2},
 		{"bad backend name", "backend \"local\" \"a b\" { path = \"/a\" }\n", LoadOptions{}, "Invalid backend name", 1},
+		{"NUL in path", "backend \"local\" \"a\" {\n  path = \"/a\\u0000b\"\n}\n", LoadOptions{}, `Invalid path value: The value of "path" must not contain a NUL byte`, 2},
+		{"NUL in state path", "state {\n  path = \"x\\u0000.db\"\n}\n", LoadOptions{}, "must not contain a NUL byte", 2},
+		{"NUL in prefix", syncAB(`  prefix = "a\u0000/"`), LoadOptions{}, `Invalid prefix value: The value of "prefix" must not contain a NUL byte`, 7},
+		{"NUL in a glob", syncAB("  exclude = [\n    \"ok/**\",\n    \"x\\u0000\",\n  ]"), LoadOptions{}, `Invalid exclude value: The value of "exclude" must not contain a NUL byte`, 9},
+		{"NUL through a variable", "variable \"p\" { default = \"\\u0000\" }\nbackend \"local\" \"a\" {\n  path = \"/a/${var.p}\"\n}\n", LoadOptions{}, "must not contain a NUL byte", 3},
+		{"NUL in a list variable", "variable \"g\" { default = [\"a\", \"\\u0000\"] }\n" + syncAB("  include = var.g"), LoadOptions{}, "must not contain a NUL byte", 8},
+		{"list variable of lists", "variable \"g\" { default = [\"a\", [\"b\"]] }\n" + syncAB("  include = var.g"), LoadOptions{}, "Incorrect attribute value type", 8},
+		{"bad element in a list", syncAB("  include = [\n    \"a\",\n    [\"b\"],\n  ]"), LoadOptions{}, "Incorrect attribute value type", 9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -642,8 +650,8 @@ backend "local" "a" { path = upper(var.token, 1) }
 }
 
 // A state file inside a folder a sync reads or writes, and two syncs whose
-// destinations overlap when either mirrors, are configuration errors;
-// separate prefixes, filters or delete = "managed" make them fine.
+// destinations overlap, are configuration errors; separate prefixes or
+// include lists that keep them apart make them fine.
 func TestSharedPlaces(t *testing.T) {
 	dir := t.TempDir()
 	real := filepath.Join(dir, "real")
@@ -672,10 +680,10 @@ func TestSharedPlaces(t *testing.T) {
 		{"state outside the prefix", "state { path = \"real/dst/syncer.db\" }\n" + block("a", "/elsewhere") + block("b", "real/dst") + sync("s", "a", "b", `  prefix = "p/"`), "", 0},
 		{"a mirror and another sync into one folder", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
 			sync("one", "a", "b", `  delete = "all"`) + sync("two", "c", "b"),
-			`Syncs write to overlapping places: Syncs "one" (/dst) and "two" (/dst) write to overlapping places, and "one" mirrors`, 9},
+			`"one" mirrors (delete = "all") and would delete what the other wrote`, 9},
 		{"a mirror of a folder holding another sync's folder", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") + block("d", "/dst/sub") +
 			sync("one", "a", "b") + sync("two", "c", "d", `  delete = "all"`),
-			`and "two" mirrors`, 9},
+			`"two" mirrors`, 9},
 		{"one folder spelled twice", block("a", "/src1") + block("c", "/src2") + block("b", filepath.Join(dir, "real/dst")) + block("d", filepath.Join(dir, "alias/dst")) +
 			sync("one", "a", "b", `  delete = "all"`) + sync("two", "c", "d", `  delete = "all"`),
 			"Syncs write to overlapping places", 10},
@@ -687,8 +695,9 @@ func TestSharedPlaces(t *testing.T) {
 			sync("one", "a", "b", `  delete = "all"`, `  prefix = "x/"`) + sync("two", "c", "b", `  delete = "all"`, `  prefix = "y/"`), "", 0},
 		{"filters", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
 			sync("one", "a", "b", `  delete = "all"`, `  include = ["*.jpg"]`) + sync("two", "c", "b", `  include = ["*.png"]`), "", 0},
-		{"managed", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
-			sync("one", "a", "b", `  delete = "managed"`) + sync("two", "c", "b", `  delete = "managed"`), "", 0},
+		{"two syncs into one folder, neither mirroring", block("a", "/src1") + block("c", "/src2") + block("b", "/dst") +
+			sync("one", "a", "b", `  delete = "managed"`) + sync("two", "c", "b"),
+			`Syncs write to overlapping places: Syncs "one" (` + filepath.Join(dir, "syncer.hcl") + `:4, into /dst) and "two" (` + filepath.Join(dir, "syncer.hcl") + `:9, into /dst) may write the same destination paths: all of "one" and all of "two" overlap. Each apply would overwrite the other's copy.`, 9},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, diags := parseIn(t, dir, c.src, LoadOptions{})

@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -148,11 +149,87 @@ func (d *decoder) evalIn(ctx *hcl.EvalContext, expr hcl.Expression, ty cty.Type,
 	return cv, true
 }
 
+// listElem is one string of a list attribute and where it was written.
+type listElem struct {
+	s    string
+	null bool
+	rng  hcl.Range
+}
+
+// stringList evaluates an optional list of strings one element at a time.
+// Converting a whole tuple to list(string) costs quadratic time in cty
+// (it unifies the element types by sorting them with a quadratic sort),
+// so a literal list's elements are evaluated one by one (each error at its
+// element), and any other list, tuple or set is walked and converted
+// element by element.
+func (d *decoder) stringList(expr hcl.Expression, attr string) ([]listElem, bool) {
+	if tup, isTup := expr.(*hclsyntax.TupleConsExpr); isTup {
+		out := make([]listElem, 0, len(tup.Exprs))
+		ok := true
+		for _, e := range tup.Exprs {
+			v, eok := d.eval(e, cty.String, attr)
+			if !eok || !d.noNUL(v, e.Range(), attr) {
+				ok = false
+				continue
+			}
+			out = append(out, listElem{s: strOf(v), null: v.IsNull(), rng: e.Range()})
+		}
+		return out, ok
+	}
+	v, ok := d.eval(expr, cty.DynamicPseudoType, attr)
+	if !ok || v.IsNull() {
+		return nil, ok
+	}
+	if t := v.Type(); !t.IsListType() && !t.IsTupleType() && !t.IsSetType() {
+		d.errorf(expr.Range().Ptr(), "Incorrect attribute value type",
+			"Inappropriate value for attribute %q: a list of strings is required, not %s.", attr, t.FriendlyName())
+		return nil, false
+	}
+	out := make([]listElem, 0, v.LengthInt())
+	for it := v.ElementIterator(); it.Next(); {
+		i, ev := it.Element()
+		sv, err := convert.Convert(ev, cty.String)
+		if err != nil {
+			d.errorf(expr.Range().Ptr(), "Incorrect attribute value type",
+				"Inappropriate value for attribute %q: element %s: %s.", attr, showValue(i), err)
+			ok = false
+			continue
+		}
+		if !d.noNUL(sv, expr.Range(), attr) {
+			ok = false
+			continue
+		}
+		out = append(out, listElem{s: strOf(sv), null: sv.IsNull(), rng: expr.Range()})
+	}
+	return out, ok
+}
+
+// strOf returns a string value's string, "" for null.
+func strOf(v cty.Value) string {
+	if v.IsNull() {
+		return ""
+	}
+	return v.AsString()
+}
+
+// noNUL reports a string holding a NUL byte, which no path, key or name
+// can hold (the system calls would fail later with "invalid argument").
+func (d *decoder) noNUL(v cty.Value, rng hcl.Range, attr string) bool {
+	if v.IsNull() || v.Type() != cty.String || !strings.ContainsRune(v.AsString(), 0) {
+		return true
+	}
+	d.errorf(rng.Ptr(), "Invalid "+attr+" value", "The value of %q must not contain a NUL byte.", attr)
+	return false
+}
+
 // optString evaluates an optional string attribute.
 func (d *decoder) optString(expr hcl.Expression, attr string) (s string, set, ok bool) {
 	v, ok := d.eval(expr, cty.String, attr)
 	if !ok || v.IsNull() {
 		return "", false, ok
+	}
+	if !d.noNUL(v, expr.Range(), attr) {
+		return "", false, false
 	}
 	return v.AsString(), true, true
 }

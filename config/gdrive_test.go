@@ -93,6 +93,13 @@ func TestGDriveBadConfigs(t *testing.T) {
 		{"not a map", `
   folder_id      = "root"
   export_formats = "docx"`, "Incorrect attribute value type"},
+		{"NUL in a map value", `
+  folder_id      = "root"
+  export_formats = { document = "pdf\u0000" }`, `The value of "export_formats" must not contain a NUL byte`},
+		{"map of lists", `
+  folder_id      = "root"
+  export_formats = { document = ["pdf"] }`, "Incorrect attribute value type"},
+		{"NUL in folder", `folder_id = "ro\u0000ot"`, "must not contain a NUL byte"},
 		{"small chunk", `
   folder_id  = "root"
   chunk_size = "100KiB"`, "Invalid chunk_size"},

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -12,9 +13,9 @@ import (
 // checkSharedPlaces rejects what two syncs, or a sync and the state, do to
 // each other in one place: a state file inside a local folder a sync reads
 // or writes (the sync would copy or delete it, with its lock and work
-// files), and two syncs writing overlapping places when either mirrors
-// (delete = "all" deletes what the other wrote, on alternate runs). Syncs
-// with include or exclude filters may be disjoint, so they are let be.
+// files), and two syncs that may write the same destination path (each
+// apply would overwrite the other's copy; see overlap.go for what proves
+// two syncs apart).
 func (d *decoder) checkSharedPlaces(cfg *Config) {
 	statePath := filepath.ToSlash(local.RealPath(cfg.State.Path))
 	for _, s := range cfg.Syncs {
@@ -32,21 +33,27 @@ func (d *decoder) checkSharedPlaces(cfg *Config) {
 	}
 	for i, a := range cfg.Syncs {
 		for _, b := range cfg.Syncs[i+1:] {
-			if a.Delete != DeleteAll && b.Delete != DeleteAll || hasFilters(a) || hasFilters(b) {
+			sa, baseA, ok1 := syncArea(a.To, "")
+			sb, baseB, ok2 := syncArea(b.To, "")
+			if !ok1 || !ok2 || sa != sb {
 				continue
 			}
-			sa, areaA, ok1 := syncArea(a.To, a.Prefix)
-			sb, areaB, ok2 := syncArea(b.To, b.Prefix)
-			if !ok1 || !ok2 || sa != sb || !strings.HasPrefix(areaA, areaB) && !strings.HasPrefix(areaB, areaA) {
+			how := overlap(a, b, baseA, baseB)
+			if how == "" {
 				continue
 			}
-			mirror := a
-			if a.Delete != DeleteAll {
-				mirror = b
+			mirror := ""
+			if a.Delete == DeleteAll || b.Delete == DeleteAll {
+				name := a.Name
+				if a.Delete != DeleteAll {
+					name = b.Name
+				}
+				mirror = fmt.Sprintf("; %q mirrors (delete = \"all\") and would delete what the other wrote", name)
 			}
 			d.errorf(b.DeclRange.Ptr(), "Syncs write to overlapping places",
-				"Syncs %q (%s) and %q (%s) write to overlapping places, and %q mirrors (delete = \"all\"): each run would delete what the other wrote. Give them separate folders or prefixes, or use delete = \"managed\", which deletes only what a sync wrote itself.",
-				a.Name, strings.TrimSuffix(areaA, "/"), b.Name, strings.TrimSuffix(areaB, "/"), mirror.Name)
+				"Syncs %q (%s, into %s) and %q (%s, into %s) may write the same destination paths: %s. Each apply would overwrite the other's copy%s. Give each sync its own folder or prefix, or include lists that keep them apart: no include's literal beginning may start with one of the other sync's, or else the includes of both must end differently (such as \"*.jpg\" and \"*.png\").",
+				a.Name, at(a.DeclRange), strings.TrimSuffix(baseA+a.Prefix, "/"),
+				b.Name, at(b.DeclRange), strings.TrimSuffix(baseB+b.Prefix, "/"), how, mirror)
 		}
 	}
 }
@@ -64,8 +71,6 @@ func syncArea(b *Backend, prefix string) (space, area string, ok bool) {
 	}
 	return space, strings.TrimSuffix(p, "/") + "/" + prefix, true
 }
-
-func hasFilters(s *Sync) bool { return len(s.Include) > 0 || len(s.Exclude) > 0 }
 
 // checkPlaces rejects a sync whose source and destination are the same
 // place or nest inside each other.

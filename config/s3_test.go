@@ -174,6 +174,8 @@ func TestS3BadConfigs(t *testing.T) {
 		{"missing bucket", "backend \"s3\" \"x\" {\n  region = \"us-east-1\"\n}\n", `Missing required argument: The argument "bucket" is required`, 1},
 		{"bucket with slash", "backend \"s3\" \"x\" {\n  bucket = \"b/c\"\n}\n", "Invalid bucket", 2},
 		{"empty bucket", "backend \"s3\" \"x\" {\n  bucket = \"\"\n}\n", "Invalid bucket", 2},
+		{"NUL in bucket", "backend \"s3\" \"x\" {\n  bucket = \"b\\u0000\"\n}\n", `Invalid bucket value: The value of "bucket" must not contain a NUL byte`, 2},
+		{"NUL in prefix", block(`  prefix = "a\u0000/"`), "must not contain a NUL byte", 3},
 		{"bad sse", block(`  sse = "aes"`), `Invalid sse: sse must be "AES256" or "aws:kms"; got "aes"`, 3},
 		{"kms key without kms", block(`  sse_kms_key_id = "k"`), "sse_kms_key_id without KMS", 3},
 		{"small part", block(`  part_size = "4MiB"`), "Invalid part_size: part_size must be between 5MiB and 5GiB", 3},

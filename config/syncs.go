@@ -8,7 +8,6 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
-	"github.com/zclconf/go-cty/cty"
 
 	"syncer/backends/registry"
 )
@@ -126,26 +125,14 @@ func checkPrefix(p string) error {
 // globs evaluates an optional list of doublestar patterns; nil when absent
 // or empty.
 func (d *decoder) globs(expr hcl.Expression, attr string) []string {
-	v, ok := d.eval(expr, cty.List(cty.String), attr)
-	if !ok || v.IsNull() || v.LengthInt() == 0 {
-		return nil
-	}
-	// Point at the element when the list is written literally.
-	var elems []hclsyntax.Expression
-	if tup, isTup := expr.(*hclsyntax.TupleConsExpr); isTup && len(tup.Exprs) == v.LengthInt() {
-		elems = tup.Exprs
-	}
+	elems, _ := d.stringList(expr, attr)
 	var out []string
-	for i, ev := range v.AsValueSlice() {
-		rng := expr.Range()
-		if elems != nil {
-			rng = elems[i].Range()
-		}
-		if ev.IsNull() {
-			d.errorf(rng.Ptr(), "Invalid glob pattern", "%s patterns must be strings, not null.", attr)
+	for _, e := range elems {
+		if e.null {
+			d.errorf(e.rng.Ptr(), "Invalid glob pattern", "%s patterns must be strings, not null.", attr)
 			continue
 		}
-		p := ev.AsString()
+		p := e.s
 		var problem string
 		switch {
 		case p == "":
@@ -156,7 +143,7 @@ func (d *decoder) globs(expr hcl.Expression, attr string) []string {
 			problem = "the pattern is malformed (check brackets, braces and escapes)"
 		}
 		if problem != "" {
-			d.errorf(rng.Ptr(), "Invalid glob pattern", "%s pattern %q: %s. Patterns are doublestar globs matched against the whole key; ** spans folders.", attr, p, problem)
+			d.errorf(e.rng.Ptr(), "Invalid glob pattern", "%s pattern %q: %s. Patterns are doublestar globs matched against the whole key; ** spans folders.", attr, p, problem)
 			continue
 		}
 		out = append(out, p)

@@ -174,6 +174,9 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.diff(ctx, st, syncs, open, opts.Refresh, log); err != nil {
 		return nil, err
 	}
+	if err := p.checkSharedKeys(ctx, syncs); err != nil {
+		return nil, err
+	}
 	if err := p.CheckMaxDelete(ctx, cfg.Limits.MaxDelete); err != nil {
 		return nil, err
 	}
