@@ -405,11 +405,9 @@ func (b *Backend) Hash(ctx context.Context, key string, t backends.HashType) (st
 // Put writes r to a new file beside key and then, in one step, puts it in
 // place (see the package comment).
 func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {
-	return b.put(ctx, key, src, func(f *os.File, limit int64) (int64, error) {
-		if limit >= 0 {
-			r = io.LimitReader(r, limit)
-		}
-		return copyBuffered(ctx, f, r)
+	return b.put(ctx, key, src, func(f *os.File) error {
+		_, err := copyBuffered(ctx, f, backends.NewExactReader(ctx, r, src.Size, nil))
+		return err
 	})
 }
 
@@ -438,8 +436,18 @@ func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, 
 		return backends.Object{}, err
 	}
 	defer in.Close()
-	return b.put(ctx, key, srcObj, func(f *os.File, limit int64) (int64, error) {
-		return copyKernel(ctx, f, in, limit, progress)
+	return b.put(ctx, key, srcObj, func(f *os.File) error {
+		// The kernel copies from the file itself, not through an
+		// ExactReader: copy one byte more than declared, then check.
+		limit := int64(-1)
+		if srcObj.Size >= 0 {
+			limit = srcObj.Size + 1
+		}
+		n, err := copyKernel(ctx, f, in, limit, progress)
+		if err != nil {
+			return err
+		}
+		return backends.CheckSize(srcObj.Size, n)
 	})
 }
 
@@ -472,9 +480,9 @@ func copyKernel(ctx context.Context, f, in *os.File, limit int64, progress func(
 	return total, nil
 }
 
-// put writes a new file for key with fill, which copies at most limit bytes
-// (all if limit < 0) into it, and puts it in place.
-func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill func(f *os.File, limit int64) (int64, error)) (backends.Object, error) {
+// put writes a new file for key with fill, which copies src's bytes into
+// it (failing when they are not src.Size), and puts it in place.
+func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill func(f *os.File) error) (backends.Object, error) {
 	p, err := b.path(key)
 	if err != nil {
 		return backends.Object{}, fmt.Errorf("put %s: %w", b, err)
@@ -585,22 +593,10 @@ func (b *Backend) syncFolder(dirKey string) error {
 	return d.sync()
 }
 
-// writeTemp fills the new file f (fill copies the data) and sets its mtime; f stays
-// open for the caller.
-func (b *Backend) writeTemp(f *os.File, src backends.Object, fill func(*os.File, int64) (int64, error)) error {
-	if src.Size >= 0 {
-		// Read one byte more than promised to detect a long source.
-		n, err := fill(f, src.Size+1)
-		if err != nil {
-			return err
-		}
-		if n < src.Size {
-			return fmt.Errorf("short read: got %d of %d bytes", n, src.Size)
-		}
-		if n > src.Size {
-			return fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
-		}
-	} else if _, err := fill(f, -1); err != nil {
+// writeTemp fills the new file f (fill copies the data) and sets its
+// mtime; f stays open for the caller.
+func (b *Backend) writeTemp(f *os.File, src backends.Object, fill func(*os.File) error) error {
+	if err := fill(f); err != nil {
 		return err
 	}
 	// Set the mtime before fsync so the fsync makes it durable too.

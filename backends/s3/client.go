@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"syncer/backends"
 )
 
 const defaultRegion = "us-east-1"
@@ -181,14 +183,9 @@ func (b *Backend) newRetryer(opts *Options) func() aws.Retryer {
 	}
 }
 
-// sourceError marks a failure of the reader a backend uploads from.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return "reading the source: " + e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
-
+// notSourceError keeps the SDK from retrying a failure of the data source.
 func notSourceError(err error) aws.Ternary {
-	var se *sourceError
+	var se *backends.SourceError
 	if errors.As(err, &se) {
 		return aws.FalseTernary
 	}
