@@ -20,3 +20,34 @@ func Describe(ctx context.Context, op string, b fmt.Stringer, key string, err er
 	}
 	return where, err
 }
+
+// PermanentError explains a store error that retrying cannot fix (access
+// refused, a missing bucket, a quota); the store's error stays reachable
+// with errors.As and is printed after the explanation.
+type PermanentError struct {
+	Msg string
+	Err error
+}
+
+func (e *PermanentError) Error() string { return e.Msg + ": " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether retrying cannot fix err: it is or wraps a
+// *PermanentError, or permanent (a backend's reading of its store's
+// errors; nil: none) says so. Cancellations and deadlines never are.
+func IsPermanent(err error, permanent func(error) bool) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return true
+	}
+	return permanent != nil && permanent(err)
+}
+
+// NotFound returns the error of op on a missing key of b: it wraps
+// ErrNotFound.
+func NotFound(op string, b fmt.Stringer, key string) error {
+	return fmt.Errorf("%s %s: key %q: %w", op, b, key, ErrNotFound)
+}

@@ -71,27 +71,12 @@ var permanentReasons = map[string]string{
 	"teamDrivesFolderMoveInNotSupported": "folders cannot be moved into a shared drive",
 }
 
-// permanentError explains a permanent Drive error, naming the backend and
-// the key; the API error stays reachable with errors.As.
-type permanentError struct {
-	msg string
-	err error
-}
-
-func (e *permanentError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
 // IsPermanent reports whether err is a Drive error that retrying will not
 // fix: permissions, quotas, missing items, refused requests, Docs too
 // large to export. Transient errors and cancellations are not permanent.
-func IsPermanent(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var pe *permanentError
-	if errors.As(err, &pe) {
-		return true
-	}
+func IsPermanent(err error) bool { return backends.IsPermanent(err, permanentDrive) }
+
+func permanentDrive(err error) bool {
 	ge := apiError(err)
 	if ge == nil {
 		return false
@@ -122,18 +107,16 @@ func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
 	if ctx.Err() == nil {
 		r := reason(err)
 		if why, ok := permanentReasons[r]; ok {
-			return &permanentError{msg: fmt.Sprintf("%s: %s (%s)", where, why, r), err: err}
+			return &backends.PermanentError{Msg: fmt.Sprintf("%s: %s (%s)", where, why, r), Err: err}
 		}
 		if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
-			return &permanentError{msg: fmt.Sprintf("%s: access denied (HTTP %d): check the credentials and that the folder is shared with them", where, ge.Code), err: err}
+			return &backends.PermanentError{Msg: fmt.Sprintf("%s: access denied (HTTP %d): check the credentials and that the folder is shared with them", where, ge.Code), Err: err}
 		}
 	}
 	return fmt.Errorf("%s: %w", where, err)
 }
 
-func (b *Backend) notFound(op, key string) error {
-	return fmt.Errorf("%s %s: key %q: %w", op, b, key, backends.ErrNotFound)
-}
+func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
 	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))

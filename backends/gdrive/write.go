@@ -37,20 +37,12 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	unlock := b.locks.lock("key\x00" + key)
+	t, unlock, err := b.writeTarget(ctx, "put", key)
+	if err != nil {
+		return backends.Object{}, err
+	}
 	defer unlock()
-	if err := b.resolveRoot(ctx); err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
-	dir, leaf := splitKey(key)
-	parent, err := b.resolveDir(ctx, dir, true)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
-	existing, err := b.findObject(ctx, parent, leaf)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
+	dir, leaf, parent, existing := t.dir, t.leaf, t.parent, t.existing
 	if existing != nil && strings.HasPrefix(existing.MimeType, googlePrefix) {
 		existing = nil
 	}
@@ -77,6 +69,36 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		return backends.Object{}, b.errorf("put", key, "%v", err)
 	}
 	return o, nil
+}
+
+// writeTarget is where a write of key goes.
+type writeTarget struct {
+	dir, leaf string      // key's folder key and name in it
+	parent    string      // the folder's id
+	existing  *drive.File // the object at key now (maybe a Google Doc); nil: none
+}
+
+// writeTarget locks key for a write by op and finds where it goes, making
+// missing folders. The caller calls unlock when done, unless err is set.
+func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget, func(), error) {
+	var t writeTarget
+	unlock := b.locks.lock("key\x00" + key)
+	fail := func(err error) (writeTarget, func(), error) {
+		unlock()
+		return t, nil, b.wrap(ctx, op, key, err)
+	}
+	if err := b.resolveRoot(ctx); err != nil {
+		return fail(err)
+	}
+	var err error
+	t.dir, t.leaf = splitKey(key)
+	if t.parent, err = b.resolveDir(ctx, t.dir, true); err != nil {
+		return fail(err)
+	}
+	if t.existing, err = b.findObject(ctx, t.parent, t.leaf); err != nil {
+		return fail(err)
+	}
+	return t, unlock, nil
 }
 
 // formatTime renders a modification time as Drive takes it (RFC 3339,

@@ -233,9 +233,7 @@ func (b *Backend) wrap(op, key string, err error) error {
 	return fmt.Errorf("%s %s: key %q: %w", op, b, key, err)
 }
 
-func (b *Backend) notFound(op, key string) error {
-	return fmt.Errorf("%s %s: key %q: %w", op, b, key, backends.ErrNotFound)
-}
+func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 // missing reports whether err from a path operation means nothing is there
 // (a parent being a file counts: no object can exist below it).

@@ -103,25 +103,44 @@ func contentType(key string) *string {
 	return aws.String("application/octet-stream")
 }
 
-func (b *Backend) sseInput() (types.ServerSideEncryption, *string) {
-	var kms *string
-	if b.kmsKeyID != "" {
-		kms = aws.String(b.kmsKeyID)
-	}
-	return types.ServerSideEncryption(b.sse), kms
+// objectWrite is what every request that writes an object at a key
+// carries: the key, and the backend's storage class and encryption. Its
+// methods build those requests.
+type objectWrite struct {
+	bucket, key *string
+	class       types.StorageClass
+	sse         types.ServerSideEncryption
+	kms         *string // SSE-KMS key id; nil: the store's default
 }
 
-func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
-	sse, kms := b.sseInput()
-	return &s3.PutObjectInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		ContentType:          contentType(key),
-		Metadata:             writeMeta(src),
-		StorageClass:         types.StorageClass(b.storageClass),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
+func (b *Backend) objectWrite(k string) objectWrite {
+	w := objectWrite{bucket: aws.String(b.bucket), key: aws.String(k), class: types.StorageClass(b.storageClass), sse: types.ServerSideEncryption(b.sse)}
+	if b.kmsKeyID != "" {
+		w.kms = aws.String(b.kmsKeyID)
 	}
+	return w
+}
+
+func (w objectWrite) put(ctype *string, meta map[string]string) *s3.PutObjectInput {
+	return &s3.PutObjectInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+func (w objectWrite) createUpload(ctype *string, meta map[string]string) *s3.CreateMultipartUploadInput {
+	return &s3.CreateMultipartUploadInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+// copy copies source ("bucket/escaped key"), with its metadata, when its
+// ETag matches match (nil: any).
+func (w objectWrite) copy(source string, match *string) *s3.CopyObjectInput {
+	return &s3.CopyObjectInput{Bucket: w.bucket, Key: w.key, CopySource: aws.String(source), CopySourceIfMatch: match,
+		MetadataDirective: types.MetadataDirectiveCopy, StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+// putInput is the PutObject of Put's object at key (k in the bucket).
+func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
+	return b.objectWrite(k).put(contentType(key), writeMeta(src))
 }
 
 // putBuffer sends data with one PutObject. The body is seekable, so the SDK
@@ -275,16 +294,7 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.E
 }
 
 func (b *Backend) createUpload(ctx context.Context, key, k string, src backends.Object) (string, error) {
-	sse, kms := b.sseInput()
-	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		ContentType:          contentType(key),
-		Metadata:             writeMeta(src),
-		StorageClass:         types.StorageClass(b.storageClass),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
-	})
+	out, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(contentType(key), writeMeta(src)))
 	if err != nil {
 		return "", b.wrap(ctx, "put", key, err)
 	}
