@@ -25,10 +25,25 @@ import (
 
 // Run runs every case against a backend made by newBackend. Each call must
 // return a fresh, empty backend (a new temp folder, a new bucket prefix).
+// The cases of optional capabilities run where the backend has them; the
+// server-side copy case copies from a second backend made by newBackend.
 func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newBackend(t)) })
 	}
+	for _, c := range optionalCases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, newBackend(t), newBackend) })
+	}
+}
+
+var optionalCases = []struct {
+	name string
+	fn   func(t *testing.T, b backends.Backend, newBackend func(t *testing.T) backends.Backend)
+}{
+	{"ResumablePut", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testResumablePut(t, b) }},
+	{"UploadAbort", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testUploadAbort(t, b) }},
+	{"BatchDelete", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testBatchDelete(t, b) }},
+	{"ServerSideCopy", testServerSideCopy},
 }
 
 var cases = []struct {
