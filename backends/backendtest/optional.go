@@ -22,6 +22,16 @@ import (
 // (16 MiB), so a default S3 backend sends it in two parts.
 const resumableSize = 17<<20 + 5
 
+var optionalCases = []struct {
+	name string
+	fn   func(t *testing.T, b backends.Backend, newBackend func(t *testing.T) backends.Backend)
+}{
+	{"ResumablePut", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testResumablePut(t, b) }},
+	{"UploadAbort", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testUploadAbort(t, b) }},
+	{"BatchDelete", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testBatchDelete(t, b) }},
+	{"ServerSideCopy", testServerSideCopy},
+}
+
 // blockSize is the block of blockReader streams.
 const blockSize = 64 << 10
 

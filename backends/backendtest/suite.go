@@ -36,16 +36,6 @@ func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 	}
 }
 
-var optionalCases = []struct {
-	name string
-	fn   func(t *testing.T, b backends.Backend, newBackend func(t *testing.T) backends.Backend)
-}{
-	{"ResumablePut", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testResumablePut(t, b) }},
-	{"UploadAbort", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testUploadAbort(t, b) }},
-	{"BatchDelete", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testBatchDelete(t, b) }},
-	{"ServerSideCopy", testServerSideCopy},
-}
-
 var cases = []struct {
 	name string
 	fn   func(t *testing.T, b backends.Backend)
