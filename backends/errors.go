@@ -51,3 +51,25 @@ func IsPermanent(err error, permanent func(error) bool) bool {
 func NotFound(op string, b fmt.Stringer, key string) error {
 	return fmt.Errorf("%s %s: key %q: %w", op, b, key, ErrNotFound)
 }
+
+// Wrap adds where an error happened (see Describe) to err, nil for nil.
+// When ctx is not done, explain (nil: none) may say why err is permanent
+// (its reading of the store's error; "" when it is not): the result is
+// then a *PermanentError.
+func Wrap(ctx context.Context, op string, b fmt.Stringer, key string, err error, explain func(error) string) error {
+	if err == nil {
+		return nil
+	}
+	where, err := Describe(ctx, op, b, key, err)
+	if explain != nil && ctx.Err() == nil {
+		if why := explain(err); why != "" {
+			return &PermanentError{Msg: where + ": " + why, Err: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// Errorf returns an error of op on key of b, `op BACKEND: key "k": msg`.
+func Errorf(op string, b fmt.Stringer, key string, format string, args ...any) error {
+	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+}

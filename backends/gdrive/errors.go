@@ -100,24 +100,23 @@ func permanentDrive(err error) bool {
 // wins, so callers see an interruption as such; permanent Drive errors get
 // a plain explanation.
 func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
+	return backends.Wrap(ctx, op, b, key, err, explain)
+}
+
+// explain says why err is a permanent Drive error; "" when it is not one.
+func explain(err error) string {
+	r := reason(err)
+	if why, ok := permanentReasons[r]; ok {
+		return fmt.Sprintf("%s (%s)", why, r)
 	}
-	where, err := backends.Describe(ctx, op, b, key, err)
-	if ctx.Err() == nil {
-		r := reason(err)
-		if why, ok := permanentReasons[r]; ok {
-			return &backends.PermanentError{Msg: fmt.Sprintf("%s: %s (%s)", where, why, r), Err: err}
-		}
-		if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
-			return &backends.PermanentError{Msg: fmt.Sprintf("%s: access denied (HTTP %d): check the credentials and that the folder is shared with them", where, ge.Code), Err: err}
-		}
+	if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
+		return fmt.Sprintf("access denied (HTTP %d): check the credentials and that the folder is shared with them", ge.Code)
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return ""
 }
 
 func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
-	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+	return backends.Errorf(op, b, key, format, args...)
 }

@@ -219,7 +219,7 @@ func (b *Backend) makeRoot() error {
 }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
-	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+	return backends.Errorf(op, b, key, format, args...)
 }
 
 func (b *Backend) wrap(op, key string, err error) error {

@@ -108,22 +108,24 @@ func permanentS3(err error) bool {
 // wins, so callers see an interruption as such; permanent store errors get
 // a plain explanation.
 func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	where, err := backends.Describe(ctx, op, b, key, err)
+	return backends.Wrap(ctx, op, b, key, err, b.explain)
+}
+
+// explain says why err is a permanent store error, naming the bucket; ""
+// when it is not one.
+func (b *Backend) explain(err error) string {
 	code := errorCode(err)
-	if why, ok := permanentCodes[code]; ok && ctx.Err() == nil {
-		return &backends.PermanentError{Msg: fmt.Sprintf("%s: bucket %q: %s (%s)", where, b.bucket, why, code), Err: err}
+	if why, ok := permanentCodes[code]; ok {
+		return fmt.Sprintf("bucket %q: %s (%s)", b.bucket, why, code)
 	}
-	if st := httpStatus(err); ctx.Err() == nil && (st == http.StatusForbidden || st == http.StatusUnauthorized) {
-		return &backends.PermanentError{Msg: fmt.Sprintf("%s: bucket %q: access denied (HTTP %d): check the credentials and the bucket policy", where, b.bucket, st), Err: err}
+	if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
+		return fmt.Sprintf("bucket %q: access denied (HTTP %d): check the credentials and the bucket policy", b.bucket, st)
 	}
-	return fmt.Errorf("%s: %w", where, err)
+	return ""
 }
 
 func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
-	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+	return backends.Errorf(op, b, key, format, args...)
 }
