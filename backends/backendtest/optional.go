@@ -122,27 +122,29 @@ func checkContent(t *testing.T, b backends.Backend, key string, seed, size int64
 	if err != nil {
 		t.Fatalf("Stat(%q): %v", key, err)
 	}
-	rc, err := b.Open(t.Context(), key, 0, -1)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", key, err)
-	}
-	n, sum, err := SHA256(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
-	}
+	n, sum := readSHA256(t, b, key)
 	if want := blockSHA256(seed, size); st.Size != size || n != size || sum != want {
 		t.Errorf("%q: Stat size %d, read %d bytes, sha256 %s; want %d bytes, %s", key, st.Size, n, sum, size, want)
 	}
 }
 
+// putResumable runs a PutResumable of the resumableSize bytes of the
+// blockReader stream of seed, from a cutOpener failing at cut (-1: never).
+func putResumable(t *testing.T, rp backends.ResumablePutter, key string, seed, cut int64, j backends.UploadJournal) (*cutOpener, backends.Object, error) {
+	o := &cutOpener{seed: seed, size: resumableSize, cut: cut}
+	mt := time.Date(2022, 3, 4, 5, 6, 7, 0, time.UTC)
+	obj, err := rp.PutResumable(t.Context(), key, o.open, backends.Object{Key: key, Size: resumableSize, ModTime: mt}, j)
+	return o, obj, err
+}
+
 // interruptedPut runs a PutResumable of key whose source fails at its
-// last byte (so parts before the last can finish) and checks that it
-// failed and left no object at key.
-func interruptedPut(t *testing.T, b backends.Backend, rp backends.ResumablePutter, key string, seed int64, j backends.UploadJournal) {
+// last byte (so parts before the last can finish), checks that it failed
+// and left no object at key, and returns its journal and what the journal
+// records: the upload's id, part size and parts.
+func interruptedPut(t *testing.T, b backends.Backend, rp backends.ResumablePutter, key string, seed int64) (*MemJournal, string, int64, []backends.Part) {
 	t.Helper()
-	o := &cutOpener{seed: seed, size: resumableSize, cut: resumableSize - 1}
-	obj, err := rp.PutResumable(t.Context(), key, o.open, backends.Object{Key: key, Size: resumableSize}, j)
+	j := NewMemJournal()
+	o, obj, err := putResumable(t, rp, key, seed, resumableSize-1, j)
 	if err == nil {
 		t.Fatalf("PutResumable with a source failing at byte %d = %+v, nil; want an error", o.cut, obj)
 	}
@@ -150,6 +152,11 @@ func interruptedPut(t *testing.T, b backends.Backend, rp backends.ResumablePutte
 		t.Logf("note: PutResumable error does not wrap the source's error: %v", err)
 	}
 	AssertNotFound(t, b, key)
+	id, ps, parts, err := j.Load(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, id, ps, parts
 }
 
 // testResumablePut: an upload interrupted by its source, then resumed with
@@ -161,17 +168,10 @@ func testResumablePut(t *testing.T, b backends.Backend) {
 		t.Skipf("%s is not a backends.ResumablePutter", b)
 	}
 	const key, seed = "resumable/object.bin", 61
-	j := NewMemJournal()
-	interruptedPut(t, b, rp, key, seed, j)
-	_, ps, parts, err := j.Load(t.Context(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, _, ps, parts := interruptedPut(t, b, rp, key, seed)
 	t.Logf("the interrupted upload left %d parts of %d bytes in the journal", len(parts), ps)
 
-	o := &cutOpener{seed: seed, size: resumableSize, cut: -1}
-	mt := time.Date(2022, 3, 4, 5, 6, 7, 0, time.UTC)
-	obj, err := rp.PutResumable(t.Context(), key, o.open, backends.Object{Key: key, Size: resumableSize, ModTime: mt}, j)
+	o, obj, err := putResumable(t, rp, key, seed, -1, j)
 	if err != nil {
 		t.Fatalf("resumed PutResumable: %v", err)
 	}
@@ -199,12 +199,7 @@ func testUploadAbort(t *testing.T, b backends.Backend) {
 		t.Skipf("%s is not a backends.ResumablePutter and backends.UploadAborter", b)
 	}
 	const key, seed = "aborted/object.bin", 62
-	j := NewMemJournal()
-	interruptedPut(t, b, rp, key, seed, j)
-	id, _, _, err := j.Load(t.Context(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	j, id, _, _ := interruptedPut(t, b, rp, key, seed)
 	if id == "" {
 		t.Skipf("%s sent %d bytes in one request: no upload to abort", b, resumableSize)
 	}
@@ -217,8 +212,8 @@ func testUploadAbort(t *testing.T, b backends.Backend) {
 	AssertEmpty(t, b)
 
 	// The journal still names the aborted upload: it must start over.
-	o := &cutOpener{seed: seed, size: resumableSize, cut: -1}
-	if _, err := rp.PutResumable(t.Context(), key, o.open, backends.Object{Key: key, Size: resumableSize}, j); err != nil {
+	o, _, err := putResumable(t, rp, key, seed, -1, j)
+	if err != nil {
 		t.Fatalf("PutResumable after the abort: %v", err)
 	}
 	if !o.opened(0) {
