@@ -117,7 +117,7 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 		// log about it on every read.
 		o.DisableLogOutputChecksumValidationSkipped = true
 		// Response checksums are validated where we ask for them: whole
-		// GETs (see objectReader.get), never ranges.
+		// GETs (see getter.get), never ranges.
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	// Requests that may work long before the first header (see slowOp) go
