@@ -20,3 +20,56 @@ func Describe(ctx context.Context, op string, b fmt.Stringer, key string, err er
 	}
 	return where, err
 }
+
+// PermanentError explains a store error that retrying cannot fix (access
+// refused, a missing bucket, a quota); the store's error stays reachable
+// with errors.As and is printed after the explanation.
+type PermanentError struct {
+	Msg string
+	Err error
+}
+
+func (e *PermanentError) Error() string { return e.Msg + ": " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether retrying cannot fix err: it is or wraps a
+// *PermanentError, or permanent (a backend's reading of its store's
+// errors; nil: none) says so. Cancellations and deadlines never are.
+func IsPermanent(err error, permanent func(error) bool) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var pe *PermanentError
+	if errors.As(err, &pe) {
+		return true
+	}
+	return permanent != nil && permanent(err)
+}
+
+// NotFound returns the error of op on a missing key of b: it wraps
+// ErrNotFound.
+func NotFound(op string, b fmt.Stringer, key string) error {
+	return fmt.Errorf("%s %s: key %q: %w", op, b, key, ErrNotFound)
+}
+
+// Wrap adds where an error happened (see Describe) to err, nil for nil.
+// When ctx is not done, explain (nil: none) may say why err is permanent
+// (its reading of the store's error; "" when it is not): the result is
+// then a *PermanentError.
+func Wrap(ctx context.Context, op string, b fmt.Stringer, key string, err error, explain func(error) string) error {
+	if err == nil {
+		return nil
+	}
+	where, err := Describe(ctx, op, b, key, err)
+	if explain != nil && ctx.Err() == nil {
+		if why := explain(err); why != "" {
+			return &PermanentError{Msg: where + ": " + why, Err: err}
+		}
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
+
+// Errorf returns an error of op on key of b, `op BACKEND: key "k": msg`.
+func Errorf(op string, b fmt.Stringer, key string, format string, args ...any) error {
+	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+}

@@ -1,6 +1,9 @@
 package backends
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"slices"
+)
 
 // recentTokens is how many of a listing's latest page tokens a TokenTrail
 // keeps (as 64-bit hashes, whatever the tokens' length).
@@ -30,10 +33,8 @@ func (t *TokenTrail) Repeated(tok string) bool {
 	if t.n > 0 && h == t.saved {
 		return true
 	}
-	for _, r := range t.recent[:min(t.n, recentTokens)] {
-		if r == h {
-			return true
-		}
+	if slices.Contains(t.recent[:min(t.n, recentTokens)], h) {
+		return true
 	}
 	t.recent[t.n%recentTokens] = h
 	t.n++

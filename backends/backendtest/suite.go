@@ -25,9 +25,14 @@ import (
 
 // Run runs every case against a backend made by newBackend. Each call must
 // return a fresh, empty backend (a new temp folder, a new bucket prefix).
+// The cases of optional capabilities run where the backend has them; the
+// server-side copy case copies from a second backend made by newBackend.
 func Run(t *testing.T, newBackend func(t *testing.T) backends.Backend) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, newBackend(t)) })
+	}
+	for _, c := range optionalCases {
+		t.Run(c.name, func(t *testing.T) { c.fn(t, newBackend(t), newBackend) })
 	}
 }
 
@@ -453,6 +458,22 @@ func testSizeMismatch(t *testing.T, b backends.Backend) {
 	}
 }
 
+// readSHA256 streams the object at key and returns its length and hex
+// sha256 digest, failing the test on an error.
+func readSHA256(t *testing.T, b backends.Backend, key string) (int64, string) {
+	t.Helper()
+	rc, err := b.Open(t.Context(), key, 0, -1)
+	if err != nil {
+		t.Fatalf("Open(%q): %v", key, err)
+	}
+	defer rc.Close()
+	n, sum, err := SHA256(rc)
+	if err != nil {
+		t.Fatalf("read %q: %v", key, err)
+	}
+	return n, sum
+}
+
 // checkLarge compares the object at key with RandomReader(seed, size) by
 // streaming digests, whole and in one range.
 func checkLarge(t *testing.T, b backends.Backend, key string, seed, size int64) {
@@ -464,25 +485,16 @@ func checkLarge(t *testing.T, b backends.Backend, key string, seed, size int64) 
 	if st.Size != size {
 		t.Errorf("Stat(%q) Size = %d; want %d", key, st.Size, size)
 	}
-	rc, err := b.Open(t.Context(), key, 0, -1)
-	if err != nil {
-		t.Fatalf("Open(%q): %v", key, err)
-	}
-	n, sum, err := SHA256(rc)
-	rc.Close()
-	if err != nil {
-		t.Fatalf("read %q: %v", key, err)
-	}
-	if n != size || sum != RandomSHA256(seed, size) {
+	if n, sum := readSHA256(t, b, key); n != size || sum != RandomSHA256(seed, size) {
 		t.Errorf("%q: read %d bytes, sha256 %s; want %d bytes, %s", key, n, sum, size, RandomSHA256(seed, size))
 	}
 
 	off, length := size/2+7, int64(1<<20+3)
-	rc, err = b.Open(t.Context(), key, off, length)
+	rc, err := b.Open(t.Context(), key, off, length)
 	if err != nil {
 		t.Fatalf("Open(%q, %d, %d): %v", key, off, length, err)
 	}
-	_, sum, err = SHA256(rc)
+	_, sum, err := SHA256(rc)
 	rc.Close()
 	if err != nil {
 		t.Fatalf("read %q range: %v", key, err)

@@ -61,20 +61,12 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 		return backends.Object{}, s.errorf("copy from", srcKey, "the file changed since it was listed (revision %s, listed %s)", sf.HeadRevisionId, srcObj.ETag)
 	}
 
-	unlock := b.locks.lock("key\x00" + key)
+	t, unlock, err := b.writeTarget(ctx, "copy", key)
+	if err != nil {
+		return backends.Object{}, err
+	}
 	defer unlock()
-	if err := b.resolveRoot(ctx); err != nil {
-		return backends.Object{}, b.wrap(ctx, "copy", key, err)
-	}
-	dir, leaf := splitKey(key)
-	parent, err := b.resolveDir(ctx, dir, true)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "copy", key, err)
-	}
-	old, err := b.findObject(ctx, parent, leaf)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "copy", key, err)
-	}
+	parent, leaf, old := t.parent, t.leaf, t.existing
 	name := SegmentToName(leaf)
 	nf, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
 		meta := &drive.File{Id: id, Name: name, Parents: []string{parent}, ModifiedTime: sf.ModifiedTime}

@@ -71,27 +71,12 @@ var permanentReasons = map[string]string{
 	"teamDrivesFolderMoveInNotSupported": "folders cannot be moved into a shared drive",
 }
 
-// permanentError explains a permanent Drive error, naming the backend and
-// the key; the API error stays reachable with errors.As.
-type permanentError struct {
-	msg string
-	err error
-}
-
-func (e *permanentError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
 // IsPermanent reports whether err is a Drive error that retrying will not
 // fix: permissions, quotas, missing items, refused requests, Docs too
 // large to export. Transient errors and cancellations are not permanent.
-func IsPermanent(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var pe *permanentError
-	if errors.As(err, &pe) {
-		return true
-	}
+func IsPermanent(err error) bool { return backends.IsPermanent(err, permanentDrive) }
+
+func permanentDrive(err error) bool {
 	ge := apiError(err)
 	if ge == nil {
 		return false
@@ -115,26 +100,23 @@ func IsPermanent(err error) bool {
 // wins, so callers see an interruption as such; permanent Drive errors get
 // a plain explanation.
 func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	where, err := backends.Describe(ctx, op, b, key, err)
-	if ctx.Err() == nil {
-		r := reason(err)
-		if why, ok := permanentReasons[r]; ok {
-			return &permanentError{msg: fmt.Sprintf("%s: %s (%s)", where, why, r), err: err}
-		}
-		if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
-			return &permanentError{msg: fmt.Sprintf("%s: access denied (HTTP %d): check the credentials and that the folder is shared with them", where, ge.Code), err: err}
-		}
-	}
-	return fmt.Errorf("%s: %w", where, err)
+	return backends.Wrap(ctx, op, b, key, err, explain)
 }
 
-func (b *Backend) notFound(op, key string) error {
-	return fmt.Errorf("%s %s: key %q: %w", op, b, key, backends.ErrNotFound)
+// explain says why err is a permanent Drive error; "" when it is not one.
+func explain(err error) string {
+	r := reason(err)
+	if why, ok := permanentReasons[r]; ok {
+		return fmt.Sprintf("%s (%s)", why, r)
+	}
+	if ge := apiError(err); ge != nil && (ge.Code == http.StatusUnauthorized || ge.Code == http.StatusForbidden) && r != "userRateLimitExceeded" && r != "rateLimitExceeded" {
+		return fmt.Sprintf("access denied (HTTP %d): check the credentials and that the folder is shared with them", ge.Code)
+	}
+	return ""
 }
+
+func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
-	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+	return backends.Errorf(op, b, key, format, args...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 
 	"google.golang.org/api/drive/v3"
 )
@@ -68,7 +69,7 @@ func (b *Backend) createOnce(ctx context.Context, parent, name string, send func
 		}
 		return f, err2
 	}
-	if got, gerr := b.get(ctx, id); gerr == nil && got != nil && !got.Trashed && got.Name == name && hasParent(got, parent) {
+	if got, gerr := b.get(ctx, id); gerr == nil && got != nil && !got.Trashed && got.Name == name && slices.Contains(got.Parents, parent) {
 		b.log.Debug("Google Drive: a create's answer was lost; found what it made", "backend", b.String(), "id", id)
 		return got, nil
 	}

@@ -77,36 +77,39 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 			b.ranged.put(key, f)
 		}
 	}
-	r := &fileReader{b: b, ctx: ctx, key: key, f: f, pos: offset, end: -1, size: -1}
+	d := &downloader{b: b, key: key, f: f, size: -1}
+	end := int64(-1)
 	if length >= 0 {
-		r.end = offset + length
+		end = offset + length
 	}
+	var sum hash.Hash
 	if strings.HasPrefix(f.MimeType, googlePrefix) {
-		r.export = b.exports[f.MimeType].mime
+		d.export = b.exports[f.MimeType].mime
 	} else {
 		size, err := contentSize(f)
 		if err != nil {
 			b.ranged.forget(key)
 			return nil, b.errorf("open", key, "%v", err)
 		}
-		r.size = size
+		d.size = size
 		if size >= 0 {
 			// The size is known: clamp the range to it.
-			if r.end < 0 || r.end > size {
-				r.end = size
+			if end < 0 || end > size {
+				end = size
 			}
-			if r.pos >= r.end {
+			if offset >= end {
 				return io.NopCloser(strings.NewReader("")), nil
 			}
-			if offset == 0 && r.end == size && f.Md5Checksum != "" {
-				r.md5 = md5.New()
+			if offset == 0 && end == size && f.Md5Checksum != "" {
+				sum = md5.New()
 			}
 		}
 	}
 	if length == 0 {
 		return io.NopCloser(strings.NewReader("")), nil
 	}
-	if err := r.open(); err != nil {
+	body, end, err := d.open(ctx, offset, end)
+	if err != nil {
 		if cached && errors.Is(err, backends.ErrNotFound) {
 			// The remembered file went away: look the key up again.
 			b.ranged.forget(key)
@@ -114,160 +117,126 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		}
 		return nil, err
 	}
-	return r, nil
+	var r *backends.ResumingReader
+	r = backends.NewResumingReader(ctx, backends.Resume{
+		Open: d.reopen,
+		Retry: func(ctx context.Context, _ int, err error) bool {
+			if errors.Is(err, context.Canceled) {
+				return false
+			}
+			b.log.Warn("Google Drive: download interrupted; resuming", "backend", b.String(), "key", key, "offset", r.Pos(), "err", err)
+			return true
+		},
+		Max: maxReadResumes,
+		// A download of known size must reach its end; an export's end
+		// is where it ends.
+		Exact: d.export == "",
+		Fail:  func(err error) error { return b.wrap(ctx, "read", key, err) },
+	}, body, offset, end)
+	if sum == nil {
+		return r, nil
+	}
+	return &md5Checker{ResumingReader: r, b: b, key: key, md5: sum, want: f.Md5Checksum}, nil
 }
 
-// fileReader reads a download or an export and resumes it after
-// transient failures.
-type fileReader struct {
+// downloader issues the requests of one Open stream.
+type downloader struct {
 	b       *Backend
-	ctx     context.Context
 	key     string
 	f       *drive.File
 	export  string // export mime type; "" for a download
-	pos     int64  // next byte to hand out
-	end     int64  // end of the range; -1: to the end (exports, unknown sizes)
 	size    int64  // a download's size; -1 when unknown (see contentSize)
-	body    io.ReadCloser
-	skip    int64 // bytes of the body to drop before pos (exports)
-	md5     hash.Hash
-	resumes int
-	err     error // sticky
+	resumed bool
 }
 
-// open issues the request for [pos, end).
-func (r *fileReader) open() error {
+// reopen is open for a resumed stream.
+func (d *downloader) reopen(ctx context.Context, pos, end int64) (io.ReadCloser, int64, error) {
+	d.resumed = true
+	return d.open(ctx, pos, end)
+}
+
+// open issues the request for [pos, end) (end < 0: to the end) and returns
+// its body and the end of the bytes it holds. An export is read from its
+// start: its first pos bytes are dropped as the body is read.
+func (d *downloader) open(ctx context.Context, pos, end int64) (io.ReadCloser, int64, error) {
+	b := d.b
 	var resp *http.Response
 	var err error
-	if r.export != "" {
-		resp, err = r.b.svc.Files.Export(r.f.Id, r.export).Context(r.ctx).Download()
-		r.skip = r.pos
+	rng := ""
+	if d.export != "" {
+		resp, err = b.svc.Files.Export(d.f.Id, d.export).Context(ctx).Download()
 	} else {
-		call := r.b.svc.Files.Get(r.f.Id).SupportsAllDrives(true).Context(r.ctx)
+		call := b.svc.Files.Get(d.f.Id).SupportsAllDrives(true).Context(ctx)
 		switch {
-		case r.end >= 0 && (r.pos > 0 || r.size < 0 || r.end < r.size):
-			call.Header().Set("Range", fmt.Sprintf("bytes=%d-%d", r.pos, r.end-1))
-		case r.end < 0 && r.pos > 0:
-			call.Header().Set("Range", fmt.Sprintf("bytes=%d-", r.pos))
+		case end >= 0 && (pos > 0 || d.size < 0 || end < d.size):
+			rng = fmt.Sprintf("bytes=%d-%d", pos, end-1)
+		case end < 0 && pos > 0:
+			rng = fmt.Sprintf("bytes=%d-", pos)
+		}
+		if rng != "" {
+			call.Header().Set("Range", rng)
 		}
 		resp, err = call.Download()
 	}
 	if err != nil {
-		if isNotFound(err) && r.ctx.Err() == nil {
-			if r.resumes > 0 {
-				return r.b.errorf("open", r.key, "the file was deleted while it was being read")
+		if isNotFound(err) && ctx.Err() == nil {
+			if d.resumed {
+				return nil, 0, b.errorf("open", d.key, "the file was deleted while it was being read")
 			}
-			return r.b.notFound("open", r.key)
+			return nil, 0, b.notFound("open", d.key)
 		}
-		return r.b.wrap(r.ctx, "open", r.key, err)
+		return nil, 0, b.wrap(ctx, "open", d.key, err)
 	}
-	if r.export == "" && r.pos > 0 && resp.StatusCode != http.StatusPartialContent {
+	if d.export != "" {
+		return &skipper{ReadCloser: resp.Body, skip: pos}, end, nil
+	}
+	end, err = backends.CheckPartial(rng, pos, end, resp.StatusCode, resp.Header.Get("Content-Range"), resp.ContentLength)
+	if err != nil {
 		resp.Body.Close()
-		return r.b.errorf("open", r.key, "Drive ignored the range request (HTTP %d)", resp.StatusCode)
+		return nil, 0, fmt.Errorf("open %s: key %q: %w", b, d.key, err)
 	}
-	if r.export == "" && resp.StatusCode == http.StatusPartialContent {
-		// The body must start at the byte asked for, or its bytes would
-		// be handed out as others.
-		cr := resp.Header.Get("Content-Range")
-		if start, _, _, ok := backends.ParseContentRange(cr); !ok || start != r.pos {
-			resp.Body.Close()
-			return r.b.errorf("open", r.key, "Drive answered a range request from byte %d with Content-Range %q", r.pos, cr)
-		}
-	}
-	r.body = resp.Body
-	return nil
+	return resp.Body, end, nil
 }
 
-func (r *fileReader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if r.end >= 0 && r.pos >= r.end {
-		return 0, r.finish()
-	}
-	if r.end >= 0 && int64(len(p)) > r.end-r.pos {
-		p = p[:r.end-r.pos]
-	}
-	for {
-		if err := r.ctx.Err(); err != nil {
-			r.err = r.b.wrap(r.ctx, "read", r.key, err)
-			return 0, r.err
-		}
-		if r.skip > 0 {
-			n, err := io.CopyN(io.Discard, r.body, r.skip)
-			r.skip -= n
-			if err == io.EOF {
-				r.end, r.skip = r.pos, 0 // the export is shorter than the offset
-				return 0, io.EOF
-			}
-			if err != nil {
-				if rerr := r.resume(err); rerr != nil {
-					return 0, rerr
-				}
-				continue
-			}
-		}
-		n, err := r.body.Read(p)
-		r.pos += int64(n)
-		if r.md5 != nil {
-			r.md5.Write(p[:n])
-		}
-		if err == nil || err == io.EOF {
-			if err == io.EOF {
-				if r.export == "" && r.pos < r.end {
-					err = io.ErrUnexpectedEOF // the download was cut short
-				} else {
-					if r.end < 0 || r.pos < r.end {
-						r.end = r.pos
-					}
-					return n, r.finish()
-				}
-			} else {
-				return n, nil
-			}
-		}
-		if n > 0 {
-			return n, nil // the next Read meets the error again
-		}
-		if rerr := r.resume(err); rerr != nil {
-			return 0, rerr
-		}
-	}
+// skipper drops the first skip bytes of a body as it is read.
+type skipper struct {
+	io.ReadCloser
+	skip int64
 }
 
-// resume reopens the stream at pos after err, or returns the error to
-// report.
-func (r *fileReader) resume(err error) error {
-	if r.ctx.Err() != nil || r.resumes >= maxReadResumes || errors.Is(err, context.Canceled) {
-		r.err = r.b.wrap(r.ctx, "read", r.key, err)
-		return r.err
-	}
-	r.resumes++
-	r.body.Close()
-	r.b.log.Warn("Google Drive: download interrupted; resuming", "backend", r.b.String(), "key", r.key, "offset", r.pos, "err", err)
-	if oerr := r.open(); oerr != nil {
-		r.err = oerr
-		return r.err
-	}
-	return nil
-}
-
-// finish checks a whole download against Drive's md5Checksum at its end.
-func (r *fileReader) finish() error {
-	if r.md5 != nil {
-		sum := hex.EncodeToString(r.md5.Sum(nil))
-		r.md5 = nil
-		if sum != r.f.Md5Checksum {
-			r.err = r.b.errorf("read", r.key, "downloaded data has md5 %s but Drive reports %s", sum, r.f.Md5Checksum)
-			return r.err
+func (s *skipper) Read(p []byte) (int, error) {
+	if s.skip > 0 {
+		n, err := io.CopyN(io.Discard, s.ReadCloser, s.skip)
+		s.skip -= n
+		if err != nil {
+			return 0, err // EOF: the export is shorter than the offset
 		}
 	}
-	return io.EOF
+	return s.ReadCloser.Read(p)
 }
 
-func (r *fileReader) Close() error {
-	if r.body == nil {
-		return nil
+// md5Checker checks a whole download against Drive's md5Checksum at its
+// end.
+type md5Checker struct {
+	*backends.ResumingReader
+	b    *Backend
+	key  string
+	md5  hash.Hash
+	want string
+	err  error
+}
+
+func (c *md5Checker) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
 	}
-	return r.body.Close()
+	n, err := c.ResumingReader.Read(p)
+	c.md5.Write(p[:n])
+	if err == io.EOF {
+		if sum := hex.EncodeToString(c.md5.Sum(nil)); sum != c.want {
+			c.err = c.b.errorf("read", c.key, "downloaded data has md5 %s but Drive reports %s", sum, c.want)
+			return n, c.err
+		}
+	}
+	return n, err
 }

@@ -6,6 +6,7 @@ package gdrive
 // a panic, an endless loop or a silently wrong copy.
 
 import (
+	"cmp"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -562,19 +564,27 @@ func TestNullRepliesAreErrors(t *testing.T) {
 
 // A 206 answer to a range request was read as if it started where asked,
 // whatever its Content-Range said: the bytes of another range came back
-// as the asked ones.
+// as the asked ones. The answer is checked as S3's are: 206, and a
+// Content-Range that starts and ends where asked, with a length to match.
 func TestRangedReadChecksContentRange(t *testing.T) {
 	const data = "0123456789abcdefghij"
+	const asked = "the server answered a request for bytes=10-14 with "
 	for name, c := range map[string]struct {
 		contentRange string
+		status       int    // 0: 206
+		length       int    // bytes sent; 0: as the Content-Range says
 		err          string // "" for a good answer
 	}{
-		"from 0 for 10":     {"bytes 0-19/20", `Drive answered a range request from byte 10 with Content-Range "bytes 0-19/20"`},
-		"from 11 for 10":    {"bytes 11-14/20", `Drive answered a range request from byte 10 with Content-Range "bytes 11-14/20"`},
-		"missing":           {"", `Drive answered a range request from byte 10 with Content-Range ""`},
-		"garbled":           {"bytes ten-14/20", `Drive answered a range request from byte 10 with Content-Range "bytes ten-14/20"`},
-		"as asked":          {"bytes 10-14/20", ""},
-		"as asked, no size": {"bytes 10-14/*", ""},
+		"from 0 for 10":     {contentRange: "bytes 0-19/20", err: asked + "bytes 0-19: they do not start at offset 10"},
+		"from 11 for 10":    {contentRange: "bytes 11-14/20", err: asked + "bytes 11-14: they do not start at offset 10"},
+		"missing":           {contentRange: "", err: asked + `Content-Range "", not "bytes first-last/size"`},
+		"garbled":           {contentRange: "bytes ten-14/20", err: asked + `Content-Range "bytes ten-14/20", not "bytes first-last/size"`},
+		"past the end":      {contentRange: "bytes 10-19/20", err: asked + `Content-Range "bytes 10-19/20": the range does not end where asked`},
+		"short of the end":  {contentRange: "bytes 10-12/20", err: asked + `Content-Range "bytes 10-12/20": the range does not end where asked`},
+		"another length":    {contentRange: "bytes 10-14/20", length: 6, err: asked + `Content-Range "bytes 10-14/20" but 6 bytes`},
+		"range ignored":     {contentRange: "", status: http.StatusOK, length: 20, err: asked + "HTTP 200, not 206 Partial Content: it ignored the range, so its bytes do not start at offset 10"},
+		"as asked":          {contentRange: "bytes 10-14/20"},
+		"as asked, no size": {contentRange: "bytes 10-14/*"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := craftedBackend(t, "ROOT", func(w http.ResponseWriter, r *http.Request, call driveCall) {
@@ -585,9 +595,13 @@ func TestRangedReadChecksContentRange(t *testing.T) {
 					if c.contentRange != "" {
 						w.Header().Set("Content-Range", c.contentRange)
 					}
-					w.WriteHeader(http.StatusPartialContent)
 					var from, to int
 					fmt.Sscanf(c.contentRange, "bytes %d-%d", &from, &to)
+					if c.length > 0 {
+						to = from + c.length - 1
+					}
+					w.Header().Set("Content-Length", strconv.Itoa(to-from+1))
+					w.WriteHeader(cmp.Or(c.status, http.StatusPartialContent))
 					io.WriteString(w, data[from:to+1])
 				default:
 					replyNotFound(w)

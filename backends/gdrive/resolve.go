@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -222,15 +223,6 @@ func (b *Backend) get(ctx context.Context, id string) (*drive.File, error) {
 	return f, nil
 }
 
-func hasParent(f *drive.File, parent string) bool {
-	for _, p := range f.Parents {
-		if p == parent {
-			return true
-		}
-	}
-	return false
-}
-
 // splitKey splits a key into its folder key ("" for the root) and leaf.
 func splitKey(key string) (dir, leaf string) {
 	if i := strings.LastIndexByte(key, '/'); i >= 0 {
@@ -242,7 +234,7 @@ func splitKey(key string) (dir, leaf string) {
 // matchesParent reports whether f is in folder parent (which may be the
 // alias "root", resolved by resolveRoot).
 func (b *Backend) matchesParent(f *drive.File, parent string) bool {
-	return hasParent(f, parent) || parent == b.root && b.root == "root" && len(f.Parents) == 1 && b.isRootID(f.Parents[0])
+	return slices.Contains(f.Parents, parent) || parent == b.root && b.root == "root" && len(f.Parents) == 1 && b.isRootID(f.Parents[0])
 }
 
 // isRootID reports whether id is My Drive's root; learnt on first need.

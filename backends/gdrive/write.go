@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"net/http"
@@ -38,20 +37,12 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	unlock := b.locks.lock("key\x00" + key)
+	t, unlock, err := b.writeTarget(ctx, "put", key)
+	if err != nil {
+		return backends.Object{}, err
+	}
 	defer unlock()
-	if err := b.resolveRoot(ctx); err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
-	dir, leaf := splitKey(key)
-	parent, err := b.resolveDir(ctx, dir, true)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
-	existing, err := b.findObject(ctx, parent, leaf)
-	if err != nil {
-		return backends.Object{}, b.wrap(ctx, "put", key, err)
-	}
+	dir, leaf, parent, existing := t.dir, t.leaf, t.parent, t.existing
 	if existing != nil && strings.HasPrefix(existing.MimeType, googlePrefix) {
 		existing = nil
 	}
@@ -80,35 +71,34 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	return o, nil
 }
 
-// checkReader passes the source through, checking ctx, counting and
-// hashing, and fails instead of ending when the source yields fewer or
-// more bytes than declared (size >= 0), so an upload never completes with
-// the wrong content.
-type checkReader struct {
-	ctx  context.Context
-	r    io.Reader
-	size int64
-	n    int64
-	md5  hash.Hash
+// writeTarget is where a write of key goes.
+type writeTarget struct {
+	dir, leaf string      // key's folder key and name in it
+	parent    string      // the folder's id
+	existing  *drive.File // the object at key now (maybe a Google Doc); nil: none
 }
 
-func (c *checkReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
+// writeTarget locks key for a write by op and finds where it goes, making
+// missing folders. The caller calls unlock when done, unless err is set.
+func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget, func(), error) {
+	var t writeTarget
+	unlock := b.locks.lock("key\x00" + key)
+	fail := func(err error) (writeTarget, func(), error) {
+		unlock()
+		return t, nil, b.wrap(ctx, op, key, err)
 	}
-	if c.size >= 0 && int64(len(p)) > c.size-c.n+1 {
-		p = p[:c.size-c.n+1] // at most one byte past the size, to notice it
+	if err := b.resolveRoot(ctx); err != nil {
+		return fail(err)
 	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.size >= 0 && c.n > c.size {
-		return 0, fmt.Errorf("source yielded more than the %d bytes it declared", c.size)
+	var err error
+	t.dir, t.leaf = splitKey(key)
+	if t.parent, err = b.resolveDir(ctx, t.dir, true); err != nil {
+		return fail(err)
 	}
-	c.md5.Write(p[:n])
-	if err == io.EOF && c.size >= 0 && c.n < c.size {
-		return n, fmt.Errorf("short read: got %d of %d bytes", c.n, c.size)
+	if t.existing, err = b.findObject(ctx, t.parent, t.leaf); err != nil {
+		return fail(err)
 	}
-	return n, err
+	return t, unlock, nil
 }
 
 // formatTime renders a modification time as Drive takes it (RFC 3339,
@@ -127,7 +117,10 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	if !src.ModTime.IsZero() {
 		meta.ModifiedTime = formatTime(src.ModTime)
 	}
-	cr := &checkReader{ctx: ctx, r: r, size: src.Size, md5: md5.New()}
+	// The source goes through an ExactReader, so an upload never
+	// completes with fewer or more bytes than declared.
+	sent := md5.New()
+	cr := backends.NewExactReader(ctx, r, src.Size, sent)
 	var media io.Reader = cr
 	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(b.chunkSize))}
 	var buf []byte // the whole content, for small objects
@@ -136,17 +129,7 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		// chunk) and send one multipart request that the transport can
 		// repeat on a transient error.
 		buf = make([]byte, src.Size)
-		if _, err := io.ReadFull(cr, buf); err != nil {
-			if errors.Is(err, io.ErrUnexpectedEOF) || err == io.EOF {
-				err = fmt.Errorf("short read: got %d of %d bytes", cr.n, src.Size)
-			}
-			return nil, err
-		}
-		var probe [1]byte
-		if n, err := cr.Read(probe[:]); n > 0 || err != io.EOF {
-			if err == nil || err == io.EOF {
-				err = fmt.Errorf("source yielded more than the %d bytes it declared", src.Size)
-			}
+		if _, _, err := cr.Fill(buf); err != nil {
 			return nil, err
 		}
 		opts[1] = googleapi.ChunkSize(0)
@@ -188,7 +171,7 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		// Too late to stop Drive; the new content is complete and correct.
 		b.log.Debug("Google Drive: upload finished after cancellation", "backend", b.String(), "key", key)
 	}
-	sum := hex.EncodeToString(cr.md5.Sum(nil))
+	sum := hex.EncodeToString(sent.Sum(nil))
 	var bad string
 	if f.Md5Checksum == "" {
 		// Drive reports the md5 of every binary file it stores; an answer
@@ -210,8 +193,8 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		switch {
 		case serr != nil:
 			bad = serr.Error()
-		case size != cr.n:
-			bad = fmt.Sprintf("Drive stored %d bytes; %d were sent", size, cr.n)
+		case size != cr.N():
+			bad = fmt.Sprintf("Drive stored %d bytes; %d were sent", size, cr.N())
 		case f.Md5Checksum != sum:
 			bad = fmt.Sprintf("Drive stored md5 %s; the data sent has md5 %s", f.Md5Checksum, sum)
 		}

@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"syncer/backends"
 )
 
 // newClient builds the SDK client: HTTP transport (CA bundle, TLS
@@ -113,7 +115,7 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 		// log about it on every read.
 		o.DisableLogOutputChecksumValidationSkipped = true
 		// Response checksums are validated where we ask for them: whole
-		// GETs (see objectReader.get), never ranges.
+		// GETs (see getter.get), never ranges.
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 	})
 	// Requests that may work long before the first header (see slowOp) go
@@ -179,14 +181,9 @@ func (b *Backend) newRetryer(opts *Options) func() aws.Retryer {
 	}
 }
 
-// sourceError marks a failure of the reader a backend uploads from.
-type sourceError struct{ err error }
-
-func (e *sourceError) Error() string { return "reading the source: " + e.err.Error() }
-func (e *sourceError) Unwrap() error { return e.err }
-
+// notSourceError keeps the SDK from retrying a failure of the data source.
 func notSourceError(err error) aws.Ternary {
-	var se *sourceError
+	var se *backends.SourceError
 	if errors.As(err, &se) {
 		return aws.FalseTernary
 	}

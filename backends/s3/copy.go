@@ -73,17 +73,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 		match = aws.String(`"` + srcObj.ETag + `"`)
 	}
 	if srcObj.Size < b.copyCutoff {
-		sse, kms := b.sseInput()
-		out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
-			Bucket:               aws.String(b.bucket),
-			Key:                  aws.String(k),
-			CopySource:           aws.String(source),
-			CopySourceIfMatch:    match,
-			MetadataDirective:    types.MetadataDirectiveCopy,
-			StorageClass:         types.StorageClass(b.storageClass),
-			ServerSideEncryption: sse,
-			SSEKMSKeyId:          kms,
-		}, b.slowOp)
+		out, err := b.client.CopyObject(ctx, b.objectWrite(k).copy(source, match), b.slowOp)
 		if err != nil {
 			if isNotFound(err) && ctx.Err() == nil {
 				return backends.Object{}, s.notFound("copy from", srcKey)
@@ -153,16 +143,7 @@ func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key
 		}
 		return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
 	}
-	sse, kms := b.sseInput()
-	cu, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		ContentType:          head.ContentType,
-		Metadata:             head.Metadata,
-		StorageClass:         types.StorageClass(b.storageClass),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
-	})
+	cu, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(head.ContentType, head.Metadata))
 	if err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}
@@ -236,10 +217,10 @@ func (b *Backend) wrapCopy(ctx context.Context, s *Backend, key, srcKey string, 
 	code := errorCode(err)
 	st := httpStatus(err)
 	if ctx.Err() == nil && (code == "NoSuchBucket" || code == "AccessDenied" || st == http.StatusForbidden) {
-		return &permanentError{
-			msg: fmt.Sprintf("copy %s: key %q: server-side copy from bucket %q (key %q) failed (%s): the destination's endpoint or credentials cannot reach the source bucket; use server_side_copy = \"auto\" or \"never\" to stream instead",
+		return &backends.PermanentError{
+			Msg: fmt.Sprintf("copy %s: key %q: server-side copy from bucket %q (key %q) failed (%s): the destination's endpoint or credentials cannot reach the source bucket; use server_side_copy = \"auto\" or \"never\" to stream instead",
 				b, key, s.bucket, srcKey, firstNonEmpty(code, http.StatusText(st))),
-			err: err,
+			Err: err,
 		}
 	}
 	return b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))

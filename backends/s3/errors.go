@@ -89,14 +89,9 @@ var permanentCodes = map[string]string{
 // fix: access and credential problems, a missing bucket, invalid requests.
 // Transient errors (5xx, throttling, dropped connections, timeouts) and
 // cancellations are not permanent.
-func IsPermanent(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var pe *permanentError
-	if errors.As(err, &pe) {
-		return true
-	}
+func IsPermanent(err error) bool { return backends.IsPermanent(err, permanentS3) }
+
+func permanentS3(err error) bool {
 	if _, ok := permanentCodes[errorCode(err)]; ok {
 		return true
 	}
@@ -109,39 +104,28 @@ func IsPermanent(err error) bool {
 	return false
 }
 
-// permanentError explains a permanent store error, naming the backend and
-// its bucket; the SDK error (with its request id) stays reachable by
-// errors.As and is printed after the explanation.
-type permanentError struct {
-	msg string
-	err error
-}
-
-func (e *permanentError) Error() string { return e.msg + ": " + e.err.Error() }
-func (e *permanentError) Unwrap() error { return e.err }
-
 // wrap adds the operation, the backend and the key to err. A cancelled ctx
 // wins, so callers see an interruption as such; permanent store errors get
 // a plain explanation.
 func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
-	if err == nil {
-		return nil
-	}
-	where, err := backends.Describe(ctx, op, b, key, err)
-	code := errorCode(err)
-	if why, ok := permanentCodes[code]; ok && ctx.Err() == nil {
-		return &permanentError{msg: fmt.Sprintf("%s: bucket %q: %s (%s)", where, b.bucket, why, code), err: err}
-	}
-	if st := httpStatus(err); ctx.Err() == nil && (st == http.StatusForbidden || st == http.StatusUnauthorized) {
-		return &permanentError{msg: fmt.Sprintf("%s: bucket %q: access denied (HTTP %d): check the credentials and the bucket policy", where, b.bucket, st), err: err}
-	}
-	return fmt.Errorf("%s: %w", where, err)
+	return backends.Wrap(ctx, op, b, key, err, b.explain)
 }
 
-func (b *Backend) notFound(op, key string) error {
-	return fmt.Errorf("%s %s: key %q: %w", op, b, key, backends.ErrNotFound)
+// explain says why err is a permanent store error, naming the bucket; ""
+// when it is not one.
+func (b *Backend) explain(err error) string {
+	code := errorCode(err)
+	if why, ok := permanentCodes[code]; ok {
+		return fmt.Sprintf("bucket %q: %s (%s)", b.bucket, why, code)
+	}
+	if st := httpStatus(err); st == http.StatusForbidden || st == http.StatusUnauthorized {
+		return fmt.Sprintf("bucket %q: access denied (HTTP %d): check the credentials and the bucket policy", b.bucket, st)
+	}
+	return ""
 }
+
+func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, b, key) }
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
-	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
+	return backends.Errorf(op, b, key, format, args...)
 }

@@ -233,7 +233,7 @@ func (b *Backend) SourceModTime(ctx context.Context, key string) (time.Time, err
 // fails mid-stream on a dropped connection resumes with a new ranged GET
 // pinned to the same ETag (If-Match), so the bytes always come from one
 // version of the object. Every reply must hold the bytes asked for (see
-// checkRange): a server that ignores Range fails the read.
+// backends.CheckPartial): a server that ignores Range fails the read.
 func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
 	k, err := b.objKey(key)
 	if err != nil {
@@ -251,11 +251,13 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		}
 		return io.NopCloser(strings.NewReader("")), nil
 	}
-	r := &objectReader{b: b, ctx: ctx, key: key, objKey: k, pos: offset, end: -1}
+	end := int64(-1)
 	if length > 0 {
-		r.end = offset + length
+		end = offset + length
 	}
-	if err := r.get(); err != nil {
+	g := &getter{b: b, key: key, objKey: k}
+	body, end, err := g.get(ctx, offset, end)
+	if err != nil {
 		if errors.Is(err, errRangeNotSatisfiable) {
 			// Asked for bytes from the end (or past it) of an object,
 			// maybe an empty one: empty, if the object exists.
@@ -266,7 +268,14 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		}
 		return nil, err
 	}
-	return r, nil
+	return backends.NewResumingReader(ctx, backends.Resume{
+		Open: g.reopen,
+		Retry: func(ctx context.Context, n int, err error) bool {
+			return b.retryable(err) && b.sleep(ctx, n, err)
+		},
+		Max:  maxReadResumes,
+		Fail: func(err error) error { return b.wrap(ctx, "read", key, err) },
+	}, body, offset, end), nil
 }
 
 var errRangeNotSatisfiable = errors.New("range not satisfiable")
@@ -275,163 +284,80 @@ var errRangeNotSatisfiable = errors.New("range not satisfiable")
 // dropped connection.
 const maxReadResumes = 10
 
-// objectReader reads a GetObject body and resumes it after transient
-// failures.
-type objectReader struct {
+// getter issues the GetObjects of one Open stream, every one after the
+// first pinned to the ETag of the first.
+type getter struct {
 	b           *Backend
-	ctx         context.Context
 	key, objKey string
-	pos, end    int64 // next byte to read; end of the range (-1: object end)
 	etag        string
-	body        io.ReadCloser
-	resumes     int
-	err         error // sticky
 }
 
-// get issues a GetObject for [pos, end).
-func (r *objectReader) get() error {
-	in := &s3.GetObjectInput{Bucket: aws.String(r.b.bucket), Key: aws.String(r.objKey)}
+// reopen is get for a resumed stream: a range that starts at the object's
+// end is empty.
+func (g *getter) reopen(ctx context.Context, pos, end int64) (io.ReadCloser, int64, error) {
+	body, end, err := g.get(ctx, pos, end)
+	if errors.Is(err, errRangeNotSatisfiable) {
+		return http.NoBody, pos, nil // nothing left after all
+	}
+	return body, end, err
+}
+
+// get issues a GetObject for [pos, end) (end < 0: to the object's end) and
+// returns its body and the end of the bytes it holds.
+func (g *getter) get(ctx context.Context, pos, end int64) (io.ReadCloser, int64, error) {
+	b := g.b
+	in := &s3.GetObjectInput{Bucket: aws.String(b.bucket), Key: aws.String(g.objKey)}
 	switch {
-	case r.end >= 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", r.pos, r.end-1))
-	case r.pos > 0:
-		in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.pos))
+	case end >= 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", pos, end-1))
+	case pos > 0:
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-", pos))
 	default:
 		// A whole object: have the SDK check the store's checksum, if
 		// the store keeps a whole-object one.
 		in.ChecksumMode = types.ChecksumModeEnabled
 	}
-	if r.etag != "" {
-		in.IfMatch = aws.String(`"` + r.etag + `"`)
+	if g.etag != "" {
+		in.IfMatch = aws.String(`"` + g.etag + `"`)
 	}
-	out, err := r.b.client.GetObject(r.ctx, in)
+	out, err := b.client.GetObject(ctx, in)
 	if err != nil {
 		switch {
-		case r.ctx.Err() != nil:
+		case ctx.Err() != nil:
 		case httpStatus(err) == http.StatusRequestedRangeNotSatisfiable || errorCode(err) == "InvalidRange":
-			return errRangeNotSatisfiable
+			return nil, 0, errRangeNotSatisfiable
 		case isNotFound(err):
-			if r.etag != "" {
-				return r.b.errorf("open", r.key, "the object was deleted while it was being read")
+			if g.etag != "" {
+				return nil, 0, b.errorf("open", g.key, "the object was deleted while it was being read")
 			}
-			return r.b.notFound("open", r.key)
+			return nil, 0, b.notFound("open", g.key)
 		case errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
-			return r.b.errorf("open", r.key, "the object changed while it was being read")
+			return nil, 0, b.errorf("open", g.key, "the object changed while it was being read")
 		}
-		return r.b.wrap(r.ctx, "open", r.key, err)
+		return nil, 0, b.wrap(ctx, "open", g.key, err)
 	}
-	if err := r.checkRange(out, aws.ToString(in.Range)); err != nil {
-		out.Body.Close()
-		return err
-	}
-	if r.etag == "" {
-		r.etag = unquote(aws.ToString(out.ETag))
-	}
-	r.body = out.Body
-	return nil
-}
-
-// checkRange checks that a GetObject reply holds the bytes asked for. A
-// server or proxy may ignore Range and answer 200 with the whole object:
-// read as the range, its first bytes would pass for bytes from the offset
-// (and PutResumable, which sends each part from a ranged read, would store
-// a different object). So a ranged request (rng != "") must get 206 with a
-// Content-Range starting at the offset and ending where asked (or at the
-// object's end, when that comes first, or when no end was asked), and
-// a Content-Length to match; a whole-object request must not get 206. A
-// 200 with an empty body answers a range of an empty object, as some
-// servers do instead of 416.
-func (r *objectReader) checkRange(out *s3.GetObjectOutput, rng string) error {
 	status := 0
 	if raw, ok := awsmiddleware.GetRawResponse(out.ResultMetadata).(*smithyhttp.Response); ok {
 		status = raw.StatusCode
 	}
-	cr := aws.ToString(out.ContentRange)
-	if rng == "" {
-		if status == http.StatusPartialContent {
-			return r.b.errorf("open", r.key, "the server answered a request for the whole object with 206 Partial Content (Content-Range %q)", shorten(cr))
-		}
-		return nil
+	rng := aws.ToString(in.Range)
+	if rng != "" && status == http.StatusOK && aws.ToInt64(out.ContentLength) == 0 && out.ContentLength != nil {
+		// A range of an empty object, as some servers answer instead of
+		// 416.
+		out.Body.Close()
+		return nil, 0, errRangeNotSatisfiable
 	}
-	if status != http.StatusPartialContent {
-		if status == http.StatusOK && out.ContentLength != nil && *out.ContentLength == 0 {
-			return errRangeNotSatisfiable
-		}
-		return r.b.errorf("open", r.key, "the server answered a request for %s with HTTP %d, not 206 Partial Content: it ignored the range, so its bytes do not start at offset %d",
-			rng, status, r.pos)
+	length := int64(-1)
+	if out.ContentLength != nil {
+		length = *out.ContentLength
 	}
-	start, end, size, ok := backends.ParseContentRange(cr)
-	if !ok {
-		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q, not \"bytes first-last/size\"", rng, shorten(cr))
+	end, err = backends.CheckPartial(rng, pos, end, status, aws.ToString(out.ContentRange), length)
+	if err != nil {
+		out.Body.Close()
+		return nil, 0, fmt.Errorf("open %s: key %q: %w", b, g.key, err)
 	}
-	want := r.end - 1 // last byte asked for; -2: to the end
-	switch {
-	case start != r.pos:
-		return r.b.errorf("open", r.key, "the server answered a request for %s with bytes %d-%d: they do not start at offset %d", rng, start, end, r.pos)
-	case want >= 0 && end > want,
-		want >= 0 && end < want && (size < 0 || end != size-1),
-		want < 0 && size >= 0 && end != size-1:
-		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q: the range does not end where asked", rng, shorten(cr))
-	case out.ContentLength != nil && *out.ContentLength != end-start+1:
-		return r.b.errorf("open", r.key, "the server answered a request for %s with Content-Range %q but %d bytes", rng, shorten(cr), *out.ContentLength)
+	if g.etag == "" {
+		g.etag = unquote(aws.ToString(out.ETag))
 	}
-	if want >= 0 && end < want {
-		r.end = end + 1 // the object ends before the range
-	}
-	return nil
-}
-
-func (r *objectReader) Read(p []byte) (int, error) {
-	if r.err != nil {
-		return 0, r.err
-	}
-	if r.end >= 0 && r.pos >= r.end {
-		return 0, io.EOF
-	}
-	if r.end >= 0 && int64(len(p)) > r.end-r.pos {
-		p = p[:r.end-r.pos]
-	}
-	for {
-		if err := r.ctx.Err(); err != nil {
-			r.err = r.b.wrap(r.ctx, "read", r.key, err)
-			return 0, r.err
-		}
-		n, err := r.body.Read(p)
-		r.pos += int64(n)
-		if err == nil || err == io.EOF {
-			if err == io.EOF && r.end >= 0 && r.pos < r.end {
-				// The range went past the object's end: that is the end.
-				r.end = r.pos
-			}
-			return n, err
-		}
-		if n > 0 {
-			// Hand out what arrived; the next Read meets the error again.
-			return n, nil
-		}
-		if r.ctx.Err() != nil || r.resumes >= maxReadResumes || !r.b.retryable(err) {
-			r.err = r.b.wrap(r.ctx, "read", r.key, err)
-			return 0, r.err
-		}
-		r.resumes++
-		r.body.Close()
-		if !r.b.sleep(r.ctx, r.resumes, err) {
-			continue // reports ctx's error above
-		}
-		if gerr := r.get(); gerr != nil {
-			if errors.Is(gerr, errRangeNotSatisfiable) {
-				r.end = r.pos // nothing left after all
-				return 0, io.EOF
-			}
-			r.err = gerr
-			return 0, r.err
-		}
-	}
-}
-
-func (r *objectReader) Close() error {
-	if r.body == nil {
-		return nil
-	}
-	return r.body.Close()
+	return out.Body, end, nil
 }

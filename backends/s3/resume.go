@@ -259,9 +259,10 @@ func (b *Backend) uploadStreamPart(ctx context.Context, key, k, id string, num i
 		}
 		rc, err := open(ctx, off, length)
 		if err != nil {
-			return backends.Part{}, b.wrap(ctx, "put", key, &sourceError{fmt.Errorf("open part %d: %w", num, err)})
+			return backends.Part{}, b.wrap(ctx, "put", key, &backends.SourceError{Err: fmt.Errorf("open part %d: %w", num, err)})
 		}
-		body := &exactReader{ctx: ctx, r: rc, left: length, h: md5.New()}
+		h := md5.New()
+		body := backends.NewExactReader(ctx, rc, length, h)
 		out, err := b.client.UploadPart(ctx, &s3.UploadPartInput{
 			Bucket:        aws.String(b.bucket),
 			Key:           aws.String(k),
@@ -271,18 +272,18 @@ func (b *Backend) uploadStreamPart(ctx context.Context, key, k, id string, num i
 			ContentLength: aws.Int64(length),
 		}, b.streamOptions)
 		rc.Close()
-		if err == nil && body.left != 0 {
-			err = &sourceError{errShort}
+		if err == nil {
+			err = backends.CheckSize(length, body.N())
 		}
-		if err != nil && body.err != nil && ctx.Err() == nil {
-			var se *sourceError
-			if errors.As(body.err, &se) {
-				err = body.err // the source failed, not the store
+		if err != nil && ctx.Err() == nil {
+			var se *backends.SourceError
+			if errors.As(body.Err(), &se) {
+				err = body.Err() // the source failed, not the store
 			}
 		}
 		if err == nil {
 			part := backends.Part{Number: num, Size: length, ETag: unquote(aws.ToString(out.ETag)), Checksum: aws.ToString(out.ChecksumCRC32)}
-			sum := hex.EncodeToString(body.h.Sum(nil))
+			sum := hex.EncodeToString(h.Sum(nil))
 			if b.sse == "aws:kms" || !plainMD5(part.ETag) || part.ETag == sum {
 				return part, nil
 			}
@@ -307,7 +308,7 @@ func (b *Backend) putOpened(ctx context.Context, key string, open backends.Range
 	for attempt := 1; ; attempt++ {
 		rc, err := open(ctx, 0, -1)
 		if err != nil {
-			return backends.Object{}, b.wrap(ctx, "put", key, &sourceError{err})
+			return backends.Object{}, b.wrap(ctx, "put", key, &backends.SourceError{Err: err})
 		}
 		obj, err := b.Put(ctx, key, rc, src)
 		rc.Close()

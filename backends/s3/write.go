@@ -6,9 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"mime"
 	"path"
@@ -21,12 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"syncer/backends"
-)
-
-// Errors for a source that does not match its declared size.
-var (
-	errShort = errors.New("short read: the source ended before its declared size")
-	errLong  = errors.New("the source yielded more bytes than its declared size")
 )
 
 // Put stores r at key. Which request carries the bytes depends on the size
@@ -42,11 +34,13 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
 	size := src.Size
+	// Every path reads r through one ExactReader: source failures and size
+	// mismatches come out as *backends.SourceError, never retried.
 	switch {
 	case size >= 0 && size < b.uploadCutoff && size <= b.partSize:
 		buf, release := b.buffer(size)
 		defer release()
-		if err := fill(ctx, r, buf[:size], true); err != nil {
+		if _, _, err := backends.NewExactReader(ctx, r, size, nil).Fill(buf[:size]); err != nil {
 			return backends.Object{}, b.wrap(ctx, "put", key, err)
 		}
 		return b.putBuffer(ctx, key, k, buf[:size], src)
@@ -56,18 +50,19 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		// Unknown size: one buffer decides between PutObject and multipart.
 		buf, release := b.buffer(b.partSize)
 		defer release()
-		n, eof, err := fillUpTo(ctx, r, buf)
+		er := backends.NewExactReader(ctx, r, -1, nil)
+		n, eof, err := er.Fill(buf)
 		if err != nil {
 			return backends.Object{}, b.wrap(ctx, "put", key, err)
 		}
 		if eof && int64(n) < b.uploadCutoff {
 			return b.putBuffer(ctx, key, k, buf[:n], src)
 		}
-		return b.putMultipart(ctx, key, k, r, src, buf, n, eof)
+		return b.putMultipart(ctx, key, k, er, src, buf, n, eof)
 	default:
 		buf, release := b.buffer(min(b.partSizeFor(size), max(size, 1)))
 		defer release()
-		return b.putMultipart(ctx, key, k, r, src, buf, 0, false)
+		return b.putMultipart(ctx, key, k, backends.NewExactReader(ctx, r, size, nil), src, buf, 0, false)
 	}
 }
 
@@ -92,59 +87,6 @@ func (b *Backend) partSizeFor(size int64) int64 {
 	return ps
 }
 
-// fill reads exactly len(buf) bytes of r, checking ctx between reads. With
-// last set, r must end there: more bytes are an error.
-func fill(ctx context.Context, r io.Reader, buf []byte, last bool) error {
-	n, eof, err := fillUpTo(ctx, r, buf)
-	if err != nil {
-		return err
-	}
-	if n < len(buf) {
-		return &sourceError{errShort}
-	}
-	if last && !eof {
-		return probeEnd(r)
-	}
-	return nil
-}
-
-// fillUpTo reads r into buf until buf is full or r ends (eof). Errors from
-// r are wrapped in *sourceError.
-func fillUpTo(ctx context.Context, r io.Reader, buf []byte) (n int, eof bool, err error) {
-	for n < len(buf) {
-		if err := ctx.Err(); err != nil {
-			return n, false, err
-		}
-		m, err := r.Read(buf[n:])
-		n += m
-		if err == io.EOF {
-			return n, true, nil
-		}
-		if err != nil {
-			return n, false, &sourceError{err}
-		}
-	}
-	return n, false, nil
-}
-
-// probeEnd checks that r has nothing left.
-func probeEnd(r io.Reader) error {
-	var one [1]byte
-	for range 100 {
-		n, err := r.Read(one[:])
-		if n > 0 {
-			return &sourceError{errLong}
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return &sourceError{err}
-		}
-	}
-	return &sourceError{io.ErrNoProgress}
-}
-
 // writeMeta returns the metadata Put stores: the source modification time.
 func writeMeta(src backends.Object) map[string]string {
 	if src.ModTime.IsZero() {
@@ -161,25 +103,44 @@ func contentType(key string) *string {
 	return aws.String("application/octet-stream")
 }
 
-func (b *Backend) sseInput() (types.ServerSideEncryption, *string) {
-	var kms *string
-	if b.kmsKeyID != "" {
-		kms = aws.String(b.kmsKeyID)
-	}
-	return types.ServerSideEncryption(b.sse), kms
+// objectWrite is what every request that writes an object at a key
+// carries: the key, and the backend's storage class and encryption. Its
+// methods build those requests.
+type objectWrite struct {
+	bucket, key *string
+	class       types.StorageClass
+	sse         types.ServerSideEncryption
+	kms         *string // SSE-KMS key id; nil: the store's default
 }
 
-func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
-	sse, kms := b.sseInput()
-	return &s3.PutObjectInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		ContentType:          contentType(key),
-		Metadata:             writeMeta(src),
-		StorageClass:         types.StorageClass(b.storageClass),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
+func (b *Backend) objectWrite(k string) objectWrite {
+	w := objectWrite{bucket: aws.String(b.bucket), key: aws.String(k), class: types.StorageClass(b.storageClass), sse: types.ServerSideEncryption(b.sse)}
+	if b.kmsKeyID != "" {
+		w.kms = aws.String(b.kmsKeyID)
 	}
+	return w
+}
+
+func (w objectWrite) put(ctype *string, meta map[string]string) *s3.PutObjectInput {
+	return &s3.PutObjectInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+func (w objectWrite) createUpload(ctype *string, meta map[string]string) *s3.CreateMultipartUploadInput {
+	return &s3.CreateMultipartUploadInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+// copy copies source ("bucket/escaped key"), with its metadata, when its
+// ETag matches match (nil: any).
+func (w objectWrite) copy(source string, match *string) *s3.CopyObjectInput {
+	return &s3.CopyObjectInput{Bucket: w.bucket, Key: w.key, CopySource: aws.String(source), CopySourceIfMatch: match,
+		MetadataDirective: types.MetadataDirectiveCopy, StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+}
+
+// putInput is the PutObject of Put's object at key (k in the bucket).
+func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
+	return b.objectWrite(k).put(contentType(key), writeMeta(src))
 }
 
 // putBuffer sends data with one PutObject. The body is seekable, so the SDK
@@ -260,75 +221,28 @@ func (b *Backend) headWritten(ctx context.Context, op, key, k string, size int64
 // putStream sends r, of known size, as the unseekable body of one
 // PutObject (see streamOptions), computing its MD5 on the way.
 func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, src backends.Object) (backends.Object, error) {
-	body := &exactReader{ctx: ctx, r: r, left: src.Size, h: md5.New()}
+	h := md5.New()
+	body := backends.NewExactReader(ctx, r, src.Size, h)
 	in := b.putInput(key, k, src)
 	in.Body = body
 	in.ContentLength = aws.Int64(src.Size)
 	out, err := b.client.PutObject(ctx, in, b.streamOptions)
-	if err == nil && body.left != 0 {
-		err = &sourceError{errShort} // cannot happen: the request sent all bytes
+	if err == nil {
+		err = backends.CheckSize(src.Size, body.N()) // the request sent all bytes: cannot fail
 	}
 	if err != nil {
-		if body.err != nil && ctx.Err() == nil {
-			err = body.err
+		if body.Err() != nil && ctx.Err() == nil {
+			err = body.Err()
 		}
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	return b.putResult(ctx, key, k, src.Size, out, hex.EncodeToString(body.h.Sum(nil)))
-}
-
-// exactReader yields exactly left bytes of r, hashing them into h. It
-// checks that r ends there before handing out the last bytes, so a longer
-// source fails the request before the store has the whole body. Read
-// errors are wrapped in *sourceError; reads fail once ctx is done.
-type exactReader struct {
-	ctx  context.Context
-	r    io.Reader
-	left int64
-	h    hash.Hash
-	err  error
-}
-
-func (e *exactReader) Read(p []byte) (int, error) {
-	if e.err != nil {
-		return 0, e.err
-	}
-	if err := e.ctx.Err(); err != nil {
-		e.err = err
-		return 0, err
-	}
-	if e.left == 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > e.left {
-		p = p[:e.left]
-	}
-	n, err := e.r.Read(p)
-	switch {
-	case err == io.EOF && int64(n) < e.left:
-		e.err = &sourceError{errShort}
-		return 0, e.err
-	case err != nil && err != io.EOF:
-		e.err = &sourceError{err}
-		return 0, e.err
-	}
-	if int64(n) == e.left && err != io.EOF {
-		if perr := probeEnd(e.r); perr != nil {
-			e.err = perr
-			return 0, e.err
-		}
-	}
-	e.left -= int64(n)
-	if e.h != nil {
-		e.h.Write(p[:n])
-	}
-	return n, nil
+	return b.putResult(ctx, key, k, src.Size, out, hex.EncodeToString(h.Sum(nil)))
 }
 
 // putMultipart uploads r in parts through buf, which holds the first n
 // bytes of r already (eof: and nothing more) when n > 0. The upload is
 // aborted on any error.
-func (b *Backend) putMultipart(ctx context.Context, key, k string, r io.Reader, src backends.Object, buf []byte, n int, eof bool) (obj backends.Object, err error) {
+func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.ExactReader, src backends.Object, buf []byte, n int, eof bool) (obj backends.Object, err error) {
 	id, err := b.createUpload(ctx, key, k, src)
 	if err != nil {
 		return backends.Object{}, err
@@ -350,13 +264,7 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r io.Reader, 
 			if src.Size >= 0 {
 				want = min(ps, src.Size-total)
 			}
-			if src.Size >= 0 {
-				err = fill(ctx, r, buf[:want], total+want == src.Size)
-				n, eof = int(want), total+want == src.Size
-			} else {
-				n, eof, err = fillUpTo(ctx, r, buf)
-			}
-			if err != nil {
+			if n, eof, err = r.Fill(buf[:want]); err != nil {
 				return backends.Object{}, b.wrap(ctx, "put", key, err)
 			}
 		}
@@ -386,16 +294,7 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r io.Reader, 
 }
 
 func (b *Backend) createUpload(ctx context.Context, key, k string, src backends.Object) (string, error) {
-	sse, kms := b.sseInput()
-	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		ContentType:          contentType(key),
-		Metadata:             writeMeta(src),
-		StorageClass:         types.StorageClass(b.storageClass),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
-	})
+	out, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(contentType(key), writeMeta(src)))
 	if err != nil {
 		return "", b.wrap(ctx, "put", key, err)
 	}

@@ -2,6 +2,7 @@ package drivetest
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -203,13 +204,7 @@ func (p *parser) term() (cond, error) {
 		}
 		id := t.text
 		return func(f *file, s *Server) bool {
-			want := s.resolveAlias(id)
-			for _, par := range f.Parents {
-				if par == want {
-					return true
-				}
-			}
-			return false
+			return slices.Contains(f.Parents, s.resolveAlias(id))
 		}, nil
 	}
 	if t.kind != "word" {

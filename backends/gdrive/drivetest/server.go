@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -1035,7 +1036,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id string, cut i
 			err = &apiError{Code: 403, Reason: "fileNotExportable", Message: "Export only supports Docs Editors files."}
 		case mime == "":
 			err = &apiError{Code: 400, Reason: "required", Message: "Required parameter: mimeType", Loc: "mimeType", LocType: "parameter"}
-		case !containsString(types, mime):
+		case !slices.Contains(types, mime):
 			err = errBadRequest("The requested conversion is not supported.")
 		default:
 			data = ExportBytes(mime, f.DocContent)
@@ -1053,15 +1054,6 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, id string, cut i
 	w.WriteHeader(200)
 	s.sendBody(w, strings.NewReader(string(data)), cut)
 	return nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, id string) error {

@@ -1,0 +1,189 @@
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"syncer/backends"
+)
+
+// List walks the folders under prefix, streaming. prefix may end mid-name:
+// the walk starts in the folder holding its last segment.
+func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	dirKey, namePrefix, err := splitPrefix(prefix)
+	if err != nil {
+		return fmt.Errorf("list %s: %w", b, err)
+	}
+	// Symlinked folders on the way are not followed, as in a listing from
+	// the root.
+	d, err := b.openDir(dirKey)
+	if err != nil {
+		if missing(err) {
+			return ctx.Err()
+		}
+		return fmt.Errorf("list %s: %w", b, err)
+	}
+	if dirKey != "" {
+		dirKey += "/"
+	}
+	err = b.walk(ctx, d, dirKey, namePrefix, false, func(_ *os.File, _, key string, fi fs.FileInfo) error {
+		return fn(object(key, fi))
+	})
+	if err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// openDir opens the folder dirKey for reading its entries.
+func (b *Backend) openDir(dirKey string) (*os.File, error) {
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+	return d.openDir()
+}
+
+// splitPrefix splits a list prefix into the key of its folder (all but the
+// last segment) and the start of a name in it. Every folder segment must be
+// valid; the last segment may be partial or empty.
+func splitPrefix(prefix string) (dirKey, namePrefix string, err error) {
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) || strings.HasPrefix(prefix, "/") {
+		return "", "", fmt.Errorf("invalid list prefix %q", prefix)
+	}
+	i := strings.LastIndexByte(prefix, '/')
+	if i < 0 {
+		return "", prefix, nil
+	}
+	dirKey, namePrefix = prefix[:i], prefix[i+1:]
+	if err := backends.CheckKey(dirKey); err != nil {
+		return "", "", fmt.Errorf("invalid list prefix %q: %w", prefix, err)
+	}
+	if filepath.Separator != '/' && strings.ContainsRune(prefix, filepath.Separator) {
+		return "", "", fmt.Errorf("invalid list prefix %q: not a local path on this system", prefix)
+	}
+	return dirKey, namePrefix, nil
+}
+
+// walk calls visit for every regular file below the open folder dir (whose
+// key prefix is dirKey, "" or ending in "/"), reading entries in batches,
+// and closes dir. visit gets the file's folder, open, and name in it. At
+// this level only names starting with namePrefix are visited. Temporary
+// files are skipped unless temps is set, in which case only they are
+// visited. Names that do not make valid keys are skipped; so are symlinks
+// and special files (each logged, unless temps). Subfolders are opened
+// through dir, never following a symlink. (The FileInfo of a file is read
+// by its path: a folder swapped for a symlink meanwhile can give a wrong
+// size or time, never a write or a read outside the root.)
+func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix string, temps bool, visit func(dir *os.File, name, key string, fi fs.FileInfo) error) error {
+	defer dir.Close()
+	for {
+		entries, err := dir.ReadDir(listBatch)
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			name := e.Name()
+			if !strings.HasPrefix(name, namePrefix) {
+				continue
+			}
+			key := dirKey + name
+			if err := backends.CheckKey(key); err != nil {
+				if !temps {
+					b.log.Warn("skipping a file or folder whose name cannot be a key", "backend", b.String(),
+						"folder", dirKey, "name", fmt.Sprintf("%q", name), "reason", err)
+				}
+				continue
+			}
+			switch t := e.Type(); {
+			case t.IsDir():
+				sub, err := openSubdir(dir, dir.Name(), name)
+				if err != nil {
+					// Removed, or replaced by a symlink or a file, since
+					// ReadDir.
+					if missing(err) || errors.Is(err, syscall.ELOOP) {
+						continue
+					}
+					return fmt.Errorf("list %s: %w", b, err)
+				}
+				if err := b.walk(ctx, sub, key+"/", "", temps, visit); err != nil {
+					return err
+				}
+			case t.IsRegular():
+				if isTemp(name) != temps {
+					continue
+				}
+				fi, err := e.Info()
+				if err != nil {
+					if missing(err) {
+						continue
+					}
+					return fmt.Errorf("list %s: %w", b, err)
+				}
+				if !fi.Mode().IsRegular() { // replaced since ReadDir
+					continue
+				}
+				if err := visit(dir, name, key, fi); err != nil {
+					return err
+				}
+			case temps:
+			case t&fs.ModeSymlink != 0:
+				b.log.Info("skipping a symlink (symlinks are not followed)", "backend", b.String(), "key", key)
+			default:
+				b.log.Info("skipping a special file (not a regular file or folder)", "backend", b.String(), "key", key, "type", t.String())
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("list %s: %w", b, err)
+		}
+	}
+}
+
+// CleanTemp removes temporary files left under the root by interrupted
+// Puts whose last status change is at least olderThan ago, and returns how
+// many it removed. It stops at an unreadable folder; a file it cannot remove
+// is reported after the walk.
+// Call it only when no Put may be running on the root, or with an age well
+// above the longest transfer.
+func (b *Backend) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+	cutoff := time.Now().Add(-olderThan)
+	removed := 0
+	var firstErr error
+	root, err := b.openDir("")
+	if err != nil {
+		if missing(err) {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("clean temp %s: %w", b, err)
+	}
+	err = b.walk(ctx, root, "", "", true, func(dir *os.File, name, key string, fi fs.FileInfo) error {
+		if changeTime(fi).After(cutoff) {
+			return nil
+		}
+		if err := removeIn(dir, dir.Name(), name); err != nil {
+			if !missing(err) && firstErr == nil {
+				firstErr = fmt.Errorf("clean temp %s: %w", b, err)
+			}
+			return nil
+		}
+		removed++
+		return nil
+	})
+	if err != nil {
+		return removed, err
+	}
+	return removed, firstErr
+}

@@ -1,0 +1,170 @@
+package local
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"syscall"
+
+	"syncer/backends"
+)
+
+// Stat returns the regular file at key; anything else reads as missing.
+func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error) {
+	if _, err := b.path(key); err != nil {
+		return backends.Object{}, fmt.Errorf("stat %s: %w", b, err)
+	}
+	dirKey, name := splitKey(key)
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		if missing(err) {
+			return backends.Object{}, b.notFound("stat", key)
+		}
+		return backends.Object{}, b.wrap("stat", key, err)
+	}
+	fi, err := d.stat(name)
+	d.close()
+	if err != nil {
+		if missing(err) {
+			return backends.Object{}, b.notFound("stat", key)
+		}
+		return backends.Object{}, b.wrap("stat", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return backends.Object{}, b.notFound("stat", key)
+	}
+	return object(key, fi), nil
+}
+
+// openRegular opens the regular file at key for reading.
+func (b *Backend) openRegular(op, key string) (*os.File, fs.FileInfo, error) {
+	if _, err := b.path(key); err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", op, b, err)
+	}
+	dirKey, name := splitKey(key)
+	d, _, err := b.openFolder(dirKey, false)
+	if err != nil {
+		if missing(err) {
+			return nil, nil, b.notFound(op, key)
+		}
+		return nil, nil, b.wrap(op, key, err)
+	}
+	defer d.close()
+	// Check the type first so that a special file (a FIFO would block) is
+	// not opened.
+	if mode, err := d.mode(name); err != nil {
+		if missing(err) {
+			return nil, nil, b.notFound(op, key)
+		}
+		return nil, nil, b.wrap(op, key, err)
+	} else if !mode.IsRegular() {
+		return nil, nil, b.notFound(op, key)
+	}
+	f, err := d.open(name)
+	if err != nil {
+		// ELOOP: replaced by a symlink since.
+		if missing(err) || errors.Is(err, syscall.ELOOP) {
+			return nil, nil, b.notFound(op, key)
+		}
+		return nil, nil, b.wrap(op, key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, b.wrap(op, key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, b.notFound(op, key)
+	}
+	return f, fi, nil
+}
+
+// Open streams the file at key from offset; length < 0 reads to the end.
+// Reads fail once ctx is done.
+func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, b.errorf("open", key, "negative offset %d", offset)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, b.wrap("open", key, err)
+	}
+	f, _, err := b.openRegular("open", key)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, b.wrap("open", key, err)
+		}
+	}
+	var r io.Reader = f
+	if length >= 0 {
+		r = io.LimitReader(f, length)
+	}
+	return &readCloser{ctxReader: ctxReader{ctx: ctx, r: r}, c: f}, nil
+}
+
+// ctxReader fails reads once ctx is done. It has only Read, so io.CopyBuffer
+// uses the caller's buffer.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
+}
+
+type readCloser struct {
+	ctxReader
+	c io.Closer
+}
+
+func (r *readCloser) Close() error { return r.c.Close() }
+
+// writerOnly hides *os.File's ReadFrom so io.CopyBuffer uses our buffer.
+type writerOnly struct{ w io.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+// copyBuffered copies src to dst through a pooled buffer, checking ctx
+// between reads.
+func copyBuffered(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	return io.CopyBuffer(writerOnly{dst}, &ctxReader{ctx: ctx, r: src}, *buf)
+}
+
+// Hash computes the md5 or sha256 digest of the file at key by reading it.
+func (b *Backend) Hash(ctx context.Context, key string, t backends.HashType) (string, error) {
+	var h hash.Hash
+	switch t {
+	case backends.MD5:
+		h = md5.New()
+	case backends.SHA256:
+		h = sha256.New()
+	default:
+		return "", b.errorf("hash", key, "unsupported hash type %q", t)
+	}
+	f, _, err := b.openRegular("hash", key)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := copyBuffered(ctx, h, f); err != nil {
+		return "", b.wrap("hash", key, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
