@@ -4,7 +4,9 @@
 #   - versitygw, the real S3-compatible server the S3 tests start on
 #     127.0.0.1 (built once into ~/.cache: about 2 minutes the first time);
 #   - rclone (Debian's package), the independent client the S3 end-to-end
-#     tests read buckets back with.
+#     tests read buckets back with;
+#   - actionlint, which lints the GitHub Actions example (go install, into
+#     $(go env GOPATH)/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v rclone >/dev/null; then
@@ -14,5 +16,9 @@ if ! command -v rclone >/dev/null; then
 	else
 		echo "test-deps: rclone is missing; install Debian's rclone package (sudo apt-get install rclone)" >&2
 	fi
+fi
+if ! command -v actionlint >/dev/null && [ ! -x "$(go env GOPATH)/bin/actionlint" ]; then
+	echo "test-deps: installing actionlint" >&2
+	go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 >&2
 fi
 scripts/s3-server.sh install
