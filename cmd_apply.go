@@ -83,17 +83,13 @@ func (c *cli) apply(args []string) int {
 		return c.fail(stop, err)
 	}
 	if sh.remote != nil {
-		// A run whose remote lock is lost stops like a signalled one.
-		var cancel context.CancelFunc
-		stop, cancel = context.WithCancel(stop)
-		defer cancel()
-		go func() {
-			select {
-			case <-sh.remote.Lost():
-				cancel()
-			case <-stop.Done():
-			}
-		}()
+		// A run whose remote lock is lost stops at once, transfers in
+		// flight aborted: another syncer now owns the state.
+		var cancelStop, cancelAbort context.CancelFunc
+		stop, cancelStop = sh.remote.Guard(stop)
+		abort, cancelAbort = sh.remote.Guard(abort)
+		defer cancelStop()
+		defer cancelAbort()
 	}
 
 	if planFile != "" {

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"syncer/backends"
@@ -98,6 +99,7 @@ type Remote struct {
 	lock      *remoteLock
 	lockETag  string // "" once released
 	lastRenew time.Time
+	leaseFrom atomic.Int64 // monotonic ns since procStart when the last good renewal was sent
 
 	lostOnce sync.Once
 	lost     chan struct{}
@@ -204,8 +206,10 @@ func (r *Remote) acquire(ctx context.Context) error {
 	var seenETag string
 	var seenAt time.Time // when seenETag was first seen, monotonic
 	for {
+		sent := sinceStart()
 		etag, err := r.putLock(ctx, mine, backends.Cond{IfNoneMatch: true})
 		if err == nil {
+			r.leaseFrom.Store(sent)
 			r.lock, r.lockETag, r.lastRenew = mine, etag, time.Now()
 			return nil
 		}
@@ -225,8 +229,10 @@ func (r *Remote) acquire(ctx context.Context) error {
 				return err
 			}
 			if stale {
+				sent := sinceStart()
 				etag, err := r.putLock(ctx, mine, backends.Cond{IfMatch: info.ETag})
 				if err == nil {
+					r.leaseFrom.Store(sent)
 					r.lock, r.lockETag, r.lastRenew = mine, etag, time.Now()
 					r.opts.Log.Warn("took over a stale state lock", "state", r.where, "holder", holder.info().String(),
 						"not_renewed_for", age.Round(time.Second).String())
@@ -315,15 +321,17 @@ func (r *Remote) startRenewing() {
 // renewLocked rewrites the lock with If-Match on its ETag, which also
 // proves it is still held. r.mu is held.
 func (r *Remote) renewLocked(ctx context.Context) error {
-	if r.lostErr != nil {
-		return r.lostErr
+	if err := r.Err(); err != nil {
+		return err
 	}
 	if r.lockETag == "" {
 		return &LockLostError{msg: fmt.Sprintf("%s: the lock was released", r.where)}
 	}
 	r.lock.Renewed = time.Now().UTC()
+	sent := sinceStart()
 	etag, err := r.putLock(ctx, r.lock, backends.Cond{IfMatch: r.lockETag})
 	if err == nil {
+		r.leaseFrom.Store(sent)
 		r.lockETag, r.lastRenew = etag, time.Now()
 		return nil
 	}
@@ -345,10 +353,81 @@ func (r *Remote) renewLocked(ctx context.Context) error {
 func (r *Remote) setLost(msg string) error {
 	r.lostOnce.Do(func() {
 		r.lostErr = &LockLostError{msg: msg}
-		r.lockETag = ""
 		close(r.lost)
 	})
+	<-r.lost
 	return r.lostErr
+}
+
+var procStart = time.Now()
+
+// sinceStart reads the monotonic clock.
+func sinceStart() int64 { return int64(time.Since(procStart)) }
+
+// leaseValid is how long after sending a renewal the holder counts on its
+// lock: less than the TTL by the store's one-second LastModified and a
+// tenth, so that it stops before anyone may take the lock over.
+func (r *Remote) leaseValid() time.Duration {
+	return max(r.opts.LockTTL-time.Second-r.opts.LockTTL/10, r.opts.LockTTL/2)
+}
+
+// leaseLapsed reports whether the run must stop: its lock is lost, or not
+// renewed within leaseValid by the monotonic clock (a process stalled or
+// frozen, whose lock another syncer may already hold).
+func (r *Remote) leaseLapsed() bool {
+	if r.Err() != nil {
+		return true
+	}
+	if r.leaseFrom.Load() == 0 {
+		return false // released by Release; nothing more is uploaded
+	}
+	gap := time.Duration(sinceStart() - r.leaseFrom.Load())
+	if gap < r.leaseValid() {
+		return false
+	}
+	r.setLost(fmt.Sprintf("%s: the lock was not renewed for %s (the process stalled?), so another syncer may have taken it over: this run stops, and uploads nothing more",
+		r.where, gap.Round(100*time.Millisecond)))
+	return true
+}
+
+// guardCtx is a context whose Err also says the run must stop once the
+// lease lapsed: checked when asked, so a frozen and resumed process takes
+// no new work before a timer could fire.
+type guardCtx struct {
+	context.Context
+	r *Remote
+}
+
+func (g guardCtx) Err() error {
+	if err := g.Context.Err(); err != nil {
+		return err
+	}
+	if g.r.leaseLapsed() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Guard returns a context that is cancelled when the run must stop (see
+// Lost), and whose Err says so as soon as the lease lapsed.
+func (r *Remote) Guard(parent context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(parent)
+	go func() {
+		t := time.NewTicker(max(r.leaseValid()/4, 10*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-r.lost:
+				cancel()
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				r.leaseLapsed()
+			}
+		}
+	}()
+	return guardCtx{ctx, r}, cancel
 }
 
 // Lost is closed when the run must stop: its lock was taken over or not
@@ -534,10 +613,11 @@ func (r *Remote) stopRenewing() {
 }
 
 func (r *Remote) releaseLocked(ctx context.Context) {
+	r.leaseFrom.Store(0)
 	if r.lockETag == "" {
 		return
 	}
-	if err := r.store.DeleteIf(ctx, r.lockKey, r.lockETag); err != nil {
+	if err := r.store.DeleteIf(ctx, r.lockKey, r.lockETag); err != nil && r.Err() == nil {
 		r.opts.Log.Warn("could not remove the state lock", "state", r.where, "lock_id", r.lock.ID, "error", err)
 	}
 	r.lockETag = ""

@@ -130,7 +130,9 @@ func (b *Backend) PutIf(ctx context.Context, key string, r io.ReadSeeker, size i
 	out, err := b.client.PutObject(ctx, in)
 	md5hex := hex.EncodeToString(sum)
 	if err != nil {
-		if isPrecondition(err) && ctx.Err() == nil {
+		// If-Match on a missing key: 404 NoSuchKey (AWS, versitygw).
+		refused := isPrecondition(err) || cond.IfMatch != "" && isNotFound(err)
+		if refused && ctx.Err() == nil {
 			if info, _, herr := b.Head(ctx, key); herr == nil && strings.EqualFold(info.ETag, md5hex) {
 				return info.ETag, nil
 			}

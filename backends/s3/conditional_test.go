@@ -50,6 +50,9 @@ func TestConditionalVersity(t *testing.T) {
 		t.Fatalf("rewrite of the same bytes: %q, %v", got, err)
 	}
 
+	if _, err := putString(t, b, "gone", "x", backends.Cond{IfMatch: e2}); !errors.Is(err, backends.ErrPrecondition) {
+		t.Fatalf("If-Match on a missing key: %v, want ErrPrecondition", err)
+	}
 	rc, info, err := b.GetObject(ctx, "k")
 	if err != nil {
 		t.Fatal(err)
