@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -67,34 +69,49 @@ func (c *cli) apply(args []string) int {
 		}
 		defer p.Close()
 	}
-	st, unlock, code := c.openState(stop, cfg, "apply", af.lockTimeout)
-	if st == nil {
+	open := c.newOpener(cfg).Open
+	sh, code := c.openState(stop, cfg, open, "apply", af.lockTimeout)
+	if sh == nil {
 		return code
 	}
-	defer st.Close()
-	defer unlock()
-	open := c.newOpener(cfg).Open
+	defer sh.close()
+	st := sh.st
+	fail := func(err error) int {
+		if sh.remote != nil && sh.remote.Err() != nil {
+			err = sh.remote.Err() // the cause of the stop
+		}
+		return c.fail(stop, err)
+	}
+	if sh.remote != nil {
+		// A run whose remote lock is lost stops at once, transfers in
+		// flight aborted: another syncer now owns the state.
+		var cancelStop, cancelAbort context.CancelFunc
+		stop, cancelStop = sh.remote.Guard(stop)
+		abort, cancelAbort = sh.remote.Guard(abort)
+		defer cancelStop()
+		defer cancelAbort()
+	}
 
 	if planFile != "" {
 		v, err := st.Version(stop)
 		if err != nil {
-			return c.fail(stop, err)
+			return fail(err)
 		}
 		if err := p.CheckFresh(v, cfg.Hash); err != nil {
-			return c.fail(stop, err)
+			return fail(err)
 		}
 	} else {
 		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log}); err != nil {
-			return c.fail(stop, err)
+			return fail(err)
 		}
 		defer p.Close()
 		if err := c.render(stop, p, cfg, af.json); err != nil {
-			return c.fail(stop, err)
+			return fail(err)
 		}
 	}
 	sum, err := p.Summary(stop)
 	if err != nil {
-		return c.fail(stop, err)
+		return fail(err)
 	}
 	if planFile == "" && sum.Changes() && !af.autoApprove {
 		if code, ok := c.confirm(); !ok {
@@ -104,15 +121,23 @@ func (c *cli) apply(args []string) int {
 	// A run with nothing to do, not even a record to adopt or forget,
 	// leaves the serial, so that a plan saved for review stays fresh.
 	if syncs, err := p.Syncs(stop); err != nil {
-		return c.fail(stop, err)
+		return fail(err)
 	} else if len(syncs) > 0 {
 		if _, err := st.BumpSerial(stop); err != nil {
-			return c.fail(stop, err)
+			return fail(err)
 		}
 	}
+	stopCheckpoints := c.checkpoints(sh.remote, cfg.State.Checkpoint)
 	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
 		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version,
 	})
+	stopCheckpoints()
+	if sh.remote != nil {
+		// At the end, and when a signal stopped the run: upload what it did.
+		if cerr := sh.remote.Checkpoint(context.WithoutCancel(stop)); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
 	return c.report(res, err, af.json)
 }
 

@@ -48,13 +48,18 @@ func (c *cli) plan(args []string) int {
 	c.setMemoryLimit(cfg.Limits.Memory)
 	stop, _, done := c.signals(0)
 	defer done()
-	st, unlock, code := c.openState(stop, cfg, "plan", pf.lockTimeout)
-	if st == nil {
+	open := c.newOpener(cfg).Open
+	sh, code := c.openState(stop, cfg, open, "plan", pf.lockTimeout)
+	if sh == nil {
 		return code
 	}
-	defer st.Close()
-	defer unlock()
-	p, err := plan.Make(stop, cfg, st, c.newOpener(cfg).Open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
+	defer sh.close()
+	st := sh.st
+	if sh.remote != nil && pf.out == "" {
+		// Nothing to save: the lock is needed only to read the state.
+		sh.remote.Release(context.WithoutCancel(stop))
+	}
+	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
 	if err != nil {
 		return c.fail(stop, err)
 	}
@@ -94,23 +99,42 @@ func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJS
 	return p.WriteText(ctx, c.stdout, cfg, limit)
 }
 
+// stateHandle is the opened, locked state: a local file, or the working
+// copy of a remote state.
+type stateHandle struct {
+	st     *state.Store
+	remote *state.Remote // nil for a local state
+	close  func()
+}
+
 // openState opens the configured state and takes its lock.
-func (c *cli) openState(ctx context.Context, cfg *config.Config, op string, timeout time.Duration) (*state.Store, func(), int) {
+func (c *cli) openState(ctx context.Context, cfg *config.Config, open openFunc, op string, timeout time.Duration) (*stateHandle, int) {
+	if cfg.State.Remote() {
+		return c.openRemoteState(ctx, cfg, open, op, timeout)
+	}
 	st, err := state.Open(ctx, cfg.State.Path, true)
 	if err != nil {
-		return nil, nil, c.fail(ctx, err)
+		return nil, c.fail(ctx, err)
 	}
 	unlock, err := st.Lock(ctx, op, version, timeout)
 	if err != nil {
 		st.Close()
-		var le *state.LockedError
-		if errors.As(err, &le) {
-			fmt.Fprintf(c.stderr, "Error: %v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.\n", err)
-			return nil, nil, exitError
-		}
-		return nil, nil, c.fail(ctx, err)
+		return nil, c.lockFailed(ctx, err)
 	}
-	return st, unlock, exitOK
+	return &stateHandle{st: st, close: func() { unlock(); st.Close() }}, exitOK
+}
+
+// lockFailed prints why the state lock could not be taken.
+func (c *cli) lockFailed(ctx context.Context, err error) int {
+	var le *state.LockedError
+	if !errors.As(err, &le) {
+		return c.fail(ctx, err)
+	}
+	fmt.Fprintf(c.stderr, "Error: %v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.\n", err)
+	if le.Holder != nil && le.Holder.ID != "" {
+		fmt.Fprintf(c.stderr, "If it is gone, its lock is taken over once it goes unrenewed for lock_ttl; or remove it now with: syncer force-unlock %s\n", le.Holder.ID)
+	}
+	return exitError
 }
 
 // fail prints err and returns the exit code for it.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -50,15 +49,15 @@ func (c *cli) show(args []string) int {
 	if !ok {
 		return exitError
 	}
-	st, err := state.Open(ctx, cfg.State.Path, false)
-	if errors.Is(err, state.ErrNoState) {
-		fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Path)
+	st, held, closeState, err := c.readState(ctx, cfg)
+	if isNoState(err) {
+		fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Where())
 		return exitOK
 	}
 	if err != nil {
 		return c.fail(ctx, err)
 	}
-	defer st.Close()
+	defer closeState()
 	v, err := st.Version(ctx)
 	if err != nil {
 		return c.fail(ctx, err)
@@ -75,9 +74,9 @@ func (c *cli) show(args []string) int {
 		json.NewEncoder(c.stdout).Encode(map[string]any{"lineage": v.Lineage, "serial": v.Serial, "syncs": sums, "last_run": last})
 		return exitOK
 	}
-	fmt.Fprintf(c.stdout, "State %s\n  lineage %s, serial %d\n", cfg.State.Path, v.Lineage, v.Serial)
-	switch held, _ := st.Held(); {
-	case last != nil && last.Status == "running" && !held:
+	fmt.Fprintf(c.stdout, "State %s\n  lineage %s, serial %d\n", cfg.State.Where(), v.Lineage, v.Serial)
+	switch {
+	case last != nil && last.Status == "running" && !held():
 		// Its counts are written at the end, which never came.
 		fmt.Fprintf(c.stdout, "  last %s: started at %s and did not finish (its process is gone); run apply again to resume\n",
 			last.Operation, last.Started.Format(time.RFC3339))
@@ -112,8 +111,8 @@ func (c *cli) stateList(args []string) int {
 	name := fs.Arg(0)
 	known := name == "" || slices.ContainsFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name })
 	ctx := context.Background()
-	st, err := state.Open(ctx, cfg.State.Path, false)
-	if errors.Is(err, state.ErrNoState) {
+	st, _, closeState, err := c.readState(ctx, cfg)
+	if isNoState(err) {
 		if !known {
 			fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration\n", name)
 			return exitError
@@ -123,7 +122,7 @@ func (c *cli) stateList(args []string) int {
 	if err != nil {
 		return c.fail(ctx, err)
 	}
-	defer st.Close()
+	defer closeState()
 	w := bufio.NewWriter(c.stdout)
 	defer w.Flush()
 	n := 0

@@ -47,6 +47,9 @@ Commands:
   apply        make the destinations match the configuration
   show         show a saved plan, or a summary of the state
   state list   list the objects the state records
+  state pull   write the remote state to standard output
+  state push   replace the remote state with a state file
+  force-unlock remove a remote state's lock by its ID
   version      print the version
 
 The configuration defaults to ./syncer.hcl; -config or SYNCER_CONFIG override
@@ -91,11 +94,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "show":
 		return c.show(rest)
 	case "state":
-		if len(rest) > 0 && rest[0] == "list" {
-			return c.stateList(rest[1:])
+		if len(rest) > 0 {
+			switch rest[0] {
+			case "list":
+				return c.stateList(rest[1:])
+			case "pull":
+				return c.statePull(rest[1:])
+			case "push":
+				return c.statePush(rest[1:])
+			}
 		}
-		fmt.Fprintln(stderr, "Usage: syncer state list [-config FILE] [SYNC]")
+		fmt.Fprintln(stderr, "Usage: syncer state list [-config FILE] [SYNC]\n       syncer state pull [-config FILE] > FILE\n       syncer state push [-config FILE] [-force] FILE")
 		return exitError
+	case "force-unlock":
+		return c.forceUnlock(rest)
 	case "version", "-version", "--version", "-v":
 		if len(rest) > 0 {
 			fmt.Fprintf(stderr, "Error: unexpected argument %q\n", rest[0])

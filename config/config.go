@@ -33,9 +33,33 @@ type Config struct {
 	Files    map[string]*hcl.File // the parser's files, for diagnostics
 }
 
-// State says where the SQLite state lives.
+// State says where the SQLite state lives: a local file (Path), or an
+// object in an s3 backend (Backend and Key), worked on in a local copy.
 type State struct {
-	Path string // absolute
+	Path string // absolute; "" when the state is remote
+
+	Backend    *Backend      // remote: the s3 backend holding the state; nil when local
+	Key        string        // remote: the state object's key under Backend's prefix
+	Checkpoint time.Duration // remote: upload the state at least this often during apply
+	LockTTL    time.Duration // remote: a lock not renewed for this long may be taken over
+}
+
+// Remote reports whether the state lives in a backend.
+func (s State) Remote() bool { return s.Backend != nil }
+
+// Defaults of the remote state block.
+const (
+	DefaultCheckpoint = 2 * time.Minute
+	DefaultLockTTL    = 2 * time.Minute
+	MinLockTTL        = 2 * time.Second // the store's clock counts whole seconds
+)
+
+// Where names the state for messages: its path, or backend and key.
+func (s State) Where() string {
+	if s.Remote() {
+		return fmt.Sprintf("%s key %q", s.Backend.Addr(), s.Key)
+	}
+	return s.Path
 }
 
 // Limits bounds a run. Zero values mean "not set" as documented per field.

@@ -13,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
 
+	"syncer/backends"
 	"syncer/backends/registry"
 )
 
@@ -34,8 +35,12 @@ type variableBlock struct {
 }
 
 type stateBlock struct {
-	Path     hcl.Expression `hcl:"path,optional"`
-	DefRange hcl.Range      `hcl:",def_range"`
+	Path       hcl.Expression `hcl:"path,optional"`
+	Backend    hcl.Expression `hcl:"backend,optional"`
+	Key        hcl.Expression `hcl:"key,optional"`
+	Checkpoint hcl.Expression `hcl:"checkpoint,optional"`
+	LockTTL    hcl.Expression `hcl:"lock_ttl,optional"`
+	DefRange   hcl.Range      `hcl:",def_range"`
 }
 
 type limitsBlock struct {
@@ -131,6 +136,7 @@ func (d *decoder) decode(filename string, src []byte) *Config {
 	d.decodeState(cfg, fs.States)
 	d.decodeLimits(cfg, fs.Limits)
 	d.decodeBackends(cfg, fs.Backends)
+	d.decodeRemoteState(cfg, fs.States)
 	d.decodeSyncs(cfg, fs.Syncs)
 	if !d.diags.HasErrors() {
 		d.checkSharedPlaces(cfg)
@@ -150,6 +156,22 @@ func (d *decoder) decodeState(cfg *Config, blocks []*stateBlock) {
 			"Only one state block is allowed. Another was declared at %s.", at(blocks[0].DefRange))
 	}
 	sb := blocks[0]
+	if !missing(sb.Backend) {
+		if !missing(sb.Path) {
+			d.errorf(sb.Path.Range().Ptr(), "Conflicting state settings",
+				"The state is either a local file (path) or an object in a backend (backend and key), not both. Remove path, or backend.")
+		}
+		return // decodeRemoteState, once the backends are known
+	}
+	for _, a := range []struct {
+		expr hcl.Expression
+		name string
+	}{{sb.Key, "key"}, {sb.Checkpoint, "checkpoint"}, {sb.LockTTL, "lock_ttl"}} {
+		if !missing(a.expr) {
+			d.errorf(a.expr.Range().Ptr(), "Unexpected state setting",
+				"%s is a setting of remote state and needs backend = backend.s3.NAME in the state block.", a.name)
+		}
+	}
 	p, set, ok := d.optString(sb.Path, "path")
 	if !ok || !set {
 		return
@@ -159,6 +181,56 @@ func (d *decoder) decodeState(cfg *Config, blocks []*stateBlock) {
 		return
 	}
 	cfg.State.Path = d.absPath(p)
+}
+
+// decodeRemoteState decodes the remote form of the state block:
+// backend = backend.s3.NAME, key, checkpoint and lock_ttl.
+func (d *decoder) decodeRemoteState(cfg *Config, blocks []*stateBlock) {
+	if len(blocks) == 0 || missing(blocks[0].Backend) || !missing(blocks[0].Path) {
+		return
+	}
+	sb := blocks[0]
+	cfg.State.Path = ""
+	known := map[string]*Backend{}
+	for _, b := range cfg.Backends {
+		known[b.Type+"."+b.Name] = b
+	}
+	b := d.backendRef(sb.Backend, "backend", known)
+	if b != nil && b.Type != "s3" {
+		d.errorf(sb.Backend.Range().Ptr(), "Unsupported state backend",
+			"The state can live in an s3 backend only (it needs S3's conditional writes); %s is a %s backend.", b.Addr(), b.Type)
+		b = nil
+	}
+	key, ok := d.reqString(sb.Key, "key")
+	if ok {
+		if err := backends.CheckKey(key); err != nil {
+			d.errorf(sb.Key.Range().Ptr(), "Invalid state key", "The state key %q is not a valid object key: %v.", key, err)
+			ok = false
+		}
+	}
+	st := &cfg.State
+	st.Checkpoint, st.LockTTL = DefaultCheckpoint, DefaultLockTTL
+	if v, set, good := d.optString(sb.Checkpoint, "checkpoint"); good && set {
+		dur, err := time.ParseDuration(v)
+		if err != nil || dur < time.Second {
+			d.errorf(sb.Checkpoint.Range().Ptr(), "Invalid checkpoint",
+				`checkpoint must be a Go duration of at least 1s, such as "2m"; got %q.`, v)
+		} else {
+			st.Checkpoint = dur
+		}
+	}
+	if v, set, good := d.optString(sb.LockTTL, "lock_ttl"); good && set {
+		dur, err := time.ParseDuration(v)
+		if err != nil || dur < MinLockTTL {
+			d.errorf(sb.LockTTL.Range().Ptr(), "Invalid lock_ttl",
+				`lock_ttl must be a Go duration of at least %s, such as "2m"; got %q.`, MinLockTTL, v)
+		} else {
+			st.LockTTL = dur
+		}
+	}
+	if b != nil && ok {
+		st.Backend, st.Key = b, key
+	}
 }
 
 func (d *decoder) decodeLimits(cfg *Config, blocks []*limitsBlock) {

@@ -25,6 +25,9 @@ func hashConfig(c *Config) string {
 		Backends []backend
 		Syncs    []sync
 	}{Version: 1, State: c.State.Path}
+	if c.State.Remote() {
+		view.State = c.State.Backend.Addr() + ":" + c.State.Key
+	}
 	for _, b := range c.Backends {
 		view.Backends = append(view.Backends, backend{b.Type, b.Name, settings(b)})
 	}

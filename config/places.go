@@ -17,18 +17,33 @@ import (
 // apply would overwrite the other's copy; see overlap.go for what proves
 // two syncs apart).
 func (d *decoder) checkSharedPlaces(cfg *Config) {
-	statePath := filepath.ToSlash(local.RealPath(cfg.State.Path))
+	stateSpace, statePath := "local", filepath.ToSlash(local.RealPath(cfg.State.Path))
+	if cfg.State.Remote() {
+		// The state object and its lock, in the state backend's place.
+		var ok bool
+		if stateSpace, statePath, ok = place(cfg.State.Backend); !ok {
+			stateSpace = ""
+		}
+		statePath = strings.TrimSuffix(statePath, "/") + "/" + cfg.State.Key
+	}
 	for _, s := range cfg.Syncs {
 		for _, side := range []struct {
 			b    *Backend
 			verb string
 		}{{s.From, "copies from"}, {s.To, "writes to"}} {
 			space, area, ok := syncArea(side.b, s.Prefix)
-			if ok && space == "local" && strings.HasPrefix(statePath, area) {
-				d.errorf(s.DeclRange.Ptr(), "State file inside a synced folder",
-					"Sync %q %s %s (%s), which holds the state file %s: the sync would copy or delete its own state. Keep the state outside the synced folders (state { path = \"...\" }).",
-					s.Name, side.verb, side.b.Addr(), strings.TrimSuffix(area, "/"), cfg.State.Path)
+			if !ok || stateSpace == "" || space != stateSpace || !strings.HasPrefix(statePath, area) {
+				continue
 			}
+			if cfg.State.Remote() {
+				d.errorf(s.DeclRange.Ptr(), "State object inside a synced place",
+					"Sync %q %s %s (%s), which holds the state object %s: the sync would copy or delete its own state. Keep the state key outside the synced prefixes.",
+					s.Name, side.verb, side.b.Addr(), strings.TrimSuffix(area, "/"), cfg.State.Where())
+				continue
+			}
+			d.errorf(s.DeclRange.Ptr(), "State file inside a synced folder",
+				"Sync %q %s %s (%s), which holds the state file %s: the sync would copy or delete its own state. Keep the state outside the synced folders (state { path = \"...\" }).",
+				s.Name, side.verb, side.b.Addr(), strings.TrimSuffix(area, "/"), cfg.State.Path)
 		}
 	}
 	for i, a := range cfg.Syncs {

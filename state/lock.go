@@ -17,11 +17,21 @@ type LockInfo struct {
 	PID       int
 	Started   time.Time
 	Version   string
+	Pod       string // remote locks: the Kubernetes pod, if any
+	ID        string // remote locks: what force-unlock takes
 }
 
 func (l LockInfo) String() string {
-	return fmt.Sprintf("%s by pid %d on host %s since %s (syncer %s)",
-		l.Operation, l.PID, l.Host, l.Started.Format(time.RFC3339), l.Version)
+	host := "host " + l.Host
+	if l.Pod != "" && l.Pod != l.Host {
+		host += " (pod " + l.Pod + ")"
+	}
+	s := fmt.Sprintf("%s by pid %d on %s since %s (syncer %s)",
+		l.Operation, l.PID, host, l.Started.Format(time.RFC3339), l.Version)
+	if l.ID != "" {
+		s += ", lock ID " + l.ID
+	}
+	return s
 }
 
 // LockedError is returned when another process holds the lock.
