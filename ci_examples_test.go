@@ -103,6 +103,17 @@ func TestCIExamplesRunTheDocumentedCommands(t *testing.T) {
 			if cfg != "examples/ci/syncer.hcl" {
 				t.Errorf("SYNCER_CONFIG = %q, want examples/ci/syncer.hcl", cfg)
 			}
+			for _, v := range []string{"OPS", "LEGACY", "ARCHIVE"} {
+				t.Setenv(v+"_AWS_ACCESS_KEY_ID", "x")
+				t.Setenv(v+"_AWS_SECRET_ACCESS_KEY", "x")
+			}
+			var stdout, stderr strings.Builder
+			if code := run([]string{"validate", "-config", cfg}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+				t.Fatalf("syncer validate %s: exit %d\n%s", cfg, code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), "valid") {
+				t.Errorf("validate printed %q", stdout.String())
+			}
 		})
 	}
 }

@@ -110,17 +110,10 @@ func (b *Backend) PutIf(ctx context.Context, key string, r io.ReadSeeker, size i
 		return "", b.errorf("put", key, "rewind: %v", err)
 	}
 	sum := h.Sum(nil)
-	sse, kms := b.sseInput()
-	in := &s3.PutObjectInput{
-		Bucket:               aws.String(b.bucket),
-		Key:                  aws.String(k),
-		Body:                 r,
-		ContentLength:        aws.Int64(size),
-		ContentMD5:           aws.String(base64.StdEncoding.EncodeToString(sum)),
-		ContentType:          aws.String("application/octet-stream"),
-		ServerSideEncryption: sse,
-		SSEKMSKeyId:          kms,
-	}
+	in := b.objectWrite(k).put(aws.String("application/octet-stream"), nil)
+	in.StorageClass = "" // the state is read on every run: never an archive class
+	in.Body, in.ContentLength = r, aws.Int64(size)
+	in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum))
 	if cond.IfMatch != "" {
 		in.IfMatch = aws.String(`"` + cond.IfMatch + `"`)
 	}
