@@ -185,6 +185,19 @@ func checkJob(t *testing.T, m manifests, job *batchv1.Job) {
 		t.Fatal(diags)
 	}
 
+	// A local state lives on a persistent volume; a remote one needs none.
+	if !cfg.State.Remote() {
+		onPVC := false
+		for _, v := range pod.Volumes {
+			if v.PersistentVolumeClaim != nil && strings.HasPrefix(cfg.State.Path, mounts[v.Name]+"/") {
+				onPVC = true
+			}
+		}
+		if !onPVC {
+			t.Errorf("the state %s is not on a mounted PersistentVolumeClaim: each pod would start from nothing", cfg.State.Path)
+		}
+	}
+
 	// -grace ends before the kubelet's SIGKILL.
 	grace := 25 * time.Second
 	if i := slices.Index(c.Args, "-grace"); i >= 0 && i+1 < len(c.Args) {
