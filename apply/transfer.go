@@ -120,6 +120,7 @@ func (t streamPut) copy(ctx context.Context, a plan.Action, src backends.Object)
 		return backends.Object{}, "", fmt.Errorf("read %s: %w", j.from, err)
 	}
 	defer rc.Close()
+	src = withMeta(src, backends.MetaOf(rc))
 	r := j.wrap(ctx, rc)
 	var h hash.Hash
 	if j.s.Compare == config.CompareChecksum {
@@ -149,7 +150,24 @@ func (j *job) wrap(ctx context.Context, r io.Reader) io.Reader {
 	return r
 }
 
+// readCloser is a wrapped source stream; it carries the metadata of the
+// stream it wraps (the Closer).
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+func (r readCloser) Meta() *backends.Metadata { return backends.MetaOf(r.Closer) }
+
+// withMeta returns src with the metadata its source's Open returned (nil:
+// none), and the modification time the source records there, if any.
+func withMeta(src backends.Object, m *backends.Metadata) backends.Object {
+	if m == nil {
+		return src
+	}
+	src.Meta = m
+	if !m.ModTime.IsZero() {
+		src.ModTime = m.ModTime
+	}
+	return src
 }

@@ -246,10 +246,12 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		return nil, b.wrap(ctx, "open", key, err)
 	}
 	if length == 0 {
-		if _, err := b.Stat(ctx, key); err != nil {
+		// No bytes, but the metadata (PutResumable asks this way).
+		m, err := b.StatMeta(ctx, key, "")
+		if err != nil {
 			return nil, err
 		}
-		return io.NopCloser(strings.NewReader("")), nil
+		return backends.WithMeta(io.NopCloser(strings.NewReader("")), m), nil
 	}
 	end := int64(-1)
 	if length > 0 {
