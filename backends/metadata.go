@@ -1,6 +1,7 @@
 package backends
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"maps"
@@ -40,6 +41,13 @@ type Metadata struct {
 // the object's metadata from the same reply as its bytes (S3 GetObject).
 type MetaReader interface {
 	Meta() *Metadata
+}
+
+// MetaStater is implemented by backends that can read an object's metadata
+// without its bytes (S3 HeadObject), pinned to etag when not "". apply
+// uses it before an upload in parts, whose metadata is written first.
+type MetaStater interface {
+	StatMeta(ctx context.Context, key, etag string) (*Metadata, error)
 }
 
 // MetaOf returns the metadata r carries, or nil.

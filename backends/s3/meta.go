@@ -105,6 +105,8 @@ func (b *Backend) withMeta(ctx context.Context, key string, g *getter, whole boo
 	return backends.WithMeta(rc, g.meta), nil
 }
 
+var _ backends.MetaStater = (*Backend)(nil)
+
 // StatMeta returns the metadata of key, tags included, from HeadObject
 // (pinned to etag when not "") and GetObjectTagging when there are tags.
 func (b *Backend) StatMeta(ctx context.Context, key, etag string) (*backends.Metadata, error) {

@@ -246,12 +246,10 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		return nil, b.wrap(ctx, "open", key, err)
 	}
 	if length == 0 {
-		// No bytes, but the metadata (PutResumable asks this way).
-		m, err := b.StatMeta(ctx, key, "")
-		if err != nil {
+		if _, err := b.Stat(ctx, key); err != nil {
 			return nil, err
 		}
-		return backends.WithMeta(io.NopCloser(strings.NewReader("")), m), nil
+		return io.NopCloser(strings.NewReader("")), nil
 	}
 	end := int64(-1)
 	if length > 0 {

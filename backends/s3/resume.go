@@ -68,16 +68,6 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 	}
 	if id == "" {
 		ps = b.partSizeFor(src.Size)
-		if src.Meta == nil {
-			// The parts are read later, each on its own: an empty read
-			// gives the source's metadata, where it has some.
-			rc, err := open(ctx, 0, 0)
-			if err != nil {
-				return backends.Object{}, b.wrap(ctx, "put", key, &backends.SourceError{Err: err})
-			}
-			src.Meta = backends.MetaOf(rc)
-			rc.Close()
-		}
 		w, err := b.toWrite(key, src)
 		if err != nil {
 			return backends.Object{}, err
