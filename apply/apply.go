@@ -364,7 +364,7 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 
 // copy moves one object by the sync's transfer, verifies and records it.
 func (j *job) copy(ctx context.Context, a plan.Action) error {
-	src := backends.Object{Key: a.Key, Size: a.Size, ETag: a.Src.ETag}
+	src := backends.Object{Key: a.Key, Size: a.Size, ETag: a.Src.ETag, MetaEdit: j.s.Metadata}
 	if a.Src.MTime != 0 {
 		src.ModTime = time.Unix(0, a.Src.MTime)
 	}

@@ -94,6 +94,15 @@ func (t resumablePut) copy(ctx context.Context, a plan.Action, src backends.Obje
 	if err := j.dropStaleUpload(ctx, a); err != nil {
 		return backends.Object{}, "", err
 	}
+	// An upload in parts writes the metadata before it reads the source:
+	// read it first, when the object may take parts.
+	if ms, ok := j.from.(backends.MetaStater); ok && partSized(j.to, a.Size) {
+		m, err := ms.StatMeta(ctx, a.Key, a.Src.ETag)
+		if err != nil {
+			return backends.Object{}, "", fmt.Errorf("read %s: %w", j.from, err)
+		}
+		src = withMeta(src, m)
+	}
 	open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
 		rc, err := j.from.Open(ctx, a.Key, offset, length)
 		if err != nil {
@@ -120,6 +129,7 @@ func (t streamPut) copy(ctx context.Context, a plan.Action, src backends.Object)
 		return backends.Object{}, "", fmt.Errorf("read %s: %w", j.from, err)
 	}
 	defer rc.Close()
+	src = withMeta(src, backends.MetaOf(rc))
 	r := j.wrap(ctx, rc)
 	var h hash.Hash
 	if j.s.Compare == config.CompareChecksum {
@@ -149,7 +159,31 @@ func (j *job) wrap(ctx context.Context, r io.Reader) io.Reader {
 	return r
 }
 
+// readCloser is a wrapped source stream; it carries the metadata of the
+// stream it wraps (the Closer).
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+func (r readCloser) Meta() *backends.Metadata { return backends.MetaOf(r.Closer) }
+
+// partSized reports whether an object of size bytes is larger than a part
+// of dst (which may then upload it in parts).
+func partSized(dst backends.Backend, size int64) bool {
+	bs, ok := dst.(backends.BufferSizer)
+	return ok && size > bs.PartSize()
+}
+
+// withMeta returns src with the metadata its source's Open returned (nil:
+// none), and the modification time the source records there, if any.
+func withMeta(src backends.Object, m *backends.Metadata) backends.Object {
+	if m == nil {
+		return src
+	}
+	src.Meta = m
+	if !m.ModTime.IsZero() {
+		src.ModTime = m.ModTime
+	}
+	return src
 }

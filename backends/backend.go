@@ -32,6 +32,14 @@ type Object struct {
 	// Hashes holds the digests the backend knows without reading the data
 	// (nil when none). Never one map per listing: one per object, transient.
 	Hashes map[HashType]string
+
+	// Meta is the object's metadata on its way to a Put or a CopyFrom
+	// (from the source's Open, see MetaReader); nil in listings, and when
+	// the source has none to give. A writer keeps what its store can hold.
+	Meta *Metadata
+	// MetaEdit is what the sync changes in the metadata it writes, applied
+	// over Meta (or, in a server-side copy, over the source's); nil: none.
+	MetaEdit *MetaEdit
 }
 
 // Hash returns the digest of type t, or "" when the backend did not report it.

@@ -38,6 +38,8 @@ type RangeOpener func(ctx context.Context, offset, length int64) (io.ReadCloser,
 // ResumablePutter is implemented by backends that can upload large objects
 // in parts and resume a killed upload from its last finished part. Contract
 // as Put, except that the data comes from open and progress goes to j.
+// When src.Meta is nil, an upload in one request takes the metadata its
+// stream carries (see MetaReader); an upload in parts writes none.
 type ResumablePutter interface {
 	PutResumable(ctx context.Context, key string, open RangeOpener, src Object, j UploadJournal) (Object, error)
 }

@@ -115,6 +115,9 @@ type Sync struct {
 	Exclude   []string
 	Delete    DeletePolicy
 	Compare   CompareMode
+	// Metadata is what the sync sets or drops on what it writes; nil: none.
+	// Not part of Hash: a plan does not diff metadata.
+	Metadata *backends.MetaEdit
 }
 
 // Match reports whether key passes the sync's prefix, include and exclude

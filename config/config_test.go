@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"syncer/backends"
 	"syncer/backends/local"
 	"time"
 
@@ -365,6 +366,15 @@ backend "local" "b" { path = "/srv/b" }
 		{"NUL in a list variable", "variable \"g\" { default = [\"a\", \"\\u0000\"] }\n" + syncAB("  include = var.g"), LoadOptions{}, "must not contain a NUL byte", 8},
 		{"list variable of lists", "variable \"g\" { default = [\"a\", [\"b\"]] }\n" + syncAB("  include = var.g"), LoadOptions{}, "Incorrect attribute value type", 8},
 		{"bad element in a list", syncAB("  include = [\n    \"a\",\n    [\"b\"],\n  ]"), LoadOptions{}, "Incorrect attribute value type", 9},
+		{"unknown metadata set field", syncAB("  metadata {\n    set = {\n      \"cache-control\" = \"no-store\"\n      \"x-colour\" = \"red\"\n    }\n  }"), LoadOptions{},
+			`Invalid metadata field: set: unknown metadata field "x-colour"`, 10},
+		{"unknown metadata drop field", syncAB("  metadata {\n    drop = [\n      \"x-amz-meta-id\",\n      \"content-typo\",\n    ]\n  }"), LoadOptions{},
+			`Invalid metadata field: drop: unknown metadata field "content-typo"`, 10},
+		{"empty user metadata name", syncAB("  metadata {\n    drop = [\"x-amz-meta-\"]\n  }"), LoadOptions{}, "Invalid metadata field", 8},
+		{"bad tagging value", syncAB("  metadata {\n    set = { \"x-amz-tagging\" = \"a=%zz\" }\n  }"), LoadOptions{}, "Invalid metadata value", 8},
+		{"unknown metadata attribute", syncAB("  metadata {\n    add = {}\n  }"), LoadOptions{}, "Unsupported argument", 8},
+		{"two metadata blocks", syncAB("  metadata {}\n  metadata {}"), LoadOptions{}, "Duplicate metadata block", 8},
+		{"metadata set not a map", syncAB("  metadata {\n    set = [\"a\"]\n  }"), LoadOptions{}, "Incorrect attribute value type", 8},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -400,6 +410,40 @@ backend "local" "b" { path = "/srv/b" }
 				t.Errorf("subject file %q", found.Subject.Filename)
 			}
 		})
+	}
+}
+
+// A sync's metadata block decodes into a MetaEdit with lower-case names;
+// it does not change the config's hash (a plan does not diff metadata).
+func TestSyncMetadata(t *testing.T) {
+	const base = `
+backend "local" "a" { path = "/srv/a" }
+backend "local" "b" { path = "/srv/b" }
+sync "s" {
+  from = backend.local.a
+  to   = backend.local.b
+`
+	dir := t.TempDir()
+	plain := mustParse(t, dir, base+"}\n", LoadOptions{})
+	cfg := mustParse(t, dir, base+`  metadata {
+    set  = { "Cache-Control" = "public, max-age=86400", "x-amz-meta-owner" = "web" }
+    drop = ["x-amz-meta-internal-id"]
+  }
+}
+`, LoadOptions{})
+	got := cfg.Syncs[0].Metadata
+	want := &backends.MetaEdit{
+		Set:  map[string]string{"cache-control": "public, max-age=86400", "x-amz-meta-owner": "web"},
+		Drop: []string{"x-amz-meta-internal-id"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Metadata = %+v; want %+v", got, want)
+	}
+	if plain.Syncs[0].Metadata != nil {
+		t.Errorf("no metadata block: Metadata = %+v", plain.Syncs[0].Metadata)
+	}
+	if cfg.Hash != plain.Hash {
+		t.Errorf("metadata changed the config hash")
 	}
 }
 

@@ -65,16 +65,23 @@ type backendBlock struct {
 }
 
 type syncBlock struct {
-	Name      string         `hcl:"name,label"`
-	From      hcl.Expression `hcl:"from"`
-	To        hcl.Expression `hcl:"to"`
-	Prefix    hcl.Expression `hcl:"prefix,optional"`
-	Include   hcl.Expression `hcl:"include,optional"`
-	Exclude   hcl.Expression `hcl:"exclude,optional"`
-	Delete    hcl.Expression `hcl:"delete,optional"`
-	Compare   hcl.Expression `hcl:"compare,optional"`
-	DefRange  hcl.Range      `hcl:",def_range"`
-	NameRange hcl.Range      `hcl:"name,label_range"`
+	Name      string           `hcl:"name,label"`
+	From      hcl.Expression   `hcl:"from"`
+	To        hcl.Expression   `hcl:"to"`
+	Prefix    hcl.Expression   `hcl:"prefix,optional"`
+	Include   hcl.Expression   `hcl:"include,optional"`
+	Exclude   hcl.Expression   `hcl:"exclude,optional"`
+	Delete    hcl.Expression   `hcl:"delete,optional"`
+	Compare   hcl.Expression   `hcl:"compare,optional"`
+	Metadata  []*metadataBlock `hcl:"metadata,block"`
+	DefRange  hcl.Range        `hcl:",def_range"`
+	NameRange hcl.Range        `hcl:"name,label_range"`
+}
+
+type metadataBlock struct {
+	Set      hcl.Expression `hcl:"set,optional"`
+	Drop     hcl.Expression `hcl:"drop,optional"`
+	DefRange hcl.Range      `hcl:",def_range"`
 }
 
 type variable struct {

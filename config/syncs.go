@@ -8,7 +8,9 @@ import (
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/zclconf/go-cty/cty"
 
+	"syncer/backends"
 	"syncer/backends/registry"
 )
 
@@ -65,7 +67,103 @@ func (d *decoder) decodeSyncs(cfg *Config, blocks []*syncBlock) {
 					`compare must be one of "size", "modtime" or "checksum"; got %q.`, v)
 			}
 		}
+		s.Metadata = d.metadata(sb.Metadata)
 	}
+}
+
+// metadata decodes a sync's metadata block: set, a map from header name to
+// value, and drop, a list of header names. Every name must be one a
+// backends.MetaEdit knows; each error points at its name.
+func (d *decoder) metadata(blocks []*metadataBlock) *backends.MetaEdit {
+	if len(blocks) == 0 {
+		return nil
+	}
+	if len(blocks) > 1 {
+		d.errorf(blocks[1].DefRange.Ptr(), "Duplicate metadata block",
+			"A sync has at most one metadata block; the first is at %s.", at(blocks[0].DefRange))
+		return nil
+	}
+	mb := blocks[0]
+	e := &backends.MetaEdit{}
+	checkName := func(name, attr string, rng hcl.Range) bool {
+		if err := backends.CheckHeaderName(name); err != nil {
+			d.errorf(rng.Ptr(), "Invalid metadata field", "%s: %s.", attr, err)
+			return false
+		}
+		return true
+	}
+	for _, kv := range d.stringMap(mb.Set, "set") {
+		if !checkName(kv.key, "set", kv.rng) {
+			continue
+		}
+		if strings.EqualFold(kv.key, backends.HeaderTagging) {
+			if _, err := backends.ParseTagging(kv.value); err != nil {
+				d.errorf(kv.rng.Ptr(), "Invalid metadata value", "set: %s: %s.", kv.key, err)
+				continue
+			}
+		}
+		if e.Set == nil {
+			e.Set = map[string]string{}
+		}
+		e.Set[strings.ToLower(kv.key)] = kv.value
+	}
+	elems, _ := d.stringList(mb.Drop, "drop")
+	for _, el := range elems {
+		if el.null {
+			d.errorf(el.rng.Ptr(), "Invalid metadata field", "drop: names must be strings, not null.")
+			continue
+		}
+		if checkName(el.s, "drop", el.rng) {
+			e.Drop = append(e.Drop, strings.ToLower(el.s))
+		}
+	}
+	if e.Empty() {
+		return nil
+	}
+	return e
+}
+
+// mapElem is one entry of a map attribute and where its key was written.
+type mapElem struct {
+	key, value string
+	rng        hcl.Range
+}
+
+// stringMap evaluates an optional map of strings; a literal map's entries
+// one at a time, so that each error points at its own line.
+func (d *decoder) stringMap(expr hcl.Expression, attr string) []mapElem {
+	var out []mapElem
+	if obj, isObj := expr.(*hclsyntax.ObjectConsExpr); isObj {
+		for _, item := range obj.Items {
+			k, kok := d.eval(item.KeyExpr, cty.String, attr)
+			v, vok := d.eval(item.ValueExpr, cty.String, attr)
+			if !kok || !vok {
+				continue
+			}
+			if k.IsNull() || v.IsNull() {
+				d.errorf(item.KeyExpr.Range().Ptr(), "Invalid "+attr+" value", "%s: keys and values must be strings, not null.", attr)
+				continue
+			}
+			if !d.noNUL(v, item.ValueExpr.Range(), attr) {
+				continue
+			}
+			out = append(out, mapElem{k.AsString(), v.AsString(), item.KeyExpr.Range()})
+		}
+		return out
+	}
+	v, ok := d.eval(expr, cty.Map(cty.String), attr)
+	if !ok || v.IsNull() {
+		return nil
+	}
+	for it := v.ElementIterator(); it.Next(); {
+		k, ev := it.Element()
+		if ev.IsNull() || !d.noNUL(ev, expr.Range(), attr) {
+			d.errorf(expr.Range().Ptr(), "Invalid "+attr+" value", "%s: values must be strings, not null.", attr)
+			continue
+		}
+		out = append(out, mapElem{k.AsString(), ev.AsString(), expr.Range()})
+	}
+	return out
 }
 
 // backendRef resolves a from/to attribute, which must be a reference of the

@@ -761,3 +761,30 @@ func TestBadRequestKeepsIDs(t *testing.T) {
 		t.Errorf("the refused file exists")
 	}
 }
+
+// Put takes the file's mimeType from the source's Content-Type and its
+// modifiedTime from the source's time (S3's x-amz-meta-mtime, which apply
+// puts in src.ModTime); a Google type is never taken.
+func TestPutMimeTypeFromSource(t *testing.T) {
+	srv := newFake(t)
+	folder := newFolder(srv)
+	b := mustNew(t, testOptions(srv, folder))
+	mt := time.Date(2015, 6, 1, 12, 0, 0, 500_000_000, time.UTC)
+	for name, c := range map[string]struct{ ctype, want string }{
+		"page.bin":  {"text/html; charset=utf-8", "text/html"}, // Drive keeps no parameters
+		"doc.txt":   {drivetest.DocumentMime, "text/plain"},
+		"plain.bin": {"", "application/octet-stream"},
+	} {
+		src := backends.Object{Size: 3, ModTime: mt, Meta: &backends.Metadata{ContentType: c.ctype}}
+		if _, err := b.Put(t.Context(), name, strings.NewReader("abc"), src); err != nil {
+			t.Fatal(err)
+		}
+		got := srv.Find(folder, name)
+		if len(got) != 1 {
+			t.Fatalf("%s: %d files", name, len(got))
+		}
+		if got[0].MimeType != c.want || !got[0].Modified.Equal(mt) {
+			t.Errorf("%s: mimeType %q, modifiedTime %v; want %q, %v", name, got[0].MimeType, got[0].Modified, c.want, mt)
+		}
+	}
+}

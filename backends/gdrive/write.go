@@ -110,6 +110,9 @@ func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05
 func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing *drive.File, r io.Reader, src backends.Object) (*drive.File, error) {
 	name := SegmentToName(leaf)
 	ctype := mime.TypeByExtension(path.Ext(name))
+	if src.Meta != nil && src.Meta.ContentType != "" && !strings.HasPrefix(src.Meta.ContentType, googlePrefix) {
+		ctype = src.Meta.ContentType // the source's (S3's Content-Type)
+	}
 	if ctype == "" || strings.HasPrefix(ctype, googlePrefix) {
 		ctype = "application/octet-stream"
 	}

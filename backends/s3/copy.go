@@ -41,9 +41,11 @@ func sameEndpoint(a, b string) bool {
 // passing through syncer: CopyObject below the copy cutoff (5 GiB), a
 // multipart upload of UploadPartCopy parts at or above it. The copy is
 // pinned to srcObj.ETag when known, so a source that changed since it was
-// listed fails the copy instead of copying another version. Metadata
-// (x-amz-meta-mtime included) is copied; storage class and encryption are
-// the destination's.
+// listed fails the copy instead of copying another version. A HeadObject
+// of that version gives the source's metadata: headers, user metadata and
+// tags are copied (x-amz-meta-mtime is the source's LastModified when it
+// has none), with srcObj.MetaEdit applied; storage class and encryption
+// are the destination's.
 func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, key string, srcObj backends.Object) (backends.Object, error) {
 	s, ok := src.(*Backend)
 	if !ok {
@@ -60,20 +62,37 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}
-	if srcObj.Size < 0 || srcObj.ETag == "" {
-		st, err := s.Stat(ctx, srcKey)
-		if err != nil {
-			return backends.Object{}, err
-		}
-		srcObj.Size, srcObj.ETag = st.Size, st.ETag
+	// The source's metadata, from the version the copy is pinned to.
+	head, err := s.head(ctx, "copy from", srcKey, sk, srcObj.ETag)
+	if err != nil {
+		return backends.Object{}, err
 	}
+	if srcObj.Size < 0 || srcObj.ETag == "" {
+		srcObj.Size, srcObj.ETag = aws.ToInt64(head.ContentLength), unquote(aws.ToString(head.ETag))
+	}
+	meta := headFields(head).metadata()
+	// What the destination gets: the source's fields, its LastModified as
+	// x-amz-meta-mtime when it has none, and the sync's edits.
+	want := backends.Object{Meta: meta, ModTime: aws.ToTime(head.LastModified), MetaEdit: srcObj.MetaEdit}
 	source := s.bucket + "/" + escapeKey(sk)
 	var match *string
 	if srcObj.ETag != "" {
 		match = aws.String(`"` + srcObj.ETag + `"`)
 	}
 	if srcObj.Size < b.copyCutoff {
-		out, err := b.client.CopyObject(ctx, b.objectWrite(k).copy(source, match), b.slowOp)
+		// MetadataDirective COPY when the store can copy everything as it
+		// is; else REPLACE with the fields (tags are copied unless edited).
+		var replace *written
+		opts := []func(*s3.Options){b.slowOp}
+		if meta.ModTime.IsZero() || !srcObj.MetaEdit.Empty() {
+			w, err := b.toWrite(key, want)
+			if err != nil {
+				return backends.Object{}, err
+			}
+			replace = &w
+			opts = append(opts, w.options())
+		}
+		out, err := b.client.CopyObject(ctx, b.objectWrite(k).copy(source, match, head.WebsiteRedirectLocation, replace), opts...)
 		if err != nil {
 			if isNotFound(err) && ctx.Err() == nil {
 				return backends.Object{}, s.notFound("copy from", srcKey)
@@ -82,7 +101,14 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 		}
 		return b.copyResult(ctx, s, srcKey, sk, key, k, srcObj, out)
 	}
-	return b.copyMultipart(ctx, s, srcKey, sk, key, k, source, match, srcObj.Size)
+	if err := s.readTags(ctx, srcKey, sk, meta); err != nil {
+		return backends.Object{}, err
+	}
+	w, err := b.toWrite(key, want)
+	if err != nil {
+		return backends.Object{}, err
+	}
+	return b.copyMultipart(ctx, s, srcKey, key, k, source, match, srcObj.Size, w)
 }
 
 // copyResult verifies what a CopyObject stored and returns the object.
@@ -134,16 +160,9 @@ func (b *Backend) copyResult(ctx context.Context, s *Backend, srcKey, sk, key, k
 
 // copyMultipart copies in UploadPartCopy parts; the upload is aborted on
 // any error (a server-side copy is quick to redo; nothing is journaled).
-func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, sk, key, k, source string, match *string, size int64) (obj backends.Object, err error) {
-	// UploadPartCopy does not copy metadata: take it from the source.
-	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(sk), IfMatch: match})
-	if err != nil {
-		if isNotFound(err) && ctx.Err() == nil {
-			return backends.Object{}, s.notFound("copy from", srcKey)
-		}
-		return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
-	}
-	cu, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(head.ContentType, head.Metadata))
+// UploadPartCopy copies no metadata: the upload is created with w.
+func (b *Backend) copyMultipart(ctx context.Context, s *Backend, srcKey, key, k, source string, match *string, size int64, w written) (obj backends.Object, err error) {
+	cu, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(w), w.options())
 	if err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}

@@ -268,14 +268,14 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		}
 		return nil, err
 	}
-	return backends.NewResumingReader(ctx, backends.Resume{
+	return b.withMeta(ctx, key, g, offset == 0 && length < 0, backends.NewResumingReader(ctx, backends.Resume{
 		Open: g.reopen,
 		Retry: func(ctx context.Context, n int, err error) bool {
 			return b.retryable(err) && b.sleep(ctx, n, err)
 		},
 		Max:  maxReadResumes,
 		Fail: func(err error) error { return b.wrap(ctx, "read", key, err) },
-	}, body, offset, end), nil
+	}, body, offset, end))
 }
 
 var errRangeNotSatisfiable = errors.New("range not satisfiable")
@@ -290,6 +290,7 @@ type getter struct {
 	b           *Backend
 	key, objKey string
 	etag        string
+	meta        *backends.Metadata // from the first reply
 }
 
 // reopen is get for a resumed stream: a range that starts at the object's
@@ -358,6 +359,7 @@ func (g *getter) get(ctx context.Context, pos, end int64) (io.ReadCloser, int64,
 	}
 	if g.etag == "" {
 		g.etag = unquote(aws.ToString(out.ETag))
+		g.meta = getFields(out).metadata()
 	}
 	return out.Body, end, nil
 }

@@ -734,6 +734,13 @@ func TestResponseHeaderTimeout(t *testing.T) {
 			reply(w, http.StatusOK, `<?xml version="1.0"?><CopyObjectResult><ETag>"`+srcMD5+`"</ETag></CopyObjectResult>`)
 			return
 		}
+		if r.Method == http.MethodHead && strings.HasSuffix(r.URL.Path, "/s") { // the copy's source
+			w.Header().Set("ETag", `"`+srcMD5+`"`)
+			w.Header().Set("Content-Length", "3")
+			w.Header().Set("X-Amz-Meta-Mtime", "1600000000.5")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
 		<-r.Context().Done() // never answers
 	}, func(o *Options) { o.ResponseHeaderTimeout, o.MaxAttempts = 200*time.Millisecond, 1 })
 	start := time.Now()

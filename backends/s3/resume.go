@@ -68,7 +68,11 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 	}
 	if id == "" {
 		ps = b.partSizeFor(src.Size)
-		if id, err = b.createUpload(ctx, key, k, src); err != nil {
+		w, err := b.toWrite(key, src)
+		if err != nil {
+			return backends.Object{}, err
+		}
+		if id, err = b.createUpload(ctx, key, k, w); err != nil {
 			return backends.Object{}, err
 		}
 		if err := j.Started(ctx, key, id, ps); err != nil {
@@ -310,7 +314,11 @@ func (b *Backend) putOpened(ctx context.Context, key string, open backends.Range
 		if err != nil {
 			return backends.Object{}, b.wrap(ctx, "put", key, &backends.SourceError{Err: err})
 		}
-		obj, err := b.Put(ctx, key, rc, src)
+		put := src
+		if put.Meta == nil {
+			put.Meta = backends.MetaOf(rc) // from the same GetObject
+		}
+		obj, err := b.Put(ctx, key, rc, put)
 		rc.Close()
 		if err == nil || ctx.Err() != nil || !b.retryable(err) || attempt >= b.maxAttempts {
 			return obj, err

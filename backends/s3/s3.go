@@ -88,7 +88,8 @@ const (
 	DefaultMaxAttempts = 8
 
 	// MetaMTime is the user metadata key (x-amz-meta-mtime) holding the
-	// source modification time, RFC 3339 with nanoseconds.
+	// source modification time in rclone's form, Unix seconds with a
+	// fraction (RFC 3339 is read too).
 	MetaMTime = "mtime"
 
 	listPage    = 1000 // keys per ListObjectsV2 page, the S3 maximum

@@ -33,6 +33,10 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
+	w, err := b.toWrite(key, src)
+	if err != nil {
+		return backends.Object{}, err
+	}
 	size := src.Size
 	// Every path reads r through one ExactReader: source failures and size
 	// mismatches come out as *backends.SourceError, never retried.
@@ -43,9 +47,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		if _, _, err := backends.NewExactReader(ctx, r, size, nil).Fill(buf[:size]); err != nil {
 			return backends.Object{}, b.wrap(ctx, "put", key, err)
 		}
-		return b.putBuffer(ctx, key, k, buf[:size], src)
+		return b.putBuffer(ctx, key, k, buf[:size], w)
 	case size >= 0 && size < b.uploadCutoff && b.https:
-		return b.putStream(ctx, key, k, r, src)
+		return b.putStream(ctx, key, k, r, src.Size, w)
 	case size < 0:
 		// Unknown size: one buffer decides between PutObject and multipart.
 		buf, release := b.buffer(b.partSize)
@@ -56,13 +60,13 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 			return backends.Object{}, b.wrap(ctx, "put", key, err)
 		}
 		if eof && int64(n) < b.uploadCutoff {
-			return b.putBuffer(ctx, key, k, buf[:n], src)
+			return b.putBuffer(ctx, key, k, buf[:n], w)
 		}
-		return b.putMultipart(ctx, key, k, er, src, buf, n, eof)
+		return b.putMultipart(ctx, key, k, er, src.Size, w, buf, n, eof)
 	default:
 		buf, release := b.buffer(min(b.partSizeFor(size), max(size, 1)))
 		defer release()
-		return b.putMultipart(ctx, key, k, backends.NewExactReader(ctx, r, size, nil), src, buf, 0, false)
+		return b.putMultipart(ctx, key, k, backends.NewExactReader(ctx, r, size, nil), size, w, buf, 0, false)
 	}
 }
 
@@ -85,14 +89,6 @@ func (b *Backend) partSizeFor(size int64) int64 {
 		ps = (ps + MiB - 1) / MiB * MiB
 	}
 	return ps
-}
-
-// writeMeta returns the metadata Put stores: the source modification time.
-func writeMeta(src backends.Object) map[string]string {
-	if src.ModTime.IsZero() {
-		return nil
-	}
-	return map[string]string{MetaMTime: formatMTime(src.ModTime)}
 }
 
 // contentType guesses from the key's extension, as browsers will want it.
@@ -121,37 +117,43 @@ func (b *Backend) objectWrite(k string) objectWrite {
 	return w
 }
 
-func (w objectWrite) put(ctype *string, meta map[string]string) *s3.PutObjectInput {
-	return &s3.PutObjectInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+func (w objectWrite) put(meta written) *s3.PutObjectInput {
+	in := &s3.PutObjectInput{Bucket: w.bucket, Key: w.key,
 		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+	meta.put(in)
+	return in
 }
 
-func (w objectWrite) createUpload(ctype *string, meta map[string]string) *s3.CreateMultipartUploadInput {
-	return &s3.CreateMultipartUploadInput{Bucket: w.bucket, Key: w.key, ContentType: ctype, Metadata: meta,
+func (w objectWrite) createUpload(meta written) *s3.CreateMultipartUploadInput {
+	in := &s3.CreateMultipartUploadInput{Bucket: w.bucket, Key: w.key,
 		StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+	meta.createUpload(in)
+	return in
 }
 
-// copy copies source ("bucket/escaped key"), with its metadata, when its
-// ETag matches match (nil: any).
-func (w objectWrite) copy(source string, match *string) *s3.CopyObjectInput {
-	return &s3.CopyObjectInput{Bucket: w.bucket, Key: w.key, CopySource: aws.String(source), CopySourceIfMatch: match,
-		MetadataDirective: types.MetadataDirectiveCopy, StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
-}
-
-// putInput is the PutObject of Put's object at key (k in the bucket).
-func (b *Backend) putInput(key, k string, src backends.Object) *s3.PutObjectInput {
-	return b.objectWrite(k).put(contentType(key), writeMeta(src))
+// copy copies source ("bucket/escaped key"), with its metadata and tags,
+// when its ETag matches match (nil: any); meta, when not nil, replaces them.
+// The directive COPY does not copy the website redirect (S3 keeps it apart):
+// redirect is the source's.
+func (w objectWrite) copy(source string, match, redirect *string, meta *written) *s3.CopyObjectInput {
+	in := &s3.CopyObjectInput{Bucket: w.bucket, Key: w.key, CopySource: aws.String(source), CopySourceIfMatch: match,
+		MetadataDirective: types.MetadataDirectiveCopy, TaggingDirective: types.TaggingDirectiveCopy,
+		WebsiteRedirectLocation: redirect, StorageClass: w.class, ServerSideEncryption: w.sse, SSEKMSKeyId: w.kms}
+	if meta != nil {
+		meta.copyReplace(in)
+	}
+	return in
 }
 
 // putBuffer sends data with one PutObject. The body is seekable, so the SDK
 // retries it, and Content-MD5 lets the store reject corrupted bytes.
-func (b *Backend) putBuffer(ctx context.Context, key, k string, data []byte, src backends.Object) (backends.Object, error) {
+func (b *Backend) putBuffer(ctx context.Context, key, k string, data []byte, w written) (backends.Object, error) {
 	sum := md5.Sum(data)
-	in := b.putInput(key, k, src)
+	in := b.objectWrite(k).put(w)
 	in.Body = bytes.NewReader(data)
 	in.ContentLength = aws.Int64(int64(len(data)))
 	in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum[:]))
-	out, err := b.client.PutObject(ctx, in)
+	out, err := b.client.PutObject(ctx, in, w.options())
 	if err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
@@ -220,15 +222,15 @@ func (b *Backend) headWritten(ctx context.Context, op, key, k string, size int64
 
 // putStream sends r, of known size, as the unseekable body of one
 // PutObject (see streamOptions), computing its MD5 on the way.
-func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, src backends.Object) (backends.Object, error) {
+func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, size int64, w written) (backends.Object, error) {
 	h := md5.New()
-	body := backends.NewExactReader(ctx, r, src.Size, h)
-	in := b.putInput(key, k, src)
+	body := backends.NewExactReader(ctx, r, size, h)
+	in := b.objectWrite(k).put(w)
 	in.Body = body
-	in.ContentLength = aws.Int64(src.Size)
-	out, err := b.client.PutObject(ctx, in, b.streamOptions)
+	in.ContentLength = aws.Int64(size)
+	out, err := b.client.PutObject(ctx, in, b.streamOptions, w.options())
 	if err == nil {
-		err = backends.CheckSize(src.Size, body.N()) // the request sent all bytes: cannot fail
+		err = backends.CheckSize(size, body.N()) // the request sent all bytes: cannot fail
 	}
 	if err != nil {
 		if body.Err() != nil && ctx.Err() == nil {
@@ -236,14 +238,14 @@ func (b *Backend) putStream(ctx context.Context, key, k string, r io.Reader, src
 		}
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
-	return b.putResult(ctx, key, k, src.Size, out, hex.EncodeToString(h.Sum(nil)))
+	return b.putResult(ctx, key, k, size, out, hex.EncodeToString(h.Sum(nil)))
 }
 
 // putMultipart uploads r in parts through buf, which holds the first n
 // bytes of r already (eof: and nothing more) when n > 0. The upload is
 // aborted on any error.
-func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.ExactReader, src backends.Object, buf []byte, n int, eof bool) (obj backends.Object, err error) {
-	id, err := b.createUpload(ctx, key, k, src)
+func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.ExactReader, size int64, w written, buf []byte, n int, eof bool) (obj backends.Object, err error) {
+	id, err := b.createUpload(ctx, key, k, w)
 	if err != nil {
 		return backends.Object{}, err
 	}
@@ -261,8 +263,8 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.E
 	for num := int32(1); ; num++ {
 		if n == 0 && !eof {
 			want := ps
-			if src.Size >= 0 {
-				want = min(ps, src.Size-total)
+			if size >= 0 {
+				want = min(ps, size-total)
 			}
 			if n, eof, err = r.Fill(buf[:want]); err != nil {
 				return backends.Object{}, b.wrap(ctx, "put", key, err)
@@ -293,8 +295,8 @@ func (b *Backend) putMultipart(ctx context.Context, key, k string, r *backends.E
 	return backends.Object{Key: key, Size: total, ETag: etag}, nil
 }
 
-func (b *Backend) createUpload(ctx context.Context, key, k string, src backends.Object) (string, error) {
-	out, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(contentType(key), writeMeta(src)))
+func (b *Backend) createUpload(ctx context.Context, key, k string, w written) (string, error) {
+	out, err := b.client.CreateMultipartUpload(ctx, b.objectWrite(k).createUpload(w), w.options())
 	if err != nil {
 		return "", b.wrap(ctx, "put", key, err)
 	}
