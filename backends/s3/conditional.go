@@ -110,7 +110,7 @@ func (b *Backend) PutIf(ctx context.Context, key string, r io.ReadSeeker, size i
 		return "", b.errorf("put", key, "rewind: %v", err)
 	}
 	sum := h.Sum(nil)
-	in := b.objectWrite(k).put(aws.String("application/octet-stream"), nil)
+	in := b.objectWrite(k).put(written{m: &backends.Metadata{ContentType: "application/octet-stream"}})
 	in.StorageClass = "" // the state is read on every run: never an archive class
 	in.Body, in.ContentLength = r, aws.Int64(size)
 	in.ContentMD5 = aws.String(base64.StdEncoding.EncodeToString(sum))
