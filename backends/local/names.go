@@ -27,11 +27,14 @@ func (b *Backend) RefuseKey(key string) error {
 	if isTemp(key[strings.LastIndexByte(key, '/')+1:]) {
 		return fmt.Errorf("names starting with %q are reserved for syncer's temporary files", TempPrefix)
 	}
-	if filepath.Separator != '/' && strings.ContainsRune(key, filepath.Separator) {
-		return fmt.Errorf("name holds %q, a path separator on this system", filepath.Separator)
-	}
-	if !filepath.IsLocal(filepath.FromSlash(key)) {
-		return fmt.Errorf("not a local path on this system")
+	// Elsewhere than Windows, CheckKey already ensures what path checks.
+	if filepath.Separator != '/' {
+		if strings.ContainsRune(key, filepath.Separator) {
+			return fmt.Errorf("name holds %q, a path separator on this system", filepath.Separator)
+		}
+		if !filepath.IsLocal(filepath.FromSlash(key)) {
+			return fmt.Errorf("not a local path on this system (a reserved name?)")
+		}
 	}
 	return nil
 }

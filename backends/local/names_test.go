@@ -50,3 +50,16 @@ func TestRefuseKey(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRefuseKey is plan's cost per source key for a local destination.
+func BenchmarkRefuseKey(b *testing.B) {
+	l, err := local.New(local.Options{Name: "b", Path: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := l.RefuseKey("photos/2024/05/IMG_20240506_070809.jpg"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
