@@ -176,8 +176,12 @@ func formatElapsed(d time.Duration) string {
 }
 
 func (c *cli) report(res apply.Result, err error, asJSON bool) int {
-	summary := fmt.Sprintf("%d created, %d updated, %d deleted, %s in %s",
-		res.Created, res.Updated, res.Deleted, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
+	skipped := ""
+	if res.Skipped > 0 {
+		skipped = fmt.Sprintf(", %d skipped (cannot be written)", res.Skipped)
+	}
+	summary := fmt.Sprintf("%d created, %d updated, %d deleted%s, %s in %s",
+		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
 	code := exitOK
 	var msg string
 	switch {
@@ -194,7 +198,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	if asJSON {
 		json.NewEncoder(c.stdout).Encode(map[string]any{
 			"type": "apply_complete", "created": res.Created, "updated": res.Updated, "deleted": res.Deleted,
-			"failed": res.Failed, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
+			"failed": res.Failed, "skipped": res.Skipped, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
 			"interrupted": res.Interrupted, "message": msg,
 		})
 	} else if code == exitError {

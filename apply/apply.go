@@ -47,6 +47,9 @@ type Result struct {
 	// StopReason says why the run stopped early ("interrupted", "duration
 	// limit reached"); empty when it ran to the end.
 	StopReason string
+	// Skipped counts the plan's keys that the destination cannot hold
+	// (plan.Skip): never tried, not failures.
+	Skipped int64
 }
 
 // perWorkerBuffer is what one streamed transfer holds at least (the local
@@ -127,7 +130,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
-		Failed: e.failed.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+		Failed: e.failed.Load(), Skipped: sum.Skip, Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
 	}
 	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true
@@ -254,9 +257,10 @@ func (e *executor) cleanTemp(ctx context.Context, to backends.Backend) {
 	}
 }
 
-// runSync runs one sync's phases in turn. The AfterCopies phase, and the
-// abort of uploads no run will resume, wait until every copy of the sync
-// succeeded. It returns errStopped when Stop or an abort cut the copies.
+// runSync runs one sync's phases in turn; skips (phase Never) are not run.
+// The AfterCopies phase, and the abort of uploads no run will resume, wait
+// until every copy of the sync succeeded. It returns errStopped when Stop
+// or an abort cut the copies.
 func (e *executor) runSync(ctx context.Context, j *job) error {
 	failedBefore := e.failed.Load()
 	for _, ph := range []plan.Phase{plan.BeforeCopies, plan.Copies} {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"syncer/backends"
 	"syncer/config"
@@ -22,6 +23,7 @@ type differ struct {
 	refresh  bool
 	log      *slog.Logger
 	tx       *sql.Tx
+	refused  atomic.Int64 // source keys the destination cannot hold
 }
 
 func (d *differ) run(ctx context.Context) error {
@@ -33,7 +35,9 @@ func (d *differ) run(ctx context.Context) error {
 	d.tx = tx
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
-		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL)`,
+		// refused says why the destination can never hold the key ("" when
+		// it can): such a key is skipped, yet present for the deletes.
+		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
@@ -201,30 +205,37 @@ func (d *differ) diff(ctx context.Context) error {
 		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix),
-		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies))}
+		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never))}
 	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
 	var copies string
 	if d.refresh {
 		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5,
 				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
-			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL
+			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL AND s.refused = ''
 			UNION ALL
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5,
 				CASE WHEN r.key IS NULL THEN 'destination differs from source'
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
 				     ELSE 'source changed' END
 			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
-			WHERE CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
+			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
 	} else {
 		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5, 'new'
-			FROM src s ` + rec + ` WHERE r.key IS NULL
+			FROM src s ` + rec + ` WHERE r.key IS NULL AND s.refused = ''
 			UNION ALL
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
-			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE ` + e.srcChanged
+			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE s.refused = '' AND ` + e.srcChanged
 	}
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
 	if _, err := d.tx.ExecContext(ctx, ins+`SELECT *, @copies FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
+	}
+	if d.refused.Load() > 0 {
+		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never
+			FROM src s WHERE s.refused != '' ORDER BY s.key`
+		if _, err := d.tx.ExecContext(ctx, skips, args...); err != nil {
+			return fmt.Errorf("diff: %w", err)
+		}
 	}
 	if d.refresh {
 		// A key a killed apply was copying, now at the destination and
@@ -234,7 +245,7 @@ func (d *differ) diff(ctx context.Context) error {
 			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
 				'copied by an interrupted apply', @copies
 			FROM src s JOIN dst d ON d.key = s.key JOIN st_pending p ON p.sync = @sync AND p.key = s.key
-			` + rec + ` WHERE r.key IS NULL AND NOT ` + e.differ + ` ORDER BY s.key`
+			` + rec + ` WHERE r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
 		}

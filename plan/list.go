@@ -18,6 +18,7 @@ type listRow struct {
 	size, mtime int64
 	etag, md5   string
 	inscope     bool
+	refused     string // source rows: why the destination cannot hold the key
 }
 
 type listBatch struct {
@@ -42,6 +43,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	batches := make(chan listBatch, 4)
 	free := make(chan []listRow, 8)
+	refuser, _ := d.to.(backends.KeyRefuser)
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
 			if rc, ok := b.(backends.RootChecker); ok && !dst {
@@ -75,6 +77,12 @@ func (d *differ) listBoth(ctx context.Context) error {
 					return nil
 				}
 				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}
+				if refuser != nil && !dst {
+					if err := refuser.RefuseKey(o.Key); err != nil {
+						r.refused = fmt.Sprintf("cannot be written to %s: %v", d.to, err)
+						d.refused.Add(1)
+					}
+				}
 				if !o.ModTime.IsZero() {
 					r.mtime = o.ModTime.UnixNano()
 				}
@@ -162,7 +170,7 @@ func (d *differ) newWriter(ctx context.Context) (*writer, error) {
 		in    *inserter
 		table string
 		cols  int
-	}{{&w.src, "src", 5}, {&w.dst, "dst", 6}} {
+	}{{&w.src, "src", 6}, {&w.dst, "dst", 6}} {
 		t.in.cols = t.cols
 		t.in.args = make([]any, 0, t.cols*multiRows)
 		var err error
@@ -200,6 +208,8 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 			in.args = append(in.args, r.key, r.size, r.mtime, r.etag, r.md5)
 			if b.dst {
 				in.args = append(in.args, r.inscope)
+			} else {
+				in.args = append(in.args, r.refused)
 			}
 		}
 		if _, err := st.ExecContext(ctx, in.args...); err != nil {

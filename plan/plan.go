@@ -36,6 +36,11 @@ const (
 	// Adopt records a destination object that already matches the source
 	// and that an interrupted apply was copying; it is not shown.
 	Adopt Kind = "adopt"
+	// Skip is a source key the destination can never hold (see
+	// backends.KeyRefuser): shown, never run. The key stays a source key,
+	// so its copy at the destination, if any, is neither deleted nor
+	// forgotten.
+	Skip Kind = "skip"
 )
 
 // Symbol is the Terraform-style marker for the kind.
@@ -47,6 +52,8 @@ func (k Kind) Symbol() string {
 		return "~"
 	case Delete:
 		return "-"
+	case Skip:
+		return "!"
 	}
 	return " "
 }
@@ -63,6 +70,8 @@ const (
 	// AfterCopies holds the other deletes and forgets, which run only once
 	// every copy of the sync succeeded.
 	AfterCopies
+	// Never holds the skips, which apply does not run.
+	Never
 )
 
 // Action is one planned change.
@@ -99,8 +108,9 @@ type Meta struct {
 }
 
 // formatVersion is the plan file schema. 2 added the actions' phase and
-// kept columns; an older file is refused (Open), not misread.
-const formatVersion = 2
+// kept columns, 3 the skip kind; an older file is refused (Open), not
+// misread.
+const formatVersion = 3
 
 // planAppID marks a SQLite file as a syncer plan ("SYPL").
 const planAppID = 0x5359504c
@@ -445,6 +455,9 @@ func (p *Plan) CheckFresh(v state.Version, configHash string) error {
 type Summary struct {
 	Create, Update, Delete int64
 	Bytes                  int64 // to transfer (create + update)
+	// Skip counts the source keys the destination cannot hold; they are
+	// not changes.
+	Skip int64
 }
 
 // Changes reports whether the plan does anything visible.
@@ -472,6 +485,8 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 			s.Update, s.Bytes = n, s.Bytes+b
 		case Delete:
 			s.Delete = n
+		case Skip:
+			s.Skip = n
 		}
 	}
 	return s, rows.Err()
@@ -531,7 +546,7 @@ func (p *Plan) Each(ctx context.Context, sync string, kinds []Kind, fn func(Acti
 // No query is open while fn runs, so fn may take its time.
 func (p *Plan) EachPage(ctx context.Context, sync string, kinds []Kind, fn func([]Action) error) error {
 	if len(kinds) == 0 {
-		kinds = []Kind{Create, Update, Delete, Forget, Adopt}
+		kinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip}
 	}
 	ks := make([]string, len(kinds))
 	for i, k := range kinds {

@@ -43,28 +43,40 @@ func DisplayKey(key string) string {
 	return key
 }
 
-// SummaryLine is the closing line of a plan.
+// Line is the closing line of a plan. Keys that cannot be written are
+// counted only when there are some.
 func (s Summary) Line() string {
-	if !s.Changes() {
+	if !s.Changes() && s.Skip == 0 {
 		return "No changes."
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete (%s to transfer).",
-		s.Create, s.Update, s.Delete, FormatBytes(s.Bytes))
+	skips := ""
+	if s.Skip > 0 {
+		skips = fmt.Sprintf(", %d cannot be written", s.Skip)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
+		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
 }
 
+// shown are the kinds a plan shows, one line each.
+var shown = []Kind{Create, Update, Delete, Skip}
+
 // WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
-// key, at most limit lines per sync (0: no limit) followed by a count of the
-// rest, then the summary line.
+// key (`!` for one that cannot be written), at most limit lines per sync (0:
+// no limit) followed by a count of the rest, then the summary line.
 func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, limit int) error {
 	sum, err := p.Summary(ctx)
 	if err != nil {
 		return err
 	}
-	if !sum.Changes() {
+	switch {
+	case sum.Changes():
+		fmt.Fprintln(w, "syncer will perform the following actions:")
+	case sum.Skip == 0:
 		_, err := fmt.Fprintln(w, "No changes. The destinations match the configuration.")
 		return err
+	default:
+		fmt.Fprintln(w, "No changes, but some source keys cannot be written to their destination:")
 	}
-	fmt.Fprintln(w, "syncer will perform the following actions:")
 	syncs, err := p.Syncs(ctx)
 	if err != nil {
 		return err
@@ -74,7 +86,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		if err != nil {
 			return err
 		}
-		if !ss.Changes() {
+		if !ss.Changes() && ss.Skip == 0 {
 			continue
 		}
 		fmt.Fprintln(w)
@@ -85,12 +97,12 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 			}
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
-		shown := 0
-		err = p.Each(ctx, name, []Kind{Create, Update, Delete}, func(a Action) error {
-			if limit > 0 && shown >= limit {
+		lines := 0
+		err = p.Each(ctx, name, shown, func(a Action) error {
+			if limit > 0 && lines >= limit {
 				return errStop
 			}
-			shown++
+			lines++
 			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), DisplayKey(a.Key))
 			size := "size unknown" // e.g. a Google Doc before its export
 			if a.Size >= 0 {
@@ -101,6 +113,8 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				line += fmt.Sprintf(" (%s)", size)
 			case Update:
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
+			case Skip:
+				line += fmt.Sprintf(" (%s)", a.Reason)
 			}
 			_, err := fmt.Fprintln(w, line)
 			return err
@@ -108,7 +122,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		if err != nil && err != errStop {
 			return err
 		}
-		if rest := ss.Create + ss.Update + ss.Delete - int64(shown); rest > 0 {
+		if rest := ss.Create + ss.Update + ss.Delete + ss.Skip - int64(lines); rest > 0 {
 			fmt.Fprintf(w, "  ... and %d more\n", rest)
 		}
 	}
@@ -121,7 +135,7 @@ var errStop = fmt.Errorf("stop")
 
 // JSON lines emitted by WriteJSON.
 type jsonChange struct {
-	Type   string `json:"type"` // "planned_change"
+	Type   string `json:"type"` // "planned_change"; action "skip" is a key that cannot be written
 	Sync   string `json:"sync"`
 	Action Kind   `json:"action"`
 	Key    string `json:"key"`
@@ -135,6 +149,7 @@ type jsonSummary struct {
 	Update  int64  `json:"update"`
 	Delete  int64  `json:"delete"`
 	Bytes   int64  `json:"bytes"`
+	Skip    int64  `json:"skip"`
 	Message string `json:"message"`
 }
 
@@ -142,7 +157,7 @@ type jsonSummary struct {
 // change_summary.
 func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
 	enc := json.NewEncoder(w)
-	err := p.Each(ctx, "", []Kind{Create, Update, Delete}, func(a Action) error {
+	err := p.Each(ctx, "", shown, func(a Action) error {
 		return enc.Encode(jsonChange{Type: "planned_change", Sync: a.Sync, Action: a.Kind, Key: a.Key, Size: a.Size, Reason: a.Reason})
 	})
 	if err != nil {
@@ -152,5 +167,5 @@ func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Message: sum.Line()})
+	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip, Message: sum.Line()})
 }
