@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ func TestScripts(t *testing.T) {
 			"cmpdir":   cmdCmpdir,
 			"chtime":   cmdChtime,
 			"filemode": cmdFilemode,
+			"inode":    cmdInode,
 			"waitfile": cmdWaitfile,
 			"readenv":  cmdReadenv,
 		},
@@ -217,6 +219,21 @@ func cmdFilemode(ts *testscript.TestScript, neg bool, args []string) {
 	if (got == fs.FileMode(want)) == neg {
 		ts.Fatalf("%s has mode %#o; want %s%#o", args[0], got, map[bool]string{true: "not ", false: ""}[neg], want)
 	}
+}
+
+// inode FILE OUT writes FILE's inode number to OUT: a file rewritten
+// through a temporary name gets a new one.
+func cmdInode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: inode FILE OUT")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[0]))
+	ts.Check(err)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		ts.Fatalf("inode: no inode numbers here")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strconv.FormatUint(st.Ino, 10)), 0o644))
 }
 
 // waitfile FILE [TIMEOUT] waits until FILE exists (default 10s).

@@ -238,13 +238,15 @@ func (d *differ) diff(ctx context.Context) error {
 		}
 	}
 	if d.refresh {
-		// A key a killed apply was copying, now at the destination and
-		// matching the source, is recorded rather than copied again.
+		// A pair the state does not record whose destination already
+		// matches the source (a destination filled by another tool, a lost
+		// state, a key a killed apply was copying) is recorded, not copied
+		// again: managed deletes and drift detection then cover it.
 		q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
 				dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
 			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
-				'copied by an interrupted apply', @copies
-			FROM src s JOIN dst d ON d.key = s.key JOIN st_pending p ON p.sync = @sync AND p.key = s.key
+				CASE WHEN p.key IS NULL THEN 'already in place' ELSE 'copied by an interrupted apply' END, @copies
+			FROM src s JOIN dst d ON d.key = s.key LEFT JOIN st_pending p ON p.sync = @sync AND p.key = s.key
 			` + rec + ` WHERE r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
@@ -271,6 +273,9 @@ func (d *differ) diff(ctx context.Context) error {
 				return fmt.Errorf("diff deletes: %w", err)
 			}
 			if err := d.logKept(ctx); err != nil {
+				return err
+			}
+			if err := d.warnUnmanaged(ctx); err != nil {
 				return err
 			}
 		}
@@ -336,6 +341,22 @@ const keptReason = "changed at the destination since syncer wrote it: kept, no l
 
 // logKept warns about the copies the diff keeps (forgets marked kept), naming
 // the first few.
+// warnUnmanaged warns when delete = "managed" manages nothing yet: the
+// state records nothing for the sync (a first run, or a lost state) while
+// the destination holds objects. Deletes start once apply has written or
+// adopted them.
+func (d *differ) warnUnmanaged(ctx context.Context) error {
+	var recorded, filled bool
+	err := d.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM st_objects WHERE sync = ?), EXISTS (SELECT 1 FROM dst WHERE inscope)`, d.s.Name).Scan(&recorded, &filled)
+	if err != nil {
+		return fmt.Errorf("diff deletes: %w", err)
+	}
+	if !recorded && filled {
+		d.log.Warn(`delete = "managed", but the state records nothing for this sync yet: nothing at the destination is managed, so nothing is deleted. Apply adopts what already matches the source; deletes follow from then on.`, "sync", d.s.Name)
+	}
+	return nil
+}
+
 func (d *differ) logKept(ctx context.Context) error {
 	rows, err := d.tx.QueryContext(ctx, `SELECT key FROM actions WHERE sync = ? AND kind = 'forget' AND kept ORDER BY key`, d.s.Name)
 	if err != nil {

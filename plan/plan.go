@@ -34,7 +34,9 @@ const (
 	// touches no backend and is not shown.
 	Forget Kind = "forget"
 	// Adopt records a destination object that already matches the source
-	// and that an interrupted apply was copying; it is not shown.
+	// but that the state does not record (a destination filled by another
+	// tool, a lost state, an interrupted apply): apply records it and
+	// copies nothing. Shown with "=".
 	Adopt Kind = "adopt"
 	// Skip is a source key the destination can never hold (see
 	// backends.KeyRefuser): shown, never run. The key stays a source key,
@@ -52,6 +54,8 @@ func (k Kind) Symbol() string {
 		return "~"
 	case Delete:
 		return "-"
+	case Adopt:
+		return "="
 	case Skip:
 		return "!"
 	}
@@ -454,14 +458,17 @@ func (p *Plan) CheckFresh(v state.Version, configHash string) error {
 // Summary counts a plan's actions.
 type Summary struct {
 	Create, Update, Delete int64
-	Bytes                  int64 // to transfer (create + update)
+	// Adopt counts pairs already in place that apply records without
+	// copying; they are changes (to the state), with no bytes to move.
+	Adopt int64
+	Bytes int64 // to transfer (create + update)
 	// Skip counts the source keys the destination cannot hold; they are
 	// not changes.
 	Skip int64
 }
 
 // Changes reports whether the plan does anything visible.
-func (s Summary) Changes() bool { return s.Create+s.Update+s.Delete > 0 }
+func (s Summary) Changes() bool { return s.Create+s.Update+s.Delete+s.Adopt > 0 }
 
 // Summary counts the actions of one sync, or of all when sync is "".
 func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
@@ -485,6 +492,8 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 			s.Update, s.Bytes = n, s.Bytes+b
 		case Delete:
 			s.Delete = n
+		case Adopt:
+			s.Adopt = n
 		case Skip:
 			s.Skip = n
 		}

@@ -290,7 +290,8 @@ func TestNewSourceFileIsCreated(t *testing.T) {
 }
 
 // TestDestinationWithoutRecord: a file already at the destination that
-// syncer never wrote is compared with the source directly.
+// syncer never wrote is compared with the source directly: adopted (recorded,
+// not copied) when it matches, updated when it differs.
 func TestDestinationWithoutRecord(t *testing.T) {
 	later := base.Add(time.Hour)
 	cases := []struct {
@@ -299,15 +300,15 @@ func TestDestinationWithoutRecord(t *testing.T) {
 		srcMTime, dstMTime time.Time
 		want               []string
 	}{
-		{"modtime identical", "modtime", "same", "same", base, base, nil},
+		{"modtime identical", "modtime", "same", "same", base, base, []string{"adopt f"}},
 		{"modtime other mtime", "modtime", "same", "same", base, later, []string{"update f"}},
 		{"modtime other size", "modtime", "same", "longer", base, base, []string{"update f"}},
-		{"size same size", "size", "aaaa", "bbbb", base, later, nil},
+		{"size same size", "size", "aaaa", "bbbb", base, later, []string{"adopt f"}},
 		{"size other size", "size", "aaaa", "bbbbb", base, base, []string{"update f"}},
-		{"checksum same content other mtime", "checksum", "same", "same", base, later, nil},
+		{"checksum same content other mtime", "checksum", "same", "same", base, later, []string{"adopt f"}},
 		{"checksum other content same size and mtime", "checksum", "aaaa", "bbbb", base, base, []string{"update f"}},
-		{"checksum zero bytes", "checksum", "", "", base, later, nil},
-		{"modtime zero bytes", "modtime", "", "", base, base, nil},
+		{"checksum zero bytes", "checksum", "", "", base, later, []string{"adopt f"}},
+		{"modtime zero bytes", "modtime", "", "", base, base, []string{"adopt f"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -317,8 +318,12 @@ func TestDestinationWithoutRecord(t *testing.T) {
 			p := e.make()
 			expect(t, p, c.want...)
 			for _, a := range all(t, p) {
-				if a.Reason != "destination differs from source" {
-					t.Errorf("reason = %q, want %q", a.Reason, "destination differs from source")
+				want := "destination differs from source"
+				if a.Kind == plan.Adopt {
+					want = "already in place"
+				}
+				if a.Reason != want {
+					t.Errorf("%s reason = %q, want %q", a.Kind, a.Reason, want)
 				}
 			}
 		})
@@ -706,17 +711,22 @@ func TestAdoptPending(t *testing.T) {
 			}
 
 			p := e.make()
-			expect(t, p, "adopt done.txt", "update half.txt")
+			// unmarked.txt, pending for another sync only, matches too: it
+			// is adopted as already in place.
+			expect(t, p, "adopt done.txt", "adopt unmarked.txt", "update half.txt")
 			sum, _ := p.Summary(e.ctx)
-			if sum.Create != 0 || sum.Update != 1 || sum.Delete != 0 {
-				t.Errorf("Summary = %+v, want only the update counted", sum)
+			if sum.Create != 0 || sum.Update != 1 || sum.Delete != 0 || sum.Adopt != 2 {
+				t.Errorf("Summary = %+v, want the update and two adopts counted", sum)
 			}
 			for _, a := range all(t, p) {
 				if a.Kind != plan.Adopt {
 					continue
 				}
-				so, _ := e.srcB.Stat(e.ctx, "done.txt")
-				do, _ := e.dstB.Stat(e.ctx, "done.txt")
+				if want := map[string]string{"done.txt": "copied by an interrupted apply", "unmarked.txt": "already in place"}[a.Key]; a.Reason != want {
+					t.Errorf("adopt %s reason %q, want %q", a.Key, a.Reason, want)
+				}
+				so, _ := e.srcB.Stat(e.ctx, a.Key)
+				do, _ := e.dstB.Stat(e.ctx, a.Key)
 				if a.Src.Size != so.Size || a.Src.MTime != so.ModTime.UnixNano() ||
 					a.Dst.Size != do.Size || a.Dst.MTime != do.ModTime.UnixNano() {
 					t.Errorf("adopt fingerprints src %+v dst %+v, want %d/%d and %d/%d",
@@ -730,7 +740,7 @@ func TestAdoptPending(t *testing.T) {
 			if err := e.st.ClearPending(e.ctx); err != nil {
 				t.Fatal(err)
 			}
-			expect(t, e.make(), "update half.txt")
+			expect(t, e.make(), "adopt done.txt", "adopt unmarked.txt", "update half.txt")
 		})
 	}
 }

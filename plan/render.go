@@ -50,15 +50,18 @@ func (s Summary) Line() string {
 		return "No changes."
 	}
 	skips := ""
+	if s.Adopt > 0 {
+		skips = fmt.Sprintf(", %d to adopt", s.Adopt)
+	}
 	if s.Skip > 0 {
-		skips = fmt.Sprintf(", %d cannot be written", s.Skip)
+		skips += fmt.Sprintf(", %d cannot be written", s.Skip)
 	}
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
 		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
 }
 
 // shown are the kinds a plan shows, one line each.
-var shown = []Kind{Create, Update, Delete, Skip}
+var shown = []Kind{Create, Update, Delete, Adopt, Skip}
 
 // WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
 // key (`!` for one that cannot be written), at most limit lines per sync (0:
@@ -113,7 +116,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				line += fmt.Sprintf(" (%s)", size)
 			case Update:
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
-			case Skip:
+			case Adopt, Skip:
 				line += fmt.Sprintf(" (%s)", a.Reason)
 			}
 			_, err := fmt.Fprintln(w, line)
@@ -122,7 +125,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		if err != nil && err != errStop {
 			return err
 		}
-		if rest := ss.Create + ss.Update + ss.Delete + ss.Skip - int64(lines); rest > 0 {
+		if rest := ss.Create + ss.Update + ss.Delete + ss.Adopt + ss.Skip - int64(lines); rest > 0 {
 			fmt.Fprintf(w, "  ... and %d more\n", rest)
 		}
 	}
