@@ -53,7 +53,7 @@ func (c *cli) apply(args []string) int {
 		return exitError
 	}
 	c.setMemoryLimit(cfg.Limits.Memory)
-	stop, abort, done := c.signals(af.grace)
+	stop, abort, done := c.signals(af.grace, c.deadline(cfg.Limits))
 	defer done()
 	var p *plan.Plan
 	var err error
@@ -129,7 +129,7 @@ func (c *cli) apply(args []string) int {
 	}
 	stopCheckpoints := c.checkpoints(sh.remote, cfg.State.Checkpoint)
 	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
-		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version,
+		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version, Deadline: c.deadline(cfg.Limits),
 	})
 	stopCheckpoints()
 	if sh.remote != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"syncer/apply"
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
@@ -46,7 +47,7 @@ func (c *cli) plan(args []string) int {
 		return exitError
 	}
 	c.setMemoryLimit(cfg.Limits.Memory)
-	stop, _, done := c.signals(0)
+	stop, _, done := c.signals(0, c.deadline(cfg.Limits))
 	defer done()
 	open := c.newOpener(cfg).Open
 	sh, code := c.openState(stop, cfg, open, "plan", pf.lockTimeout)
@@ -139,6 +140,10 @@ func (c *cli) lockFailed(ctx context.Context, err error) int {
 
 // fail prints err and returns the exit code for it.
 func (c *cli) fail(ctx context.Context, err error) int {
+	if ctx.Err() != nil && errors.Is(context.Cause(ctx), apply.ErrDuration) {
+		fmt.Fprintln(c.stderr, "limits.duration reached before apply began; nothing was changed. Run it again to go on.")
+		return exitInterrupted
+	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		fmt.Fprintln(c.stderr, "Interrupted; nothing was changed by this step.")
 		return exitInterrupted

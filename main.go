@@ -22,6 +22,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
 
+	"syncer/apply"
 	"syncer/backends"
 	"syncer/backends/registry"
 	"syncer/config"
@@ -75,10 +76,19 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
+	start          time.Time // limits.duration counts from here
+}
+
+// deadline is when limits.duration ends for this process; zero for none.
+func (c *cli) deadline(l config.Limits) time.Time {
+	if l.Duration <= 0 {
+		return time.Time{}
+	}
+	return c.start.Add(l.Duration)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, log: newLogger(stderr)}
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, log: newLogger(stderr), start: time.Now()}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitError
@@ -290,9 +300,19 @@ func sameStopRequest(first, second os.Signal, gap time.Duration) bool {
 // signals returns a context cancelled by the first SIGINT/SIGTERM (stop
 // taking work) and one cancelled by the second, or grace after the first
 // (abort transfers in flight; state stays consistent).
-func (c *cli) signals(grace time.Duration) (stop, abort context.Context, done func()) {
-	stopCtx, stopFn := context.WithCancel(context.Background())
+//
+// A non-zero deadline (limits.duration's end) stops the run as the first
+// signal does, and aborts it grace after: whatever the size of the objects
+// in flight, the process ends within grace of its deadline.
+func (c *cli) signals(grace time.Duration, deadline time.Time) (stop, abort context.Context, done func()) {
+	base, endDeadline := context.Background(), func() {}
 	abortCtx, abortFn := context.WithCancel(context.Background())
+	var abortTimer *time.Timer
+	if !deadline.IsZero() {
+		base, endDeadline = context.WithDeadlineCause(base, deadline, apply.ErrDuration)
+		abortTimer = time.AfterFunc(time.Until(deadline)+grace, abortFn)
+	}
+	stopCtx, stopFn := context.WithCancel(base)
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
 	quit := make(chan struct{})
@@ -320,6 +340,10 @@ func (c *cli) signals(grace time.Duration) (stop, abort context.Context, done fu
 		}
 	}()
 	return stopCtx, abortCtx, func() {
+		if abortTimer != nil {
+			abortTimer.Stop()
+		}
+		endDeadline()
 		signal.Stop(ch)
 		close(quit)
 		stopFn()

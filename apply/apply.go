@@ -35,6 +35,9 @@ type Options struct {
 	Terminal      bool
 	StatsInterval time.Duration // stats line period without a terminal; default 10 s
 	Version       string
+	// Deadline is when limits.duration ends, counted from the process's
+	// start; zero: limits.duration from Run's start.
+	Deadline time.Time
 }
 
 // Result counts what Run did.
@@ -83,9 +86,13 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if stop == nil {
 		stop = context.Background()
 	}
-	if cfg.Limits.Duration > 0 {
+	deadline := opts.Deadline
+	if deadline.IsZero() && cfg.Limits.Duration > 0 {
+		deadline = start.Add(cfg.Limits.Duration)
+	}
+	if !deadline.IsZero() {
 		var cancel context.CancelFunc
-		stop, cancel = context.WithTimeoutCause(stop, cfg.Limits.Duration, errDuration)
+		stop, cancel = context.WithDeadlineCause(stop, deadline, ErrDuration)
 		defer cancel()
 	}
 	stats, err := p.CopyStats(ctx, "")
@@ -135,7 +142,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true
 		res.StopReason = "interrupted"
-		if errors.Is(context.Cause(stop), errDuration) {
+		if errors.Is(context.Cause(stop), ErrDuration) {
 			res.StopReason = "duration limit reached"
 		}
 	}
@@ -161,7 +168,8 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	return res, nil
 }
 
-var errDuration = errors.New("limits.duration reached")
+// ErrDuration is the cause of a stop at limits.duration's deadline.
+var ErrDuration = errors.New("limits.duration reached")
 
 type executor struct {
 	cfg     *config.Config
