@@ -411,6 +411,9 @@ type hooked struct {
 	// afterPut runs once the local Put returned.
 	afterPut func(key string, err error)
 	delay    time.Duration // before each Put, cut short by ctx
+	// afterRead, set before the run, sees the count of every Read of a
+	// stream opened on the backend.
+	afterRead func(n int)
 
 	mu    sync.Mutex
 	opens []openCall
@@ -427,7 +430,36 @@ func (h *hooked) Open(ctx context.Context, key string, offset, length int64) (io
 	h.mu.Lock()
 	h.opens = append(h.opens, openCall{key, offset, length})
 	h.mu.Unlock()
-	return h.Backend.Open(ctx, key, offset, length)
+	return h.reading(h.Backend.Open(ctx, key, offset, length))
+}
+
+// OpenPinned is recorded as an Open.
+func (h *hooked) OpenPinned(ctx context.Context, src backends.Object, offset, length int64) (io.ReadCloser, error) {
+	h.mu.Lock()
+	h.opens = append(h.opens, openCall{src.Key, offset, length})
+	h.mu.Unlock()
+	return h.reading(h.Backend.OpenPinned(ctx, src, offset, length))
+}
+
+// reading hands the reads of a stream to afterRead, if set.
+func (h *hooked) reading(rc io.ReadCloser, err error) (io.ReadCloser, error) {
+	if err != nil || h.afterRead == nil {
+		return rc, err
+	}
+	return readCloser{Reader: readFunc(func(p []byte) (int, error) {
+		n, err := rc.Read(p)
+		h.afterRead(n)
+		return n, err
+	}), Closer: rc}, nil
+}
+
+type readFunc func(p []byte) (int, error)
+
+func (f readFunc) Read(p []byte) (int, error) { return f(p) }
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 func (h *hooked) Put(ctx context.Context, key string, r io.Reader, src backends.Object) (backends.Object, error) {

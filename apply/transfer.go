@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -103,8 +104,10 @@ func (t resumablePut) copy(ctx context.Context, a plan.Action, src backends.Obje
 		}
 		src = withMeta(src, m)
 	}
+	// Every part is read pinned to the version the plan listed, so a
+	// source that changes between two parts fails the next one.
 	open := func(ctx context.Context, offset, length int64) (io.ReadCloser, error) {
-		rc, err := j.from.Open(ctx, a.Key, offset, length)
+		rc, err := backends.OpenPinned(ctx, j.from, src, offset, length)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", j.from, err)
 		}
@@ -112,19 +115,23 @@ func (t resumablePut) copy(ctx context.Context, a plan.Action, src backends.Obje
 	}
 	got, err := t.rp.PutResumable(ctx, a.Key, open, src, j.e.st.Journal(j.s.Name, a.Src))
 	if err != nil {
+		if errors.Is(err, backends.ErrSourceChanged) {
+			// Its parts hold a version that is gone: never resume it.
+			j.dropUpload(ctx, a)
+		}
 		return backends.Object{}, "", fmt.Errorf("write %s: %w", j.to, err)
 	}
 	return got, a.Src.MD5, nil
 }
 
-// streamPut streams the source into the destination's Put; in checksum
-// mode it hashes the stream, and refuses a source that changed since the
-// plan.
+// streamPut streams the source, read pinned to the version the plan
+// listed, into the destination's Put; in checksum mode it hashes the
+// stream, and refuses a source that changed since the plan.
 type streamPut struct{ j *job }
 
 func (t streamPut) copy(ctx context.Context, a plan.Action, src backends.Object) (backends.Object, string, error) {
 	j := t.j
-	rc, err := j.from.Open(ctx, a.Key, 0, -1)
+	rc, err := backends.OpenPinned(ctx, j.from, src, 0, -1)
 	if err != nil {
 		return backends.Object{}, "", fmt.Errorf("read %s: %w", j.from, err)
 	}

@@ -25,6 +25,29 @@ func (j *job) dropStaleUpload(ctx context.Context, a plan.Action) error {
 	return j.e.st.Journal(j.s.Name, a.Src).Finished(ctx, a.Key)
 }
 
+// dropUpload aborts the recorded upload of a.Key, if any, and forgets it,
+// after its source changed while it was read. Failures are logged: a
+// stale upload left behind is aborted by a later run.
+func (j *job) dropUpload(ctx context.Context, a plan.Action) {
+	ctx = context.WithoutCancel(ctx)
+	u, ok, err := j.e.st.UploadOf(ctx, j.s.Name, a.Key)
+	if err != nil || !ok {
+		if err != nil {
+			j.e.log.Warn("finding the upload of a changed source", "sync", j.s.Name, "key", a.Key, "err", err)
+		}
+		return
+	}
+	if ab, ok := j.to.(backends.UploadAborter); ok {
+		if err := ab.AbortUpload(ctx, a.Key, u.ID); err != nil {
+			j.e.log.Warn("aborting the upload of a changed source", "sync", j.s.Name, "key", a.Key, "err", err)
+			return
+		}
+	}
+	if err := j.e.st.Journal(j.s.Name, u.Src).Finished(ctx, a.Key); err != nil {
+		j.e.log.Warn("forgetting the upload of a changed source", "sync", j.s.Name, "key", a.Key, "err", err)
+	}
+}
+
 // abortOrphans abandons uploads the journal still holds for a sync that
 // just finished without failures: no run will resume them.
 func (e *executor) abortOrphans(ctx context.Context, j *job) {

@@ -42,9 +42,10 @@ type memObject struct {
 }
 
 var (
-	_ backends.Backend     = (*Mem)(nil)
-	_ backends.Hasher      = (*Mem)(nil)
-	_ backends.Precisioner = (*Mem)(nil)
+	_ backends.Backend      = (*Mem)(nil)
+	_ backends.Hasher       = (*Mem)(nil)
+	_ backends.Precisioner  = (*Mem)(nil)
+	_ backends.PinnedOpener = (*Mem)(nil)
 )
 
 // NewMem returns an empty in-memory backend; name appears in String().
@@ -203,6 +204,18 @@ func (m *Mem) Stat(ctx context.Context, key string) (backends.Object, error) {
 
 // Open streams the object's bytes from offset; reads fail once ctx is done.
 func (m *Mem) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return m.open(ctx, key, "", offset, length)
+}
+
+// OpenPinned is Open that fails with backends.ErrSourceChanged unless the
+// object is the version src describes (its ETag). Stored data is never
+// modified, so a read that started goes on with its version.
+func (m *Mem) OpenPinned(ctx context.Context, src backends.Object, offset, length int64) (io.ReadCloser, error) {
+	return m.open(ctx, src.Key, src.ETag, offset, length)
+}
+
+// open is Open; with etag != "" the object must have that ETag.
+func (m *Mem) open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 	if err := m.begin(ctx, "open", key, true); err != nil {
 		return nil, err
 	}
@@ -212,6 +225,9 @@ func (m *Mem) Open(ctx context.Context, key string, offset, length int64) (io.Re
 	o, err := m.get("open", key)
 	if err != nil {
 		return nil, err
+	}
+	if etag != "" && o.etag != etag {
+		return nil, backends.SourceChanged("open", m, key, "another version since it was listed")
 	}
 	data := o.data[min(offset, int64(len(o.data))):]
 	if length >= 0 && length < int64(len(data)) {

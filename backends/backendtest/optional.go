@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,7 @@ var optionalCases = []struct {
 	{"UploadAbort", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testUploadAbort(t, b) }},
 	{"BatchDelete", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testBatchDelete(t, b) }},
 	{"ServerSideCopy", testServerSideCopy},
+	{"PinnedRead", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testPinnedRead(t, b) }},
 }
 
 // blockSize is the block of blockReader streams.
@@ -306,5 +308,83 @@ func testServerSideCopy(t *testing.T, b backends.Backend, newBackend func(t *tes
 	AssertNotFound(t, b, "copied/missing")
 	if got := ListAll(t, b, ""); len(got) != 3 {
 		t.Errorf("List after copies = %q; want the 3 copies", Keys(got))
+	}
+}
+
+// readPinned reads src's range [offset, offset+length) pinned to src.
+func readPinned(t *testing.T, p backends.PinnedOpener, src backends.Object, offset, length int64) ([]byte, error) {
+	t.Helper()
+	rc, err := p.OpenPinned(t.Context(), src, offset, length)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// testPinnedRead: a pinned read gives the listed version's bytes, fails
+// with ErrSourceChanged once the key holds another version (same size and
+// mtime), and a read that began before the overwrite either gives the old
+// version whole or fails with ErrSourceChanged; never a mix.
+func testPinnedRead(t *testing.T, b backends.Backend) {
+	p, ok := b.(backends.PinnedOpener)
+	if !ok {
+		t.Skipf("%s is not a backends.PinnedOpener", b)
+	}
+	const key, size = "pinned/file.bin", 300 << 10
+	mt := time.Date(2021, 2, 3, 4, 5, 6, 0, time.UTC)
+	put := func(seed int64) backends.Object {
+		t.Helper()
+		if _, err := b.Put(t.Context(), key, newBlockReader(seed, 0, size), backends.Object{Key: key, Size: size, ModTime: mt}); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		obj, err := b.Stat(t.Context(), key)
+		if err != nil {
+			t.Fatalf("Stat: %v", err)
+		}
+		return obj
+	}
+	v1 := put(81)
+	want1, _ := io.ReadAll(newBlockReader(81, 0, size))
+	got, err := readPinned(t, p, v1, 0, -1)
+	if err != nil || !slices.Equal(got, want1) {
+		t.Fatalf("pinned read of the listed version: %d bytes (want %d, equal %v), err %v", len(got), size, slices.Equal(got, want1), err)
+	}
+	if got, err := readPinned(t, p, v1, 1000, 5000); err != nil || !slices.Equal(got, want1[1000:6000]) {
+		t.Fatalf("pinned range read: %d bytes, err %v; want bytes [1000, 6000)", len(got), err)
+	}
+
+	// A read under way while the key is overwritten.
+	rc, err := p.OpenPinned(t.Context(), v1, 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 10<<10)
+	if _, err := io.ReadFull(rc, head); err != nil {
+		t.Fatal(err)
+	}
+	v2 := put(82)
+	rest, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil && !errors.Is(err, backends.ErrSourceChanged) {
+		t.Errorf("read under way when the key was overwritten: %v; want no error or ErrSourceChanged", err)
+	}
+	if err == nil && !slices.Equal(append(head, rest...), want1) {
+		t.Errorf("read under way when the key was overwritten gave %d bytes that are not the first version, and no error", len(head)+len(rest))
+	}
+
+	for _, r := range [][2]int64{{0, -1}, {0, 100}, {size - 100, 100}} {
+		if got, err := readPinned(t, p, v1, r[0], r[1]); !errors.Is(err, backends.ErrSourceChanged) {
+			t.Errorf("pinned read [%d, +%d) of an overwritten version: %d bytes, err %v; want ErrSourceChanged", r[0], r[1], len(got), err)
+		} else if !strings.Contains(err.Error(), key) {
+			t.Errorf("error %q does not name the key", err)
+		}
+	}
+	want2, _ := io.ReadAll(newBlockReader(82, 0, size))
+	if got, err := readPinned(t, p, v2, 0, -1); err != nil || !slices.Equal(got, want2) {
+		t.Errorf("pinned read of the new version: %d bytes, err %v", len(got), err)
+	}
+	if _, err := readPinned(t, p, backends.Object{Key: "pinned/missing", Size: 5, ETag: v2.ETag}, 0, -1); !errors.Is(err, backends.ErrNotFound) {
+		t.Errorf("pinned read of a missing key: %v; want ErrNotFound", err)
 	}
 }

@@ -48,6 +48,21 @@ func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error)
 // Docs by exporting them (the export is read from its start; offset bytes
 // are skipped).
 func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return b.open(ctx, key, "", offset, length)
+}
+
+// OpenPinned is Open pinned to the revision src describes (its ETag,
+// Drive's headRevisionId): it fails with backends.ErrSourceChanged when
+// the file's head revision is another at open, or once the last byte of
+// the range is read (one metadata request then). A whole download is
+// also checked against the md5Checksum, as Open does. Google Docs have no
+// revision to pin (their ETag is empty) and are read as by Open.
+func (b *Backend) OpenPinned(ctx context.Context, src backends.Object, offset, length int64) (io.ReadCloser, error) {
+	return b.open(ctx, src.Key, src.ETag, offset, length)
+}
+
+// open is Open pinned to head revision rev ("": not pinned).
+func (b *Backend) open(ctx context.Context, key, rev string, offset, length int64) (io.ReadCloser, error) {
 	if err := backends.CheckKey(key); err != nil {
 		return nil, fmt.Errorf("open %s: %w", b, err)
 	}
@@ -76,6 +91,10 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		if length >= 0 && !strings.HasPrefix(f.MimeType, googlePrefix) {
 			b.ranged.put(key, f)
 		}
+	}
+	if rev != "" && f.HeadRevisionId != "" && f.HeadRevisionId != rev {
+		b.ranged.forget(key)
+		return nil, backends.SourceChanged("open", b, key, fmt.Sprintf("its head revision is %s, not %s", f.HeadRevisionId, rev))
 	}
 	d := &downloader{b: b, key: key, f: f, size: -1}
 	end := int64(-1)
@@ -113,7 +132,7 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		if cached && errors.Is(err, backends.ErrNotFound) {
 			// The remembered file went away: look the key up again.
 			b.ranged.forget(key)
-			return b.Open(ctx, key, offset, length)
+			return b.open(ctx, key, rev, offset, length)
 		}
 		return nil, err
 	}
@@ -133,10 +152,34 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		Exact: d.export == "",
 		Fail:  func(err error) error { return b.wrap(ctx, "read", key, err) },
 	}, body, offset, end)
-	if sum == nil {
-		return r, nil
+	var rc io.ReadCloser = r
+	if rev != "" && d.export == "" && f.HeadRevisionId != "" {
+		left := int64(-1) // the end is unknown
+		if end >= 0 {
+			left = end - offset
+		}
+		rc = backends.EndChecked(r, left, func() error { return d.sameRevision(ctx, rev) })
 	}
-	return &md5Checker{ResumingReader: r, b: b, key: key, md5: sum, want: f.Md5Checksum}, nil
+	if sum == nil {
+		return rc, nil
+	}
+	return &md5Checker{ReadCloser: rc, b: b, key: key, md5: sum, want: f.Md5Checksum}, nil
+}
+
+// sameRevision fails with backends.ErrSourceChanged when the file's head
+// revision is no longer rev.
+func (d *downloader) sameRevision(ctx context.Context, rev string) error {
+	f, err := d.b.svc.Files.Get(d.f.Id).Fields("headRevisionId").SupportsAllDrives(true).Context(ctx).Do()
+	switch {
+	case err != nil && isNotFound(err) && ctx.Err() == nil:
+		return backends.SourceChanged("read", d.b, d.key, "the file was deleted while it was being read")
+	case err != nil:
+		return d.b.wrap(ctx, "read", d.key, err)
+	case f.HeadRevisionId != rev:
+		d.b.ranged.forget(d.key) // the next range looks the file up again
+		return backends.SourceChanged("read", d.b, d.key, fmt.Sprintf("its head revision went from %s to %s while it was read", rev, f.HeadRevisionId))
+	}
+	return nil
 }
 
 // downloader issues the requests of one Open stream.
@@ -218,7 +261,7 @@ func (s *skipper) Read(p []byte) (int, error) {
 // md5Checker checks a whole download against Drive's md5Checksum at its
 // end.
 type md5Checker struct {
-	*backends.ResumingReader
+	io.ReadCloser
 	b    *Backend
 	key  string
 	md5  hash.Hash
@@ -230,7 +273,7 @@ func (c *md5Checker) Read(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	n, err := c.ResumingReader.Read(p)
+	n, err := c.ReadCloser.Read(p)
 	c.md5.Write(p[:n])
 	if err == io.EOF {
 		if sum := hex.EncodeToString(c.md5.Sum(nil)); sum != c.want {

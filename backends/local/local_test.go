@@ -620,7 +620,8 @@ func TestCopyOnHost(t *testing.T) {
 		t.Errorf("copied bytes differ (%d bytes read)", len(got))
 	}
 
-	// The source changed size since the plan, is gone, or the run stops.
+	// The source changed size since it was listed, is gone, or the run
+	// stops.
 	cancelled, cancel := context.WithCancel(t.Context())
 	cancel()
 	for _, c := range []struct {
@@ -629,8 +630,8 @@ func TestCopyOnHost(t *testing.T) {
 		size      int64
 		want      string
 	}{
-		{"shorter", "in/big.bin", t.Context(), int64(len(data)) + 1, "short read"},
-		{"longer", "in/big.bin", t.Context(), int64(len(data)) - 1, "more than"},
+		{"shorter", "in/big.bin", t.Context(), int64(len(data)) + 1, "source changed while being copied (its size went from"},
+		{"longer", "in/big.bin", t.Context(), int64(len(data)) - 1, "source changed while being copied (its size went from"},
 		{"missing", "in/none", t.Context(), 1, "not found"},
 		{"cancelled", "in/big.bin", cancelled, int64(len(data)), "context canceled"},
 	} {

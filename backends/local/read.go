@@ -168,3 +168,66 @@ func (b *Backend) Hash(ctx context.Context, key string, t backends.HashType) (st
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// OpenPinned is Open of src.Key that fails with backends.ErrSourceChanged
+// when the file is not the version src describes (its version tag where
+// src has one, size and mtime), or when its size, mtime or version tag
+// change before the last byte of the range is read (a file rewritten in
+// place; a file replaced by a rename keeps being read whole from the old
+// inode). The range ends at the file's size at open.
+func (b *Backend) OpenPinned(ctx context.Context, src backends.Object, offset, length int64) (io.ReadCloser, error) {
+	if offset < 0 {
+		return nil, b.errorf("open", src.Key, "negative offset %d", offset)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, b.wrap("open", src.Key, err)
+	}
+	f, fi, err := b.openRegular("open", src.Key)
+	if err != nil {
+		return nil, err
+	}
+	if why := changedSince(src, fi); why != "" {
+		f.Close()
+		return nil, backends.SourceChanged("open", b, src.Key, why+" since it was listed")
+	}
+	left := max(fi.Size()-offset, 0)
+	if length >= 0 {
+		left = min(left, length)
+	}
+	if offset > 0 && left > 0 {
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return nil, b.wrap("open", src.Key, err)
+		}
+	}
+	r := &readCloser{ctxReader: ctxReader{ctx: ctx, r: io.LimitReader(f, left)}, c: f}
+	return backends.EndChecked(r, left, func() error { return b.sameFile(f, fi, src.Key) }), nil
+}
+
+// sameFile fails with backends.ErrSourceChanged when the open file f no
+// longer has the size, mtime and version tag it had at open (fi).
+func (b *Backend) sameFile(f *os.File, fi fs.FileInfo, key string) error {
+	now, err := f.Stat()
+	if err != nil {
+		return b.wrap("read", key, err)
+	}
+	if why := changedSince(object(key, fi), now); why != "" {
+		return backends.SourceChanged("read", b, key, why+" while it was read")
+	}
+	return nil
+}
+
+// changedSince says how the file fi differs from the version o describes
+// ("" when it does not): its version tag, when both have one, its size,
+// when o knows it, and its mtime, when o has one.
+func changedSince(o backends.Object, fi fs.FileInfo) string {
+	switch tag := versionTag(fi); {
+	case o.Size >= 0 && fi.Size() != o.Size:
+		return fmt.Sprintf("its size went from %d to %d bytes", o.Size, fi.Size())
+	case !o.ModTime.IsZero() && !fi.ModTime().Equal(o.ModTime):
+		return "it was modified"
+	case o.ETag != "" && tag != "" && tag != o.ETag:
+		return "it was written to or replaced"
+	}
+	return ""
+}

@@ -38,17 +38,22 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 }
 
 // CopyOnHost is CopyFrom that calls progress (if not nil) with the bytes of
-// each chunk copied.
+// each chunk copied. The copy fails with backends.ErrSourceChanged, and
+// nothing is put in place, when the source file is not the version srcObj
+// describes or changes before its last byte is copied.
 func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, key string, srcObj backends.Object, progress func(int64)) (backends.Object, error) {
 	from, ok := src.(*Backend)
 	if !ok {
 		return backends.Object{}, b.errorf("copy", key, "source %s is not a local folder", src)
 	}
-	in, _, err := from.openRegular("read", srcKey)
+	in, fi, err := from.openRegular("read", srcKey)
 	if err != nil {
 		return backends.Object{}, err
 	}
 	defer in.Close()
+	if why := changedSince(srcObj, fi); why != "" {
+		return backends.Object{}, backends.SourceChanged("read", from, srcKey, why+" since it was listed")
+	}
 	return b.put(ctx, key, srcObj, func(f *os.File) error {
 		// The kernel copies from the file itself, not through an
 		// ExactReader: copy one byte more than declared, then check.
@@ -58,6 +63,11 @@ func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, 
 		}
 		n, err := copyKernel(ctx, f, in, limit, progress)
 		if err != nil {
+			return err
+		}
+		// After the last byte, before the copy is put in place: a file
+		// rewritten in place meanwhile may have given a mix of versions.
+		if err := from.sameFile(in, fi, srcKey); err != nil {
 			return err
 		}
 		return backends.CheckSize(srcObj.Size, n)

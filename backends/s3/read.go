@@ -235,6 +235,18 @@ func (b *Backend) SourceModTime(ctx context.Context, key string) (time.Time, err
 // version of the object. Every reply must hold the bytes asked for (see
 // backends.CheckPartial): a server that ignores Range fails the read.
 func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {
+	return b.open(ctx, key, "", offset, length)
+}
+
+// OpenPinned is Open with every GetObject, the first included, pinned to
+// src's ETag (If-Match): a reply 412 Precondition Failed, the object being
+// another version, fails with backends.ErrSourceChanged.
+func (b *Backend) OpenPinned(ctx context.Context, src backends.Object, offset, length int64) (io.ReadCloser, error) {
+	return b.open(ctx, src.Key, src.ETag, offset, length)
+}
+
+// open is Open pinned to etag ("": to the ETag of the first reply).
+func (b *Backend) open(ctx context.Context, key, etag string, offset, length int64) (io.ReadCloser, error) {
 	k, err := b.objKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", b, err)
@@ -246,7 +258,7 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 		return nil, b.wrap(ctx, "open", key, err)
 	}
 	if length == 0 {
-		if _, err := b.Stat(ctx, key); err != nil {
+		if err := b.statVersion(ctx, key, etag); err != nil {
 			return nil, err
 		}
 		return io.NopCloser(strings.NewReader("")), nil
@@ -255,13 +267,13 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 	if length > 0 {
 		end = offset + length
 	}
-	g := &getter{b: b, key: key, objKey: k}
+	g := &getter{b: b, key: key, objKey: k, etag: etag}
 	body, end, err := g.get(ctx, offset, end)
 	if err != nil {
 		if errors.Is(err, errRangeNotSatisfiable) {
 			// Asked for bytes from the end (or past it) of an object,
 			// maybe an empty one: empty, if the object exists.
-			if _, serr := b.Stat(ctx, key); serr != nil {
+			if serr := b.statVersion(ctx, key, etag); serr != nil {
 				return nil, serr
 			}
 			return io.NopCloser(strings.NewReader("")), nil
@@ -278,19 +290,29 @@ func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (i
 	}, body, offset, end))
 }
 
+// statVersion checks that key exists and, with etag != "", has that ETag.
+func (b *Backend) statVersion(ctx context.Context, key, etag string) error {
+	o, err := b.Stat(ctx, key)
+	if err == nil && etag != "" && o.ETag != etag {
+		return backends.SourceChanged("open", b, key, fmt.Sprintf("its ETag is %s, not %s", o.ETag, etag))
+	}
+	return err
+}
+
 var errRangeNotSatisfiable = errors.New("range not satisfiable")
 
 // maxReadResumes bounds how often one Open stream re-requests after a
 // dropped connection.
 const maxReadResumes = 10
 
-// getter issues the GetObjects of one Open stream, every one after the
-// first pinned to the ETag of the first.
+// getter issues the GetObjects of one Open stream, pinned to etag: the
+// one OpenPinned was given, else, after the first, the ETag of the first.
 type getter struct {
 	b           *Backend
 	key, objKey string
 	etag        string
 	meta        *backends.Metadata // from the first reply
+	got         bool               // a GetObject succeeded
 }
 
 // reopen is get for a resumed stream: a range that starts at the object's
@@ -328,12 +350,12 @@ func (g *getter) get(ctx context.Context, pos, end int64) (io.ReadCloser, int64,
 		case httpStatus(err) == http.StatusRequestedRangeNotSatisfiable || errorCode(err) == "InvalidRange":
 			return nil, 0, errRangeNotSatisfiable
 		case isNotFound(err):
-			if g.etag != "" {
-				return nil, 0, b.errorf("open", g.key, "the object was deleted while it was being read")
+			if g.got {
+				return nil, 0, backends.SourceChanged("read", b, g.key, "the object was deleted while it was being read")
 			}
 			return nil, 0, b.notFound("open", g.key)
 		case errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
-			return nil, 0, b.errorf("open", g.key, "the object changed while it was being read")
+			return nil, 0, backends.SourceChanged("read", b, g.key, "its ETag is no longer "+g.etag)
 		}
 		return nil, 0, b.wrap(ctx, "open", g.key, err)
 	}
@@ -359,7 +381,12 @@ func (g *getter) get(ctx context.Context, pos, end int64) (io.ReadCloser, int64,
 	}
 	if g.etag == "" {
 		g.etag = unquote(aws.ToString(out.ETag))
+	}
+	if !g.got {
+		// The first reply's headers, also when the ETag was pinned
+		// beforehand (OpenPinned).
 		g.meta = getFields(out).metadata()
 	}
+	g.got = true
 	return out.Body, end, nil
 }
