@@ -108,6 +108,12 @@ func permanentS3(err error) bool {
 // wins, so callers see an interruption as such; permanent store errors get
 // a plain explanation.
 func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
+	// Reads and copies send If-Match / x-amz-copy-source-if-match with
+	// the version they must see (conditional writes answer 412 before
+	// this): a refused condition means the source changed.
+	if errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed {
+		return backends.SourceChanged(op, b, key, "the store refused the version the plan listed (412 Precondition Failed)")
+	}
 	return backends.Wrap(ctx, op, b, key, err, b.explain)
 }
 

@@ -138,7 +138,7 @@ func (b *Backend) head(ctx context.Context, op, key, k, etag string) (*s3.HeadOb
 		case isNotFound(err):
 			return nil, b.notFound(op, key)
 		case errorCode(err) == "PreconditionFailed" || httpStatus(err) == 412:
-			return nil, b.errorf(op, key, "the object changed since it was listed")
+			return nil, backends.SourceChanged(op, b, key, "its ETag is no longer the one listed")
 		}
 		return nil, b.wrap(ctx, op, key, err)
 	}

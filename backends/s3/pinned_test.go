@@ -68,3 +68,30 @@ func TestPinnedReadResumedAfterOverwrite(t *testing.T) {
 		})
 	}
 }
+
+// TestServerSideCopyOfAChangedSource: a server-side copy names the version
+// the plan listed; when the source was overwritten since, the store's 412
+// is ErrSourceChanged, whether one CopyObject or UploadPartCopy does it,
+// and nothing is left at the destination key.
+func TestServerSideCopyOfAChangedSource(t *testing.T) {
+	e := needEnv(t)
+	src := mustNew(t, testOptions(e.A, newBucket(t, e.A), ""))
+	opts := testOptions(e.A, newBucket(t, e.A), "")
+	dst := mustNew(t, opts)
+	opts.CopyCutoff, opts.CopyPartSize = 5*mib, 5*mib
+	dstParts := mustNew(t, opts)
+	for name, d := range map[string]*Backend{"CopyObject": dst, "UploadPartCopy": dstParts} {
+		t.Run(name, func(t *testing.T) {
+			const key = "moving.bin"
+			listed := backendtest.PutBytes(t, src, key, backendtest.RandomBytes(1, 6*mib))
+			backendtest.PutBytes(t, src, key, backendtest.RandomBytes(2, 6*mib))
+			_, err := d.CopyFrom(t.Context(), src, key, key, listed)
+			if !errors.Is(err, backends.ErrSourceChanged) {
+				t.Fatalf("CopyFrom of an overwritten source: %v; want ErrSourceChanged", err)
+			}
+			if _, err := d.Stat(t.Context(), key); !errors.Is(err, backends.ErrNotFound) {
+				t.Errorf("Stat of the destination after the refused copy: %v; want not found", err)
+			}
+		})
+	}
+}
