@@ -31,11 +31,7 @@ func (c *cli) apply(args []string) int {
 	fs.BoolVar(&af.json, "json", false, "print the plan and the result as JSON lines")
 	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
-	if fs.Parse(args) != nil {
-		return exitError
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+	if !c.parse(fs, args, 1) {
 		return exitError
 	}
 	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {

@@ -32,11 +32,7 @@ func (c *cli) plan(args []string) int {
 	fs.BoolVar(&pf.detailed, "detailed-exitcode", false, "exit 0 with no changes, 1 on error, 2 with changes")
 	fs.BoolVar(&pf.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&pf.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
-	if fs.Parse(args) != nil {
-		return exitError
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+	if !c.parse(fs, args, 0) {
 		return exitError
 	}
 	if !c.nonNegative("lock-timeout", pf.lockTimeout) {

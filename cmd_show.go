@@ -97,11 +97,7 @@ func (c *cli) stateList(args []string) int {
 	fs := c.flags("state list", "[SYNC]")
 	var co common
 	co.register(fs, false)
-	if fs.Parse(args) != nil {
-		return exitError
-	}
-	if fs.NArg() > 1 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+	if !c.parse(fs, args, 1) {
 		return exitError
 	}
 	cfg, ok := c.loadConfig(&co)

@@ -169,11 +169,7 @@ func (c *cli) statePull(args []string) int {
 	fs := c.flags("state pull", "> FILE")
 	var co common
 	co.register(fs, false)
-	if fs.Parse(args) != nil {
-		return exitError
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+	if !c.parse(fs, args, 0) {
 		return exitError
 	}
 	cfg, cs, ok := c.remoteOnly(&co, "state pull")

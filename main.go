@@ -240,15 +240,24 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	return cfg, true
 }
 
+// parse parses args into fs and refuses more than max arguments after the
+// flags.
+func (c *cli) parse(fs *flag.FlagSet, args []string, max int) bool {
+	if fs.Parse(args) != nil {
+		return false
+	}
+	if fs.NArg() > max {
+		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(max))
+		return false
+	}
+	return true
+}
+
 func (c *cli) validate(args []string) int {
 	fs := c.flags("validate", "")
 	var co common
 	co.register(fs, false)
-	if fs.Parse(args) != nil {
-		return exitError
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(0))
+	if !c.parse(fs, args, 0) {
 		return exitError
 	}
 	cfg, ok := c.loadConfig(&co)
