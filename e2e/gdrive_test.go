@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"syncer/backends/gdrive/drivetest"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // driveT0 is the modification time the Drive trees start from: in the
@@ -177,6 +180,15 @@ func TestGDriveToS3(t *testing.T) {
 	assertBucketHolds(t, ra, bucket, tr.Want)
 	assertBucketTimes(t, ra, bucket, tr.Mod)
 	t.Logf("bucket keys: %q", tr.Want.keys())
+	// A Doc's copy is served as what it was exported to, from Drive's
+	// answer, not guessed from its key.
+	if c, err := env.A.Client(); err != nil {
+		t.Fatal(err)
+	} else if out, err := c.HeadObject(t.Context(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(tr.DocKey)}); err != nil {
+		t.Errorf("HeadObject %s: %v", tr.DocKey, err)
+	} else if ct := aws.ToString(out.ContentType); ct != "application/vnd.openxmlformats-officedocument.wordprocessingml.document" {
+		t.Errorf("%s has Content-Type %q; want the docx export's", tr.DocKey, ct)
+	}
 	if got := recordedKeys(t, l.State, "drive"); len(got) != len(tr.Want) {
 		t.Errorf("state records %d keys; want %d", len(got), len(tr.Want))
 	}

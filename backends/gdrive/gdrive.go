@@ -204,6 +204,7 @@ var (
 	_ backends.Backend          = (*Backend)(nil)
 	_ backends.Precisioner      = (*Backend)(nil)
 	_ backends.ServerSideCopier = (*Backend)(nil)
+	_ backends.MetaStater       = (*Backend)(nil)
 	_ backends.RootChecker      = (*Backend)(nil)
 )
 

@@ -788,3 +788,29 @@ func TestPutMimeTypeFromSource(t *testing.T) {
 		}
 	}
 }
+
+// A read tells the destination what the file is: its mimeType as the
+// Content-Type (the export's for a Google Doc) and its modifiedTime.
+func TestOpenCarriesContentType(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	mod := time.Date(2024, 3, 4, 5, 6, 7, 891_000_000, time.UTC)
+	srv.Add(drivetest.FileSpec{Name: "photo.jpg", Parent: root, MimeType: "image/jpeg", Content: []byte("jpeg bytes"), Modified: mod})
+	srv.Add(drivetest.FileSpec{Name: "Report", Parent: root, MimeType: drivetest.DocumentMime, Content: []byte("report"), Modified: mod})
+	b := mustNew(t, testOptions(srv, root))
+	for key, want := range map[string]string{"photo.jpg": "image/jpeg", "Report.docx": docxMime} {
+		rc, err := b.Open(t.Context(), key, 0, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := backends.MetaOf(rc)
+		rc.Close()
+		if m == nil || m.ContentType != want || !m.ModTime.Equal(mod) {
+			t.Errorf("%s: metadata %+v; want Content-Type %q and modified %v", key, m, want, mod)
+		}
+		// The same without reading, for uploads in parts.
+		if m, err := b.StatMeta(t.Context(), key, ""); err != nil || m.ContentType != want || !m.ModTime.Equal(mod) {
+			t.Errorf("%s: StatMeta %+v, %v; want Content-Type %q and modified %v", key, m, err, want, mod)
+		}
+	}
+}

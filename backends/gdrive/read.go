@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"google.golang.org/api/drive/v3"
 
@@ -160,10 +161,24 @@ func (b *Backend) open(ctx context.Context, key, rev string, offset, length int6
 		}
 		rc = backends.EndChecked(r, left, func() error { return d.sameRevision(ctx, rev) })
 	}
-	if sum == nil {
-		return rc, nil
+	if sum != nil {
+		rc = &md5Checker{ReadCloser: rc, b: b, key: key, md5: sum, want: f.Md5Checksum}
 	}
-	return &md5Checker{ReadCloser: rc, b: b, key: key, md5: sum, want: f.Md5Checksum}, nil
+	return backends.WithMeta(rc, fileMeta(f, d.export)), nil
+}
+
+// fileMeta is what a read of f tells a destination (backends.MetaReader):
+// its mimeType as the Content-Type (the export's for a Google Doc) and its
+// modifiedTime.
+func fileMeta(f *drive.File, export string) *backends.Metadata {
+	m := &backends.Metadata{ContentType: f.MimeType}
+	if export != "" {
+		m.ContentType = export
+	}
+	if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
+		m.ModTime = t
+	}
+	return m
 }
 
 // sameRevision fails with backends.ErrSourceChanged when the file's head
@@ -282,4 +297,29 @@ func (c *md5Checker) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// StatMeta is the metadata a read of key would carry (see fileMeta), for
+// an upload elsewhere that writes it before the first byte; with etag (a
+// head revision) it fails with backends.ErrSourceChanged when the file is
+// at another revision.
+func (b *Backend) StatMeta(ctx context.Context, key, etag string) (*backends.Metadata, error) {
+	if err := backends.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("stat %s: %w", b, err)
+	}
+	f, _, err := b.lookup(ctx, key)
+	if err != nil {
+		return nil, b.wrap(ctx, "stat", key, err)
+	}
+	if f == nil {
+		return nil, b.notFound("stat", key)
+	}
+	if etag != "" && f.HeadRevisionId != "" && f.HeadRevisionId != etag {
+		return nil, backends.SourceChanged("stat", b, key, fmt.Sprintf("its head revision is %s, not %s", f.HeadRevisionId, etag))
+	}
+	export := ""
+	if strings.HasPrefix(f.MimeType, googlePrefix) {
+		export = b.exports[f.MimeType].mime
+	}
+	return fileMeta(f, export), nil
 }
