@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -113,6 +114,32 @@ func TestCIExamplesRunTheDocumentedCommands(t *testing.T) {
 			}
 			if !strings.Contains(stdout.String(), "valid") {
 				t.Errorf("validate printed %q", stdout.String())
+			}
+		})
+	}
+}
+
+// Every example configuration is valid, with its env() variables set.
+func TestExamplesValidate(t *testing.T) {
+	files, _ := filepath.Glob("examples/*.hcl")
+	more, _ := filepath.Glob("examples/*/*.hcl")
+	files = append(files, more...)
+	if len(files) < 5 {
+		t.Fatalf("examples: %q", files)
+	}
+	envRef := regexp.MustCompile(`env\("([A-Za-z_][A-Za-z0-9_]*)"`)
+	for _, f := range files {
+		t.Run(f, func(t *testing.T) {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range envRef.FindAllStringSubmatch(string(b), -1) {
+				t.Setenv(m[1], "x")
+			}
+			var stdout, stderr strings.Builder
+			if code := run([]string{"validate", "-config", f}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+				t.Errorf("syncer validate %s: exit %d\n%s", f, code, stderr.String())
 			}
 		})
 	}

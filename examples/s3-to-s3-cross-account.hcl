@@ -99,4 +99,11 @@ sync "media" {
   exclude = ["photos/tmp/**"]  # globs match the whole key
   delete  = "managed"          # delete from the archive only what syncer wrote and the legacy bucket dropped
   compare = "checksum"         # MD5 where the stores know it, and verify what was written
+
+  # Headers, user metadata and tags travel with each object; these override
+  # or drop some on the way (header names; not part of the plan's diff).
+  metadata {
+    set  = { "cache-control" = "public, max-age=86400" }
+    drop = ["x-amz-meta-internal-id"]
+  }
 }
