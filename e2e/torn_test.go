@@ -143,7 +143,7 @@ func TestTornLocalToS3Multipart(t *testing.T) {
 	}
 	defer proxy.Close()
 	var once sync.Once
-	proxy.OnRequest = func(op string, _ *http.Request) {
+	proxy.SetOnRequest(func(op string, _ *http.Request) {
 		if op == "UploadPart" {
 			once.Do(func() {
 				if err := rewriteInPlace(path, 8<<20, 0xB2, time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)); err != nil {
@@ -151,7 +151,7 @@ func TestTornLocalToS3Multipart(t *testing.T) {
 				}
 			})
 		}
-	}
+	})
 	writeHCL(t, l.Config, l.State, nil, localBlock("src", l.Src),
 		s3Block{Name: "bucket", Srv: env.A, Endpoint: proxy.URL, Bucket: bucket, PartSize: "8MiB"}.hcl(env),
 		syncBlock(syncName, "backend.local.src", "backend.s3.bucket"))
@@ -169,7 +169,7 @@ func TestTornLocalToS3Multipart(t *testing.T) {
 		t.Errorf("multipart uploads left in progress: %q", ups)
 	}
 
-	proxy.OnRequest = nil
+	proxy.SetOnRequest(nil)
 	res = runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
 	if res.Code != 0 {
 		t.Fatalf("next apply: want exit 0\n%s", res)
@@ -201,12 +201,12 @@ func TestTornS3ToLocal(t *testing.T) {
 	}
 	defer proxy.Close()
 	var gets atomic.Int32
-	proxy.OnRequest = func(op string, _ *http.Request) {
+	proxy.SetOnRequest(func(op string, _ *http.Request) {
 		if op == "GetObject" && gets.Add(1) == 2 {
 			proxy.SetFaults(s3test.Faults{})
 			putObject(t, env.A, bucket, key, v2)
 		}
-	}
+	})
 	proxy.SetFaults(s3test.Faults{Cut: 1, Only: []string{"GetObject"}})
 	writeHCL(t, l.Config, l.State, nil,
 		s3Block{Name: "bucket", Srv: env.A, Endpoint: proxy.URL, Bucket: bucket}.hcl(env),
@@ -222,7 +222,7 @@ func TestTornS3ToLocal(t *testing.T) {
 		t.Errorf("the destination holds %d files after the refused copy; want none", n)
 	}
 
-	proxy.OnRequest = nil
+	proxy.SetOnRequest(nil)
 	res = runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
 	if res.Code != 0 {
 		t.Fatalf("next apply: want exit 0\n%s", res)
@@ -252,11 +252,11 @@ func TestTornS3ToS3Parts(t *testing.T) {
 	}
 	defer proxyB.Close()
 	var gets atomic.Int32
-	proxyB.OnRequest = func(op string, _ *http.Request) {
+	proxyB.SetOnRequest(func(op string, _ *http.Request) {
 		if op == "GetObject" && gets.Add(1) == 2 {
 			putObject(t, env.B, legacy, key, v2)
 		}
-	}
+	})
 	writeHCL(t, l.Config, l.State, []string{"workers = 1"},
 		s3Block{Name: "legacy", Srv: env.B, Endpoint: proxyB.URL, Bucket: legacy}.hcl(env),
 		s3Block{Name: "archive", Srv: env.A, Bucket: archive, PartSize: "8MiB", Extra: []string{"upload_concurrency = 1"}}.hcl(env),
@@ -272,7 +272,7 @@ func TestTornS3ToS3Parts(t *testing.T) {
 		t.Errorf("multipart uploads left in progress: %q", ups)
 	}
 
-	proxyB.OnRequest = nil
+	proxyB.SetOnRequest(nil)
 	res = runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
 	if res.Code != 0 {
 		t.Fatalf("next apply: want exit 0\n%s", res)

@@ -38,8 +38,9 @@ type Faults struct {
 type Proxy struct {
 	URL string // the proxy's endpoint
 
-	// OnRequest, when set before requests arrive, sees every request
-	// (its operation and headers) before it is forwarded or faulted.
+	// OnRequest, when set before requests arrive (SetOnRequest while they
+	// may), sees every request (its operation and headers) before it is
+	// forwarded or faulted.
 	OnRequest func(op string, r *http.Request)
 	// Fail, when set before requests arrive, may answer a request with an
 	// S3 error instead of forwarding it: a non-zero status and its code.
@@ -91,6 +92,13 @@ func (p *Proxy) SetFaults(f Faults) {
 	p.faults = f
 	p.rng = rand.New(rand.NewPCG(f.Seed, f.Seed^0x5eed))
 	p.inARow = map[string]int{}
+}
+
+// SetOnRequest sets OnRequest (nil: none) while requests may be arriving.
+func (p *Proxy) SetOnRequest(fn func(op string, r *http.Request)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.OnRequest = fn
 }
 
 // Reset zeroes the counters.
@@ -268,8 +276,11 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	op := Op(r)
-	if p.OnRequest != nil {
-		p.OnRequest(op, r)
+	p.mu.Lock()
+	hook := p.OnRequest
+	p.mu.Unlock()
+	if hook != nil {
+		hook(op, r)
 	}
 	f := p.pick(op, r)
 	if p.Fail != nil {
