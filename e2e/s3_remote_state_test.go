@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,4 +347,26 @@ func TestRemoteStateBadInput(t *testing.T) {
 	r4.bucket, r4.endpoint = "fakestate", ep
 	mustCode(t, "store without conditional writes", r4.run(t, r4.folder(t), "apply", "-auto-approve"), 1, "ignores conditional writes")
 	noCopy("store without conditional writes")
+
+	// A bucket whose policy refuses writes: reads work, every PutObject is
+	// denied.
+	proxy, err := s3test.NewProxy(r.env.A.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer proxy.Close()
+	proxy.Fail = func(op string, _ *http.Request) (int, string) {
+		if op == "PutObject" {
+			return http.StatusForbidden, "AccessDenied"
+		}
+		return 0, ""
+	}
+	r5 := newRemoteRig(t)
+	r5.src, r5.dst = r.src, r.dst
+	r5.endpoint = proxy.URL
+	mustCode(t, "a bucket that refuses writes", r5.run(t, r5.folder(t), "apply", "-auto-approve"), 1, r5.bucket, "access denied")
+	noCopy("a bucket that refuses writes")
+	if _, _, ok := r5.object(t, remoteStateKey); ok {
+		t.Error("a state object was written to a bucket that refuses writes")
+	}
 }
