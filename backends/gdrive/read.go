@@ -154,15 +154,18 @@ func (b *Backend) open(ctx context.Context, key, rev string, offset, length int6
 		Fail:  func(err error) error { return b.wrap(ctx, "read", key, err) },
 	}, body, offset, end)
 	var rc io.ReadCloser = r
-	if rev != "" && d.export == "" && f.HeadRevisionId != "" {
+	pinned := rev != "" && d.export == "" && f.HeadRevisionId != ""
+	switch {
+	case sum != nil:
+		// A whole download is checked against the listed md5: bytes of
+		// another revision fail it, with no request more.
+		rc = &md5Checker{ReadCloser: rc, b: b, key: key, md5: sum, want: f.Md5Checksum, pinned: pinned}
+	case pinned:
 		left := int64(-1) // the end is unknown
 		if end >= 0 {
 			left = end - offset
 		}
 		rc = backends.EndChecked(r, left, func() error { return d.sameRevision(ctx, rev) })
-	}
-	if sum != nil {
-		rc = &md5Checker{ReadCloser: rc, b: b, key: key, md5: sum, want: f.Md5Checksum}
 	}
 	return backends.WithMeta(rc, fileMeta(f, d.export)), nil
 }
@@ -277,11 +280,12 @@ func (s *skipper) Read(p []byte) (int, error) {
 // end.
 type md5Checker struct {
 	io.ReadCloser
-	b    *Backend
-	key  string
-	md5  hash.Hash
-	want string
-	err  error
+	b      *Backend
+	key    string
+	md5    hash.Hash
+	want   string
+	pinned bool // read for OpenPinned: a mismatch is a changed source
+	err    error
 }
 
 func (c *md5Checker) Read(p []byte) (int, error) {
@@ -293,6 +297,9 @@ func (c *md5Checker) Read(p []byte) (int, error) {
 	if err == io.EOF {
 		if sum := hex.EncodeToString(c.md5.Sum(nil)); sum != c.want {
 			c.err = c.b.errorf("read", c.key, "downloaded data has md5 %s but Drive reports %s", sum, c.want)
+			if c.pinned {
+				c.err = backends.SourceChanged("read", c.b, c.key, fmt.Sprintf("the downloaded data has md5 %s, not the listed %s", sum, c.want))
+			}
 			return n, c.err
 		}
 	}
