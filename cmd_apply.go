@@ -14,7 +14,16 @@ import (
 
 	"syncer/apply"
 	"syncer/plan"
+	"syncer/shard"
 )
+
+// describeShard names a shard for messages.
+func describeShard(s shard.Shard) string {
+	if !s.Sharded() {
+		return "all keys (no shard)"
+	}
+	return "shard " + s.String()
+}
 
 type applyFlags struct {
 	planFlags
@@ -64,6 +73,11 @@ func (c *cli) apply(args []string) int {
 			return c.fail(stop, err)
 		}
 		defer p.Close()
+		if p.Meta.Shard != af.shard {
+			fmt.Fprintf(c.stderr, "Error: the plan %s was made for %s, and this apply is for %s; apply it with the -shard (or %s) it was made with\n",
+				planFile, describeShard(p.Meta.Shard), describeShard(af.shard), shard.EnvVar)
+			return exitError
+		}
 	}
 	open := c.newOpener(cfg).Open
 	sh, code := c.openState(stop, cfg, open, "apply", af.lockTimeout)
@@ -97,7 +111,7 @@ func (c *cli) apply(args []string) int {
 			return fail(err)
 		}
 	} else {
-		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log}); err != nil {
+		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log, Shard: af.shard}); err != nil {
 			return fail(err)
 		}
 		defer p.Close()

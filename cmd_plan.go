@@ -56,7 +56,7 @@ func (c *cli) plan(args []string) int {
 		// Nothing to save: the lock is needed only to read the state.
 		sh.remote.Release(context.WithoutCancel(stop))
 	}
-	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log})
+	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log, Shard: pf.shard})
 	if err != nil {
 		return c.fail(stop, err)
 	}

@@ -26,6 +26,7 @@ import (
 	"syncer/backends"
 	"syncer/backends/registry"
 	"syncer/config"
+	"syncer/shard"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -175,9 +176,11 @@ func (l *listFlag) Set(v string) error {
 
 // common flags of the commands that read a config.
 type common struct {
-	config  string
-	vars    listFlag
-	targets listFlag
+	config   string
+	vars     listFlag
+	targets  listFlag
+	shardArg string      // -shard as given; "" = $SYNCER_SHARD
+	shard    shard.Shard // set by loadConfig
 }
 
 func (co *common) register(fs *flag.FlagSet, targets bool) {
@@ -186,6 +189,22 @@ func (co *common) register(fs *flag.FlagSet, targets bool) {
 	if targets {
 		fs.Var(&co.targets, "target", "plan or apply only this `SYNC` (repeatable)")
 	}
+	fs.StringVar(&co.shardArg, "shard", "", "work on shard `I/N` of the keys (I from 0) with its own state (default $SYNCER_SHARD)")
+}
+
+// parseShard reads -shard, else $SYNCER_SHARD; the flag wins.
+func (c *cli) parseShard(co *common) bool {
+	what, v := "-shard", co.shardArg
+	if v == "" {
+		what, v = shard.EnvVar, os.Getenv(shard.EnvVar)
+	}
+	s, err := shard.Parse(v)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "Error: invalid %s: %v\n", what, err)
+		return false
+	}
+	co.shard = s
+	return true
 }
 
 // nonNegative reports a negative duration flag.
@@ -236,6 +255,16 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	}
 	if diags.HasErrors() {
 		return nil, false
+	}
+	if !c.parseShard(co) {
+		return nil, false
+	}
+	if co.shard.Sharded() {
+		// Each shard has its own state and lock, and its share of the
+		// whole sync's max_delete.
+		cfg.State.Path = co.shard.Name(cfg.State.Path)
+		cfg.State.Key = co.shard.Name(cfg.State.Key)
+		cfg.Limits.MaxDelete = co.shard.MaxDelete(cfg.Limits.MaxDelete)
 	}
 	return cfg, true
 }

@@ -11,6 +11,7 @@ import (
 
 	"syncer/backends"
 	"syncer/config"
+	"syncer/shard"
 )
 
 // differ plans one sync: src and dst are listing tables in the plan
@@ -24,6 +25,7 @@ type differ struct {
 	log      *slog.Logger
 	tx       *sql.Tx
 	refused  atomic.Int64 // source keys the destination cannot hold
+	shard    shard.Shard  // keys of other shards are not listed
 }
 
 func (d *differ) run(ctx context.Context) error {

@@ -72,6 +72,9 @@ func (d *differ) listBoth(ctx context.Context) error {
 				if err := backends.CheckKey(o.Key); err != nil {
 					return fmt.Errorf("%s listed %w", b, err)
 				}
+				if !d.shard.Contains(o.Key) {
+					return nil // another shard's key, on either side
+				}
 				in := d.s.Match(o.Key)
 				if !in && !dst {
 					return nil

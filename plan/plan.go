@@ -19,6 +19,7 @@ import (
 
 	"syncer/backends"
 	"syncer/config"
+	"syncer/shard"
 	"syncer/sqlitefile"
 	"syncer/state"
 )
@@ -109,6 +110,7 @@ type Meta struct {
 	Created    time.Time
 	Refresh    bool
 	Targets    []string
+	Shard      shard.Shard // the part of the keys planned; zero = all
 }
 
 // formatVersion is the plan file schema. 2 added the actions' phase and
@@ -136,6 +138,9 @@ type Options struct {
 	Targets []string // sync names; empty means all
 	Version string   // syncer version, recorded in the plan
 	Log     *slog.Logger
+	// Shard plans only the keys of this shard, on both sides: listed
+	// keys of other shards are dropped as they arrive.
+	Shard shard.Shard
 }
 
 // Make computes the plan for cfg against st. The plan lives in a temporary
@@ -169,7 +174,7 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	f.Close()
 	p := &Plan{path: f.Name(), temp: true, Meta: Meta{
 		Lineage: ver.Lineage, Serial: ver.Serial, ConfigHash: cfg.Hash, Version: opts.Version,
-		Created: time.Now().UTC(), Refresh: opts.Refresh, Targets: opts.Targets,
+		Created: time.Now().UTC(), Refresh: opts.Refresh, Targets: opts.Targets, Shard: opts.Shard,
 	}}
 	ok := false
 	defer func() {
@@ -185,7 +190,7 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.create(ctx); err != nil {
 		return nil, err
 	}
-	if err := p.diff(ctx, st, syncs, open, opts.Refresh, log); err != nil {
+	if err := p.diff(ctx, st, syncs, open, opts.Refresh, opts.Shard, log); err != nil {
 		return nil, err
 	}
 	if err := p.checkSharedKeys(ctx, syncs); err != nil {
@@ -219,7 +224,7 @@ func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
 
 // diff plans each sync on one connection of the plan database, the one the
 // state is attached to: its views are that connection's alone.
-func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, refresh bool, log *slog.Logger) error {
+func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, refresh bool, sh shard.Shard, log *slog.Logger) error {
 	conn, err := p.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -240,7 +245,7 @@ func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, 
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", s.Name, err)
 		}
-		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log, shard: sh}
 		if err := d.run(ctx); err != nil {
 			// The diff reads the state's views: their errors may say
 			// that the state is damaged, which the state explains.
@@ -290,6 +295,7 @@ func (p *Plan) create(ctx context.Context) error {
 		"created":        p.Meta.Created.Format(time.RFC3339Nano),
 		"refresh":        strconv.FormatBool(p.Meta.Refresh),
 		"targets":        string(targets),
+		"shard":          p.Meta.Shard.String(), // "" (or absent, before shards) = all keys
 	}
 	for k, v := range meta {
 		if _, err := p.db.ExecContext(ctx, `INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
@@ -361,6 +367,9 @@ func (p *Plan) readMeta(ctx context.Context) error {
 	p.Meta.Refresh = m["refresh"] == "true"
 	if err := json.Unmarshal([]byte(m["targets"]), &p.Meta.Targets); err != nil {
 		return fmt.Errorf("bad targets %q", m["targets"])
+	}
+	if p.Meta.Shard, err = shard.Parse(m["shard"]); err != nil {
+		return fmt.Errorf("bad shard: %w", err)
 	}
 	return nil
 }
@@ -513,6 +522,10 @@ func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
 	sum, err := p.Summary(ctx)
 	if err != nil {
 		return err
+	}
+	if sum.Delete > int64(limit) && p.Meta.Shard.Sharded() {
+		return fmt.Errorf("plan of shard %s deletes %d objects, more than its share of limits.max_delete (%d: ceil(max_delete / %d), as max_delete bounds the whole sync); refusing (raise max_delete if this is intended)",
+			p.Meta.Shard, sum.Delete, limit, p.Meta.Shard.Count)
 	}
 	if sum.Delete > int64(limit) {
 		return fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, limit)
