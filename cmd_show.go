@@ -18,7 +18,12 @@ func (c *cli) show(args []string) int {
 	var co common
 	co.register(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
+	shards := fs.Int("shards", 0, "sum the states of shards 0..`N`-1 (see -shard): objects, bytes, last runs, unfinished and locked shards")
 	if fs.Parse(args) != nil {
+		return exitError
+	}
+	if *shards != 0 && (fs.NArg() > 0 || co.shardArg != "") {
+		fmt.Fprintln(c.stderr, "Error: -shards sums the shards' states; it takes neither a plan file nor -shard")
 		return exitError
 	}
 	ctx := context.Background()
@@ -48,6 +53,9 @@ func (c *cli) show(args []string) int {
 	cfg, ok := c.loadConfig(&co)
 	if !ok {
 		return exitError
+	}
+	if *shards != 0 {
+		return c.showShards(ctx, cfg, co.base, *shards, *asJSON)
 	}
 	st, held, closeState, err := c.readState(ctx, cfg)
 	if isNoState(err) {

@@ -179,8 +179,9 @@ type common struct {
 	config   string
 	vars     listFlag
 	targets  listFlag
-	shardArg string      // -shard as given; "" = $SYNCER_SHARD
-	shard    shard.Shard // set by loadConfig
+	shardArg string       // -shard as given; "" = $SYNCER_SHARD
+	shard    shard.Shard  // set by loadConfig
+	base     config.State // the state before the shard renamed it; set by loadConfig
 }
 
 func (co *common) register(fs *flag.FlagSet, targets bool) {
@@ -256,6 +257,7 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	if diags.HasErrors() {
 		return nil, false
 	}
+	co.base = cfg.State
 	if !c.parseShard(co) {
 		return nil, false
 	}
