@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"syncer/config"
+	"syncer/shard"
 )
 
 // manifests decodes every k8s/*.yaml strictly into its Kubernetes API
@@ -25,6 +29,7 @@ type manifests struct {
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pvcs       map[string]*corev1.PersistentVolumeClaim
+	jobFiles   map[string]string // Job name -> its file
 }
 
 func readManifests(t *testing.T) manifests {
@@ -33,7 +38,7 @@ func readManifests(t *testing.T) manifests {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("k8s manifests: %v %v", files, err)
 	}
-	m := manifests{map[string]*batchv1.Job{}, map[string]*corev1.ConfigMap{}, map[string]*corev1.Secret{}, map[string]*corev1.PersistentVolumeClaim{}}
+	m := manifests{map[string]*batchv1.Job{}, map[string]*corev1.ConfigMap{}, map[string]*corev1.Secret{}, map[string]*corev1.PersistentVolumeClaim{}, map[string]string{}}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -56,6 +61,7 @@ func readManifests(t *testing.T) manifests {
 			var o batchv1.Job
 			strict(&o, &o.Name)
 			m.jobs[o.Name] = &o
+			m.jobFiles[o.Name] = f
 		case "v1 ConfigMap":
 			var o corev1.ConfigMap
 			strict(&o, &o.Name)
@@ -235,5 +241,103 @@ func TestKubernetesStrictDecoding(t *testing.T) {
 	err := yaml.UnmarshalStrict([]byte("apiVersion: batch/v1\nkind: Job\nmetadata: {name: x}\nspec:\n  backofLimit: 3\n"), &job)
 	if err == nil || !strings.Contains(err.Error(), "backofLimit") {
 		t.Errorf("a misspelt field: %v", err)
+	}
+}
+
+// An Indexed Job runs one shard per index: -shard $(JOB_COMPLETION_INDEX)/N
+// with N its completions, all at once, on remote state; an index that
+// fails with exit 1 fails alone, 130 is ignored; and
+// scripts/indexed-job-local.sh runs exactly these args per index.
+func TestKubernetesIndexedJob(t *testing.T) {
+	m := readManifests(t)
+	n := 0
+	for name, job := range m.jobs {
+		if job.Spec.CompletionMode == nil || *job.Spec.CompletionMode != batchv1.IndexedCompletion {
+			continue
+		}
+		n++
+		t.Run(name, func(t *testing.T) {
+			s := job.Spec
+			if s.Completions == nil || s.Parallelism == nil || *s.Completions != *s.Parallelism {
+				t.Fatalf("completions %v, parallelism %v: want both N, so that every shard runs at once", s.Completions, s.Parallelism)
+			}
+			shards := int(*s.Completions)
+			c := s.Template.Spec.Containers[0]
+			i := slices.Index(c.Args, "-shard")
+			if i < 0 || i+1 >= len(c.Args) || c.Args[i+1] != fmt.Sprintf("$(JOB_COMPLETION_INDEX)/%d", shards) {
+				t.Errorf("args %q: want -shard $(JOB_COMPLETION_INDEX)/%d", c.Args, shards)
+			}
+			for _, e := range c.Env {
+				if e.Name == shard.EnvVar {
+					t.Errorf("env %s is set: the args' -shard must be the only shard setting", e.Name)
+				}
+			}
+			if s.BackoffLimitPerIndex == nil || *s.BackoffLimitPerIndex < 1 {
+				t.Errorf("backoffLimitPerIndex %v: each index must retry on its own", s.BackoffLimitPerIndex)
+			}
+			if s.BackoffLimit != nil {
+				t.Errorf("backoffLimit %d with backoffLimitPerIndex: leave it unset", *s.BackoffLimit)
+			}
+			actions := map[int32]batchv1.PodFailurePolicyAction{}
+			for _, r := range s.PodFailurePolicy.Rules {
+				if r.OnExitCodes != nil {
+					for _, v := range r.OnExitCodes.Values {
+						actions[v] = r.Action
+					}
+				}
+			}
+			if actions[1] != batchv1.PodFailurePolicyActionFailIndex {
+				t.Errorf("exit 1: %q, want FailIndex (one shard's error must not stop the others)", actions[1])
+			}
+			for _, v := range s.Template.Spec.Volumes {
+				if v.PersistentVolumeClaim != nil {
+					t.Errorf("volume %s: a PersistentVolumeClaim; shards keep their state remote", v.Name)
+				}
+			}
+			// The state is remote (checked by config below), so each shard's
+			// state and lock is an object of its own.
+			var hcl string
+			for _, v := range s.Template.Spec.Volumes {
+				if v.ConfigMap != nil && m.configMaps[v.ConfigMap.Name] != nil {
+					hcl = m.configMaps[v.ConfigMap.Name].Data["syncer.hcl"]
+				}
+			}
+			for k := range m.secrets["syncer-keys"].StringData {
+				t.Setenv(k, "x")
+			}
+			file := filepath.Join(t.TempDir(), "syncer.hcl")
+			if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cfg, diags := config.Load(file, config.LoadOptions{})
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			if !cfg.State.Remote() {
+				t.Errorf("the state is the local file %s: shards need remote state", cfg.State.Path)
+			}
+
+			// The local runner expands the same args.
+			out, err := exec.Command("bash", "scripts/indexed-job-local.sh", "-n", m.jobFiles[name], t.TempDir()).CombinedOutput()
+			if err != nil {
+				t.Fatalf("indexed-job-local.sh -n: %v\n%s", err, out)
+			}
+			lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+			if len(lines) != shards {
+				t.Fatalf("indexed-job-local.sh -n printed %d commands, want %d:\n%s", len(lines), shards, out)
+			}
+			for idx, line := range lines {
+				var want []string
+				for _, a := range c.Args {
+					want = append(want, strings.ReplaceAll(a, "$(JOB_COMPLETION_INDEX)", strconv.Itoa(idx)))
+				}
+				if got := strings.Join(strings.Split(line, "\t")[2:], " "); got != strings.Join(want, " ") {
+					t.Errorf("index %d: the script runs %q, the manifest says %q", idx, got, strings.Join(want, " "))
+				}
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no Indexed Job manifest")
 	}
 }
