@@ -129,7 +129,11 @@ func (c *cli) lockFailed(ctx context.Context, err error) int {
 	}
 	fmt.Fprintf(c.stderr, "Error: %v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.\n", err)
 	if le.Holder != nil && le.Holder.ID != "" {
-		fmt.Fprintf(c.stderr, "If it is gone, its lock is taken over once it goes unrenewed for lock_ttl; or remove it now with: syncer force-unlock %s\n", le.Holder.ID)
+		cmd := "syncer force-unlock " + le.Holder.ID
+		if c.shard.Sharded() {
+			cmd = fmt.Sprintf("syncer force-unlock -shard %s %s", c.shard, le.Holder.ID)
+		}
+		fmt.Fprintf(c.stderr, "If it is gone, its lock is taken over once it goes unrenewed for lock_ttl; or remove it now with: %s\n", cmd)
 	}
 	return exitError
 }

@@ -77,7 +77,8 @@ type cli struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	log            *slog.Logger
-	start          time.Time // limits.duration counts from here
+	start          time.Time   // limits.duration counts from here
+	shard          shard.Shard // of the loaded config (see loadConfig)
 }
 
 // deadline is when limits.duration ends for this process; zero for none.
@@ -261,6 +262,7 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	if !c.parseShard(co) {
 		return nil, false
 	}
+	c.shard = co.shard
 	if co.shard.Sharded() {
 		// Each shard has its own state and lock, and its share of the
 		// whole sync's max_delete.
