@@ -44,6 +44,16 @@ func (d *differ) listBoth(ctx context.Context) error {
 	batches := make(chan listBatch, 4)
 	free := make(chan []listRow, 8)
 	refuser, _ := d.to.(backends.KeyRefuser)
+	// A shard keeps its own keys, on both sides. From a source that lists
+	// folder by folder against a quota (Drive), keys are split by
+	// top-level folder, and a side that can skips the other shards'
+	// folders.
+	inShard, keep := d.shard.Contains, func(string) bool { return true }
+	if _, ok := d.from.(backends.FolderPruner); ok && d.shard.Sharded() {
+		dir := d.s.Prefix[:strings.LastIndex(d.s.Prefix, "/")+1]
+		inShard, keep = func(k string) bool { return d.shard.ContainsFolder(k, dir) }, d.shard.Contains
+		d.log.Info("shard split by top-level folder: listing this shard's folders only", "sync", d.s.Name, "shard", d.shard.String())
+	}
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
 			if rc, ok := b.(backends.RootChecker); ok && !dst {
@@ -68,11 +78,17 @@ func (d *differ) listBoth(ctx context.Context) error {
 				}
 				return nil
 			}
-			err := b.List(gctx, d.s.Prefix, func(o backends.Object) error {
+			list := b.List
+			if fp, ok := b.(backends.FolderPruner); ok && d.shard.Sharded() {
+				list = func(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+					return fp.ListPruned(ctx, prefix, keep, fn)
+				}
+			}
+			err := list(gctx, d.s.Prefix, func(o backends.Object) error {
 				if err := backends.CheckKey(o.Key); err != nil {
 					return fmt.Errorf("%s listed %w", b, err)
 				}
-				if !d.shard.Contains(o.Key) {
+				if !inShard(o.Key) {
 					return nil // another shard's key, on either side
 				}
 				in := d.s.Match(o.Key)

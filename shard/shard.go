@@ -5,6 +5,11 @@
 // A key belongs to shard FNV-1a-64(key bytes) mod N: the 64-bit FNV-1a
 // hash of the key's UTF-8 bytes as listed (relative to the backend, with
 // the sync's prefix), the same on every platform and in every version.
+//
+// A sync whose source lists folder by folder against a request quota
+// (Google Drive) is split by top-level folder instead: a key belongs to the
+// shard of its first path segment below the sync's folder (FolderKey), so
+// that a shard lists its own folders only.
 package shard
 
 import (
@@ -79,6 +84,22 @@ func (s Shard) Contains(key string) bool {
 	}
 	return Of(key, s.Count) == s.Index
 }
+
+// FolderKey is what a key is hashed by when keys are split by top-level
+// folder: its first path segment below dir, the sync's folder ("" or
+// ending in "/"). With dir "media/", "media/2024/a.jpg" gives "2024" and
+// "media/b.txt" gives "b.txt"; a key outside dir gives itself.
+func FolderKey(key, dir string) string {
+	rest, ok := strings.CutPrefix(key, dir)
+	if !ok {
+		return key
+	}
+	top, _, _ := strings.Cut(rest, "/")
+	return top
+}
+
+// ContainsFolder is Contains for keys split by top-level folder below dir.
+func (s Shard) ContainsFolder(key, dir string) bool { return s.Contains(FolderKey(key, dir)) }
 
 // Name gives a state's file name or key its shard's suffix before the
 // extension of the last path element: "syncer/media.db" becomes

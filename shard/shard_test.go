@@ -119,3 +119,24 @@ func TestMaxDelete(t *testing.T) {
 		t.Errorf("unsharded MaxDelete(10) = %d", got)
 	}
 }
+
+func TestFolderKey(t *testing.T) {
+	for _, c := range []struct{ key, dir, want string }{
+		{"media/2024/a.jpg", "media/", "2024"},
+		{"media/b.txt", "media/", "b.txt"},
+		{"2024/x/y/z", "", "2024"},
+		{"top.txt", "", "top.txt"},
+		{"other/a", "media/", "other/a"},
+	} {
+		if got := FolderKey(c.key, c.dir); got != c.want {
+			t.Errorf("FolderKey(%q, %q) = %q, want %q", c.key, c.dir, got, c.want)
+		}
+	}
+	// A folder's keys, and a file of the folder's name, share a shard.
+	s := Shard{Index: Of("docs", 4), Count: 4}
+	for _, k := range []string{"docs", "docs/a.txt", "docs/deep/b.txt"} {
+		if !s.ContainsFolder(k, "") {
+			t.Errorf("%q is not in the shard of folder docs", k)
+		}
+	}
+}

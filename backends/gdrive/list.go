@@ -25,10 +25,11 @@ var errTooDeep = fmt.Errorf("folder nesting deeper than Drive allows (%d levels 
 // pendingFolder is a folder the walk has yet to list.
 type pendingFolder struct {
 	id     string
-	prefix string    // key prefix of its children: "" or ending in "/"
-	filter string    // only children whose segment starts with it (top level)
-	up     *pathNode // the folders above it, up to where the walk started
-	depth  int       // its folders below the root ("a/b/" is 2)
+	prefix string            // key prefix of its children: "" or ending in "/"
+	filter string            // only children whose segment starts with it (top level)
+	keep   func(string) bool // top level: nil, or the subfolders to walk (see ListPruned)
+	up     *pathNode         // the folders above it, up to where the walk started
+	depth  int               // its folders below the root ("a/b/" is 2)
 }
 
 // pathNode is a folder on the path from where a walk started: a chain
@@ -48,6 +49,10 @@ func (e fnError) Error() string { return e.err.Error() }
 // time, page by page, streaming objects to fn. Folders still to list wait
 // on a stack (see the package comment for its bound).
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	return b.list(ctx, prefix, nil, fn)
+}
+
+func (b *Backend) list(ctx context.Context, prefix string, keep func(string) bool, fn func(backends.Object) error) error {
 	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) || strings.HasPrefix(prefix, "/") {
 		return fmt.Errorf("list %s: invalid list prefix %q", b, prefix)
 	}
@@ -67,7 +72,7 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if start == "" {
 		return ctx.Err() // a root or folder that does not exist holds nothing
 	}
-	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter}}
+	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter, keep: keep}}
 	if dirKey != "" {
 		stack[0].prefix += "/"
 		stack[0].depth = strings.Count(dirKey, "/") + 1
@@ -331,7 +336,7 @@ func (l *folderLister) emitFolder(f *drive.File, seg string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(seg, l.p.filter) {
+	if !strings.HasPrefix(seg, l.p.filter) || (l.p.keep != nil && !l.p.keep(seg)) {
 		return nil
 	}
 	key := l.p.prefix + seg
