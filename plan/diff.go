@@ -37,7 +37,11 @@ func (d *differ) run(ctx context.Context) error {
 		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
 		// refused says why the destination can never hold the key ("" when
 		// it can): such a key is skipped, yet present for the deletes.
-		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL)`,
+		// archived is the storage class of an object that must be
+		// restored before it is read ("" when readable), restoring 1
+		// while a restore runs (backends.Object.Archived, Restoring).
+		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
+			archived TEXT NOT NULL, restoring INTEGER NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
@@ -204,30 +208,36 @@ func (d *differ) diff(ctx context.Context) error {
 		// Put may not report: drift shows in size and ETag only.
 		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
+	policy := backends.ArchivedSkip
+	if a, ok := d.from.(backends.Archiver); ok {
+		policy = a.ArchivedPolicy()
+	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix),
-		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never))}
+		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never)),
+		sql.Named("policy", policy)}
 	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
 	var copies string
 	if d.refresh {
-		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5,
-				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
+		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
+				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END AS reason, s.archived AS archived, s.restoring AS restoring
 			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL AND s.refused = ''
 			UNION ALL
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5,
 				CASE WHEN r.key IS NULL THEN 'destination differs from source'
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
-				     ELSE 'source changed' END
+				     ELSE 'source changed' END, s.archived, s.restoring
 			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
 			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
 	} else {
-		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5, 'new'
+		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
+				'new' AS reason, s.archived AS archived, s.restoring AS restoring
 			FROM src s ` + rec + ` WHERE r.key IS NULL AND s.refused = ''
 			UNION ALL
-			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring
 			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE s.refused = '' AND ` + e.srcChanged
 	}
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
-	if _, err := d.tx.ExecContext(ctx, ins+`SELECT *, @copies FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
+	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	if d.refused.Load() > 0 {
@@ -303,6 +313,24 @@ func (d *differ) diff(ctx context.Context) error {
 		return err
 	}
 	return d.markInTheWay(ctx)
+}
+
+// archivedCopies selects the actions of the copies the query copies
+// selects: a copy of an archived object (src.archived) becomes, by the
+// source's policy (@policy), an Archived action (apply skips it, or with
+// "fail" counts it failed) or a Restore (apply asks for a restore; one in
+// progress is not asked for again).
+func archivedCopies(copies string) string {
+	return `SELECT sync,
+		CASE WHEN archived = '' THEN kind WHEN @policy = 'restore' AND NOT restoring THEN 'restore' ELSE 'archived' END,
+		key, size, mtime, etag, md5,
+		CASE WHEN archived = '' THEN reason ELSE 'archived: ' || archived || '; ' || CASE
+			WHEN restoring THEN 'restore in progress'
+			WHEN @policy = 'restore' THEN 'apply requests a restore'
+			WHEN @policy = 'fail' THEN 'restore first (archived = "fail": counted as failed)'
+			ELSE 'restore first' END END,
+		CASE WHEN archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END
+		FROM (` + copies + `) ORDER BY key`
 }
 
 // markInTheWay moves to phase BeforeCopies, with the reason InTheWay, the
