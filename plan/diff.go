@@ -2,9 +2,12 @@ package plan
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -110,13 +113,21 @@ func (d *differ) fillHashes(ctx context.Context) error {
 	return d.hashTable(ctx, d.to, "dst", "src")
 }
 
+// hashTable fills in the md5 of table's rows that lack one and whose key
+// the other side holds at the same size: by the backend's Hasher, else by
+// reading the object (a GET of the whole object on S3: see the README on
+// what a comparison costs). Archived source objects cannot be read.
 func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other string) error {
-	h, ok := b.(backends.Hasher)
-	if !ok {
-		return nil
+	hash := func(ctx context.Context, key string) (string, error) { return readMD5(ctx, b, key) }
+	if h, ok := b.(backends.Hasher); ok {
+		hash = func(ctx context.Context, key string) (string, error) { return h.Hash(ctx, key, backends.MD5) }
 	}
-	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ?
-		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, other)
+	readable := ""
+	if table == "src" {
+		readable = "AND t.archived = ''"
+	}
+	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ? %s
+		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, readable, other)
 	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
 	last := ""
 	page := make([]string, 0, 256)
@@ -139,10 +150,10 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 			return rows.Err()
 		}
 		for _, k := range page {
-			sum, err := h.Hash(ctx, k, backends.MD5)
+			sum, err := hash(ctx, k)
 			if err != nil {
-				if errors.Is(err, backends.ErrNotFound) {
-					continue // gone since the listing: compares as different
+				if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrArchived) {
+					continue // gone since the listing, or unreadable: compares as different
 				}
 				return fmt.Errorf("hash %s %q: %w", b, k, err)
 			}
@@ -152,6 +163,20 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 		}
 		last = page[len(page)-1]
 	}
+}
+
+// readMD5 returns the md5 of key's bytes, streamed from b.
+func readMD5(ctx context.Context, b backends.Backend, key string) (string, error) {
+	rc, err := b.Open(ctx, key, 0, -1)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // comparison SQL per compare mode; s = source listing, d = destination
@@ -216,6 +241,14 @@ func (d *differ) diff(ctx context.Context) error {
 		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never)),
 		sql.Named("policy", policy)}
 	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
+	recorded := e.drift + ` OR ` + e.srcChanged
+	if d.s.Compare == config.CompareChecksum {
+		// Where both sides' md5s are known (listed, recorded for the
+		// same version, or hashed), they decide, whatever the state
+		// recorded (a state made under modtime has no md5s); the record
+		// is the fallback only where one cannot be had (a Google Doc).
+		recorded = `CASE WHEN s.md5 != '' AND d.md5 != '' THEN s.size != d.size OR s.md5 != d.md5 ELSE ` + recorded + ` END`
+	}
 	var copies string
 	if d.refresh {
 		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
@@ -227,7 +260,7 @@ func (d *differ) diff(ctx context.Context) error {
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
 				     ELSE 'source changed' END, s.archived, s.restoring
 			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
-			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
+			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END`
 	} else {
 		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
 				'new' AS reason, s.archived AS archived, s.restoring AS restoring
@@ -260,6 +293,20 @@ func (d *differ) diff(ctx context.Context) error {
 			` + rec + ` WHERE r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
+		}
+		if d.s.Compare == config.CompareChecksum {
+			// A recorded pair that matches, whose record lacks an md5
+			// that is now known (hashed above), is recorded again with
+			// it, so that it is not hashed again.
+			q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
+					dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
+				SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5, 'in place; checksums recorded', @copies
+				FROM src s JOIN dst d ON d.key = s.key JOIN st_objects r ON r.sync = @sync AND r.key = s.key
+				WHERE s.refused = '' AND s.archived = '' AND s.md5 != '' AND s.md5 = d.md5 AND s.size = d.size
+				AND (r.src_md5 = '' OR r.dst_md5 = '') ORDER BY s.key`
+			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("diff: %w", err)
+			}
 		}
 	}
 
