@@ -85,7 +85,8 @@ func (d *differ) run(ctx context.Context) error {
 // fillHashes gives listing rows an md5 where the comparison needs one: from
 // the state when size, mtime and version tag (ETag) are what apply recorded,
 // so an unchanged tree is not re-read; else by reading the object through
-// its backend. Objects without a version tag are always re-read.
+// its backend. Objects without a version tag are always re-read. A write
+// whose store reported no time (S3 sets its own) is known by its ETag.
 func (d *differ) fillHashes(ctx context.Context) error {
 	named := sql.Named("sync", d.s.Name)
 	reuse := []string{
@@ -95,7 +96,7 @@ func (d *differ) fillHashes(ctx context.Context) error {
 		   AND r.src_md5 != '')`,
 		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key)
 		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key
-		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_etag = dst.etag AND dst.etag != ''
+		   AND r.dst_size = dst.size AND r.dst_mtime IN (dst.mtime, 0) AND r.dst_etag = dst.etag AND dst.etag != ''
 		   AND r.dst_md5 != '')`,
 	}
 	for _, q := range reuse {
