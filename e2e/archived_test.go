@@ -7,7 +7,9 @@ package e2e
 // AWS documents (s3test.Fake.Archive).
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -205,5 +207,79 @@ func TestArchivedRestore(t *testing.T) {
 	res = runSyncer(t, l.Base, env, "plan", "-detailed-exitcode")
 	if res.Code != 0 {
 		t.Errorf("plan at the end: want no changes\n%s", res)
+	}
+}
+
+// TestArchivedS3ToS3Streamed: between two stores (streamed), an
+// Intelligent-Tiering object in its archive tier, large enough to go in
+// parts, is found archived while its upload reads it: the upload is
+// aborted at once, not left for a resume (with archived = "fail" the
+// failures keep the end-of-run cleanup back). -json counts the archived
+// objects.
+func TestArchivedS3ToS3Streamed(t *testing.T) {
+	for _, policy := range []string{"skip", "fail"} {
+		t.Run(policy, func(t *testing.T) { archivedS3ToS3(t, policy) })
+	}
+}
+
+func archivedS3ToS3(t *testing.T, policy string) {
+	f, c := newFakeS3(t, "cold")
+	g, gc := newFakeS3(t, "warm")
+	ctx := context.Background()
+	big := seeded("archived/big", 6<<20)
+	for k, d := range map[string][]byte{"a.txt": []byte("alpha"), "deep.bin": []byte("deep"), "it.bin": big} {
+		if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("cold"), Key: aws.String(k), Body: bytes.NewReader(d)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Archive("cold", "deep.bin", "DEEP_ARCHIVE")
+	f.Archive("cold", "it.bin", "INTELLIGENT_TIERING")
+	l := newLayout(t)
+	src := strings.Replace(fakeS3Block("src", f, "cold"), "}\n", "  archived = "+hclString(policy)+"\n}\n", 1)
+	dst := strings.Replace(fakeS3Block("dst", g, "warm"), "}\n", "  part_size = \"5MiB\"\n}\n", 1)
+	dst = strings.ReplaceAll(dst, "E2E_FAKE_", "E2E_FAKE2_")
+	writeHCL(t, l.Config, l.State, nil, src, dst, syncBlock("across", "backend.s3.src", "backend.s3.dst"))
+	env := append(fakeEnv(f), "E2E_FAKE2_KEY_ID="+g.AccessKey, "E2E_FAKE2_SECRET="+g.SecretKey)
+	res := runSyncer(t, l.Base, env, "apply", "-auto-approve", "-json")
+	want, archived, failed := 0, 2.0, 0.0
+	if policy == "fail" {
+		want, archived, failed = 3, 0.0, 2.0
+	}
+	if res.Code != want {
+		t.Fatalf("apply: want exit %d\n%s", want, res)
+	}
+	var sawSummary, sawComplete bool
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("apply -json line %q: %v", line, err)
+		}
+		switch m["type"] {
+		case "planned_change":
+			if m["key"] == "deep.bin" && (m["action"] != "archived" || !strings.HasPrefix(m["reason"].(string), "archived: DEEP_ARCHIVE; restore first")) {
+				t.Errorf("planned change %v", m)
+			}
+		case "change_summary":
+			sawSummary = m["archived"] == 1.0 && m["create"] == 2.0
+		case "apply_complete":
+			sawComplete = m["archived"] == archived && m["failed"] == failed && m["created"] == 1.0 && m["restores_pending"] == 0.0
+		}
+	}
+	if !sawSummary || !sawComplete {
+		t.Errorf("apply -json does not count the archived objects (summary %v, complete %v)\n%s", sawSummary, sawComplete, res)
+	}
+	ups, err := gc.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String("warm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left open at the destination; want none", len(ups.Uploads))
+	}
+	out, err := gc.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("warm")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Contents) != 1 || aws.ToString(out.Contents[0].Key) != "a.txt" {
+		t.Errorf("destination holds %d objects; want a.txt only", len(out.Contents))
 	}
 }

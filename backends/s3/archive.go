@@ -65,7 +65,8 @@ func headArchive(out *s3.HeadObjectOutput) (string, bool) {
 }
 
 // archivedErr describes a 403 InvalidObjectState: it wraps
-// backends.ErrArchived and names the storage class when the reply does.
+// backends.ErrArchived, names the storage class when the reply does, and
+// is permanent (an upload in parts that reads it gives up, not resumes).
 func (b *Backend) archivedErr(op, key string, err error) error {
 	what := "InvalidObjectState"
 	var ios *types.InvalidObjectState
@@ -75,7 +76,7 @@ func (b *Backend) archivedErr(op, key string, err error) error {
 			what += " " + string(ios.AccessTier)
 		}
 	}
-	return fmt.Errorf("%s %s: key %q: %w (%s)", op, b, key, backends.ErrArchived, what)
+	return &backends.PermanentError{Msg: fmt.Sprintf("%s %s: key %q", op, b, key), Err: fmt.Errorf("%w (%s)", backends.ErrArchived, what)}
 }
 
 // isArchivedErr reports the store's answer to reading an archived object.

@@ -86,8 +86,8 @@ func TestArchivedListRestore(t *testing.T) {
 			}
 			for _, k := range []string{"deep", "it"} {
 				_, err := b.Open(t.Context(), k, 0, -1)
-				if !errors.Is(err, backends.ErrArchived) {
-					t.Errorf("Open(%s) = %v; want ErrArchived", k, err)
+				if !errors.Is(err, backends.ErrArchived) || !IsPermanent(err) {
+					t.Errorf("Open(%s) = %v (permanent: %v); want ErrArchived, permanent", k, err, IsPermanent(err))
 				}
 			}
 			// A server-side copy of an archived object fails likewise.
