@@ -190,6 +190,12 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	if res.Skipped > 0 {
 		skipped = fmt.Sprintf(", %d skipped (cannot be written)", res.Skipped)
 	}
+	switch {
+	case res.Restoring > 0:
+		skipped += fmt.Sprintf(", %d archived (%d restores pending; a later apply copies them)", res.Archived, res.Restoring)
+	case res.Archived > 0:
+		skipped += fmt.Sprintf(", %d archived, skipped", res.Archived)
+	}
 	summary := fmt.Sprintf("%d created, %d updated, %d deleted%s, %s in %s",
 		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
 	code := exitOK
@@ -208,7 +214,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	if asJSON {
 		json.NewEncoder(c.stdout).Encode(map[string]any{
 			"type": "apply_complete", "created": res.Created, "updated": res.Updated, "deleted": res.Deleted,
-			"failed": res.Failed, "skipped": res.Skipped, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
+			"failed": res.Failed, "skipped": res.Skipped, "archived": res.Archived, "restores_pending": res.Restoring, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
 			"interrupted": res.Interrupted, "message": msg,
 		})
 	} else if code == exitError {

@@ -53,6 +53,11 @@ type Result struct {
 	// Skipped counts the plan's keys that the destination cannot hold
 	// (plan.Skip): never tried, not failures.
 	Skipped int64
+	// Archived counts the archived source objects not copied, and not
+	// failures: skipped (archived = "skip") or waiting for a restore;
+	// Restoring counts those whose restore is pending (asked for by this
+	// run or before). See archive.go.
+	Archived, Restoring int64
 }
 
 // perWorkerBuffer is what one streamed transfer holds at least (the local
@@ -138,6 +143,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
 		Failed: e.failed.Load(), Skipped: sum.Skip, Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+		Archived: e.archived.Load(), Restoring: e.restoring.Load(),
 	}
 	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true
@@ -184,6 +190,7 @@ type executor struct {
 	rec     *recorder
 
 	created, updated, deleted, failed, bytes atomic.Int64
+	archived, restoring                      atomic.Int64
 	// cut is set when Stop or an abort left planned work undone.
 	cut atomic.Bool
 }
@@ -271,6 +278,9 @@ func (e *executor) cleanTemp(ctx context.Context, to backends.Backend) {
 // or an abort cut the copies.
 func (e *executor) runSync(ctx context.Context, j *job) error {
 	failedBefore := e.failed.Load()
+	if err := j.countArchived(ctx); err != nil {
+		return err
+	}
 	for _, ph := range []plan.Phase{plan.BeforeCopies, plan.Copies} {
 		if err := e.phase(ctx, j, ph); err != nil {
 			return err
@@ -324,7 +334,7 @@ func (e *executor) phase(ctx context.Context, j *job, ph plan.Phase) error {
 		if ph == plan.Copies {
 			keys = keys[:0]
 			for _, a := range page {
-				if a.Kind != plan.Adopt {
+				if a.Kind == plan.Create || a.Kind == plan.Update {
 					keys = append(keys, a.Key)
 				}
 			}
@@ -358,6 +368,8 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 		err := j.copy(ctx, a)
 		j.e.prog.addObject()
 		switch {
+		case errors.Is(err, backends.ErrArchived) && ctx.Err() == nil:
+			j.archived(ctx, a, err)
 		case err != nil:
 			j.failed(ctx, a.Kind, a.Key, err)
 		case a.Kind == plan.Create:
@@ -369,6 +381,11 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 		j.delete(ctx, a.Key)
 	case plan.Forget:
 		j.forget(a.Key)
+	case plan.Restore:
+		j.restore(ctx, a.Key)
+	case plan.Archived:
+		// Only archived = "fail" puts them in a phase that runs.
+		j.failed(ctx, a.Kind, a.Key, fmt.Errorf("%s: %s", j.from, a.Reason))
 	case plan.Adopt:
 		j.e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key, Src: a.Src, Dst: a.Dst, Written: time.Now()}})
 	}

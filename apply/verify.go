@@ -14,7 +14,8 @@ import (
 // verify checks a finished write against the plan: its size, and in
 // checksum mode its md5 (as the write reported it, else as the destination
 // hashes it) against srcMD5, the source's ("" when unknown). It returns the
-// written object's md5 ("" when unknown).
+// written object's md5 ("" when unknown; in checksum mode srcMD5 when the
+// destination reports none).
 func (j *job) verify(ctx context.Context, a plan.Action, got backends.Object, srcMD5 string) (string, error) {
 	if a.Size >= 0 && got.Size >= 0 && got.Size != a.Size {
 		return "", fmt.Errorf("verify %s: wrote %d bytes, source has %d", j.to, got.Size, a.Size)
@@ -31,6 +32,11 @@ func (j *job) verify(ctx context.Context, a plan.Action, got backends.Object, sr
 	}
 	if sum != "" && sum != srcMD5 {
 		return "", fmt.Errorf("verify %s: written md5 %s does not match source md5 %s", j.to, sum, srcMD5)
+	}
+	if sum == "" {
+		// The store reports no md5 (an S3 upload in parts): it holds the
+		// bytes hashed as srcMD5, which is recorded as the copy's md5.
+		sum = srcMD5
 	}
 	return sum, nil
 }

@@ -40,6 +40,13 @@ type Object struct {
 	// MetaEdit is what the sync changes in the metadata it writes, applied
 	// over Meta (or, in a server-side copy, over the source's); nil: none.
 	MetaEdit *MetaEdit
+
+	// Archived is the storage class of a listed object that cannot be read
+	// before it is restored (S3's GLACIER, DEEP_ARCHIVE); "" when it can
+	// be read, a restored copy included.
+	Archived string
+	// Restoring reports a restore of an Archived object in progress.
+	Restoring bool
 }
 
 // Hash returns the digest of type t, or "" when the backend did not report it.

@@ -32,6 +32,9 @@ backend "s3" "legacy" {
   upload_concurrency   = 8
   server_side_copy     = "never"
   insecure_skip_verify = false
+  archived             = "restore"
+  restore_days         = 7
+  restore_tier         = "Bulk"
 }
 
 backend "s3" "archive" {
@@ -64,12 +67,13 @@ func TestS3Backend(t *testing.T) {
 		STSEndpoint:  "http://127.0.0.1:7070",
 		StorageClass: "STANDARD_IA", SSE: "aws:kms", SSEKMSKeyID: "alias/k",
 		PartSize: 32 << 20, UploadCutoff: 64 << 20, UploadConcurrency: 8, ServerSideCopy: "never",
+		Archived: "restore", RestoreDays: 7, RestoreTier: "Bulk",
 	}
 	if !reflect.DeepEqual(*legacy.Options.(*s3.Options), want) {
 		t.Errorf("legacy.S3 =\n%#v\nwant\n%#v", *legacy.Options.(*s3.Options), want) // GoString hides secrets
 		t.Errorf("secret equal: %v", legacy.Options.(*s3.Options).SecretAccessKey == want.SecretAccessKey)
 	}
-	wantArchive := s3.Options{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, UploadConcurrency: 4, ServerSideCopy: "auto"}
+	wantArchive := s3.Options{Bucket: "media-archive", Profile: "archive", PartSize: 16 << 20, UploadCutoff: 16 << 20, UploadConcurrency: 4, ServerSideCopy: "auto", Archived: "skip"}
 	if !reflect.DeepEqual(*archive.Options.(*s3.Options), wantArchive) {
 		t.Errorf("archive.S3 = %+v\nwant %+v", *archive.Options.(*s3.Options), wantArchive)
 	}
@@ -204,6 +208,13 @@ func TestS3BadConfigs(t *testing.T) {
 		{"prefix double slash", block(`  prefix = "a//"`), "Invalid prefix", 3},
 		{"bool type", block(`  force_path_style = "maybe"`), "Incorrect attribute value type", 3},
 		{"unknown attribute", block(`  colour = "red"`), `Unsupported argument: An argument named "colour"`, 3},
+		{"bad archived", block(`  archived = "thaw"`), `Invalid archived: archived must be "skip", "fail" or "restore"; got "thaw"`, 3},
+		{"archived not a string", block(`  archived = true`), `archived`, 3},
+		{"restore days without restore", block(`  restore_days = 2`), `restore_days without restore: restore_days is only used with archived = "restore"`, 3},
+		{"restore tier without restore", block("  archived = \"fail\"\n  restore_tier = \"Bulk\""), `restore_tier without restore`, 4},
+		{"zero restore days", block("  archived = \"restore\"\n  restore_days = 0"), "restore_days must be a whole number of at least 1", 4},
+		{"huge restore days", block("  archived = \"restore\"\n  restore_days = 40000"), "Invalid restore_days: restore_days must be between 1 and 30000; got 40000", 4},
+		{"bad restore tier", block("  archived = \"restore\"\n  restore_tier = \"bulk\""), `Invalid restore_tier: restore_tier must be "Standard", "Bulk" or "Expedited"; got "bulk"`, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -70,6 +70,15 @@ backend "s3" "legacy" {
   # Instead of static keys: profile = "legacy-account" (from ~/.aws/config),
   # or nothing at all for the default chain (environment, web identity of a
   # Kubernetes service account, instance metadata).
+
+  # Objects in GLACIER or DEEP_ARCHIVE cannot be read before a restore.
+  # "skip" (the default) shows them apart in the plan and copies the rest;
+  # "fail" makes each a failure (exit 3); "restore" has apply ask S3 to
+  # restore each one, once, and a later apply copies it (restoring needs
+  # s3:RestoreObject on this bucket, and costs a retrieval fee).
+  archived     = "restore"
+  restore_days = 7      # how long each restored copy stays readable
+  restore_tier = "Bulk" # Bulk | Standard | Expedited: cheaper is slower
 }
 
 # Account 2: writes the archive.

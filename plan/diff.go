@@ -2,9 +2,12 @@ package plan
 
 import (
 	"context"
+	"crypto/md5"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -39,7 +42,11 @@ func (d *differ) run(ctx context.Context) error {
 		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
 		// refused says why the destination can never hold the key ("" when
 		// it can): such a key is skipped, yet present for the deletes.
-		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL)`,
+		// archived is the storage class of an object that must be
+		// restored before it is read ("" when readable), restoring 1
+		// while a restore runs (backends.Object.Archived, Restoring).
+		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
+			archived TEXT NOT NULL, restoring INTEGER NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
@@ -80,7 +87,8 @@ func (d *differ) run(ctx context.Context) error {
 // fillHashes gives listing rows an md5 where the comparison needs one: from
 // the state when size, mtime and version tag (ETag) are what apply recorded,
 // so an unchanged tree is not re-read; else by reading the object through
-// its backend. Objects without a version tag are always re-read.
+// its backend. Objects without a version tag are always re-read. A write
+// whose store reported no time (S3 sets its own) is known by its ETag.
 func (d *differ) fillHashes(ctx context.Context) error {
 	named := sql.Named("sync", d.s.Name)
 	reuse := []string{
@@ -90,7 +98,7 @@ func (d *differ) fillHashes(ctx context.Context) error {
 		   AND r.src_md5 != '')`,
 		`UPDATE dst SET md5 = (SELECT r.dst_md5 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key)
 		 WHERE md5 = '' AND EXISTS (SELECT 1 FROM st_objects r WHERE r.sync = @sync AND r.key = dst.key
-		   AND r.dst_size = dst.size AND r.dst_mtime = dst.mtime AND r.dst_etag = dst.etag AND dst.etag != ''
+		   AND r.dst_size = dst.size AND r.dst_mtime IN (dst.mtime, 0) AND r.dst_etag = dst.etag AND dst.etag != ''
 		   AND r.dst_md5 != '')`,
 	}
 	for _, q := range reuse {
@@ -108,13 +116,21 @@ func (d *differ) fillHashes(ctx context.Context) error {
 	return d.hashTable(ctx, d.to, "dst", "src")
 }
 
+// hashTable fills in the md5 of table's rows that lack one and whose key
+// the other side holds at the same size: by the backend's Hasher, else by
+// reading the object (a GET of the whole object on S3: see the README on
+// what a comparison costs). Archived source objects cannot be read.
 func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other string) error {
-	h, ok := b.(backends.Hasher)
-	if !ok {
-		return nil
+	hash := func(ctx context.Context, key string) (string, error) { return readMD5(ctx, b, key) }
+	if h, ok := b.(backends.Hasher); ok {
+		hash = func(ctx context.Context, key string) (string, error) { return h.Hash(ctx, key, backends.MD5) }
 	}
-	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ?
-		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, other)
+	readable := ""
+	if table == "src" {
+		readable = "AND t.archived = ''"
+	}
+	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ? %s
+		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, readable, other)
 	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
 	last := ""
 	page := make([]string, 0, 256)
@@ -137,10 +153,10 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 			return rows.Err()
 		}
 		for _, k := range page {
-			sum, err := h.Hash(ctx, k, backends.MD5)
+			sum, err := hash(ctx, k)
 			if err != nil {
-				if errors.Is(err, backends.ErrNotFound) {
-					continue // gone since the listing: compares as different
+				if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrArchived) {
+					continue // gone since the listing, or unreadable: compares as different
 				}
 				return fmt.Errorf("hash %s %q: %w", b, k, err)
 			}
@@ -150,6 +166,20 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 		}
 		last = page[len(page)-1]
 	}
+}
+
+// readMD5 returns the md5 of key's bytes, streamed from b.
+func readMD5(ctx context.Context, b backends.Backend, key string) (string, error) {
+	rc, err := b.Open(ctx, key, 0, -1)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // comparison SQL per compare mode; s = source listing, d = destination
@@ -206,30 +236,44 @@ func (d *differ) diff(ctx context.Context) error {
 		// Put may not report: drift shows in size and ETag only.
 		e.drift = compareExprs(d.s.Compare).driftNoTimes
 	}
+	policy := backends.ArchivedSkip
+	if a, ok := d.from.(backends.Archiver); ok {
+		policy = a.ArchivedPolicy()
+	}
 	args := []any{sql.Named("sync", d.s.Name), sql.Named("window", int64(window)), sql.Named("prefix", d.s.Prefix),
-		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never))}
+		sql.Named("copies", int(Copies)), sql.Named("after", int(AfterCopies)), sql.Named("never", int(Never)),
+		sql.Named("policy", policy)}
 	rec := `LEFT JOIN st_objects r ON r.sync = @sync AND r.key = s.key`
+	recorded := e.drift + ` OR ` + e.srcChanged
+	if d.s.Compare == config.CompareChecksum {
+		// Where both sides' md5s are known (listed, recorded for the
+		// same version, or hashed), they decide, whatever the state
+		// recorded (a state made under modtime has no md5s); the record
+		// is the fallback only where one cannot be had (a Google Doc).
+		recorded = `CASE WHEN s.md5 != '' AND d.md5 != '' THEN s.size != d.size OR s.md5 != d.md5 ELSE ` + recorded + ` END`
+	}
 	var copies string
 	if d.refresh {
-		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5,
-				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
+		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
+				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END AS reason, s.archived AS archived, s.restoring AS restoring
 			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL AND s.refused = ''
 			UNION ALL
 			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5,
 				CASE WHEN r.key IS NULL THEN 'destination differs from source'
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
-				     ELSE 'source changed' END
+				     ELSE 'source changed' END, s.archived, s.restoring
 			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
-			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + e.drift + ` OR ` + e.srcChanged + ` END`
+			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END`
 	} else {
-		copies = `SELECT @sync, 'create', s.key, s.size, s.mtime, s.etag, s.md5, 'new'
+		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
+				'new' AS reason, s.archived AS archived, s.restoring AS restoring
 			FROM src s ` + rec + ` WHERE r.key IS NULL AND s.refused = ''
 			UNION ALL
-			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed'
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring
 			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE s.refused = '' AND ` + e.srcChanged
 	}
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
-	if _, err := d.tx.ExecContext(ctx, ins+`SELECT *, @copies FROM (`+copies+`) ORDER BY 3`, args...); err != nil {
+	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	if d.refused.Load() > 0 {
@@ -252,6 +296,20 @@ func (d *differ) diff(ctx context.Context) error {
 			` + rec + ` WHERE r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
+		}
+		if d.s.Compare == config.CompareChecksum {
+			// A recorded pair that matches, whose record lacks an md5
+			// that is now known (hashed above), is recorded again with
+			// it, so that it is not hashed again.
+			q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
+					dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
+				SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5, 'in place; checksums recorded', @copies
+				FROM src s JOIN dst d ON d.key = s.key JOIN st_objects r ON r.sync = @sync AND r.key = s.key
+				WHERE s.refused = '' AND s.archived = '' AND s.md5 != '' AND s.md5 = d.md5 AND s.size = d.size
+				AND (r.src_md5 = '' OR r.dst_md5 = '') ORDER BY s.key`
+			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("diff: %w", err)
+			}
 		}
 	}
 
@@ -305,6 +363,24 @@ func (d *differ) diff(ctx context.Context) error {
 		return err
 	}
 	return d.markInTheWay(ctx)
+}
+
+// archivedCopies selects the actions of the copies the query copies
+// selects: a copy of an archived object (src.archived) becomes, by the
+// source's policy (@policy), an Archived action (apply skips it, or with
+// "fail" counts it failed) or a Restore (apply asks for a restore; one in
+// progress is not asked for again).
+func archivedCopies(copies string) string {
+	return `SELECT sync,
+		CASE WHEN archived = '' THEN kind WHEN @policy = 'restore' AND NOT restoring THEN 'restore' ELSE 'archived' END,
+		key, size, mtime, etag, md5,
+		CASE WHEN archived = '' THEN reason ELSE 'archived: ' || archived || '; ' || CASE
+			WHEN restoring THEN 'restore in progress'
+			WHEN @policy = 'restore' THEN 'apply requests a restore'
+			WHEN @policy = 'fail' THEN 'restore first (archived = "fail": counted as failed)'
+			ELSE 'restore first' END END,
+		CASE WHEN archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END
+		FROM (` + copies + `) ORDER BY key`
 }
 
 // markInTheWay moves to phase BeforeCopies, with the reason InTheWay, the

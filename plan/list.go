@@ -19,6 +19,8 @@ type listRow struct {
 	etag, md5   string
 	inscope     bool
 	refused     string // source rows: why the destination cannot hold the key
+	archived    string // source rows: backends.Object.Archived
+	restoring   bool   // source rows: backends.Object.Restoring
 }
 
 type listBatch struct {
@@ -96,6 +98,9 @@ func (d *differ) listBoth(ctx context.Context) error {
 					return nil
 				}
 				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}
+				if !dst {
+					r.archived, r.restoring = o.Archived, o.Restoring
+				}
 				if refuser != nil && !dst {
 					if err := refuser.RefuseKey(o.Key); err != nil {
 						r.refused = fmt.Sprintf("cannot be written to %s: %v", d.to, err)
@@ -189,7 +194,7 @@ func (d *differ) newWriter(ctx context.Context) (*writer, error) {
 		in    *inserter
 		table string
 		cols  int
-	}{{&w.src, "src", 6}, {&w.dst, "dst", 6}} {
+	}{{&w.src, "src", 8}, {&w.dst, "dst", 6}} {
 		t.in.cols = t.cols
 		t.in.args = make([]any, 0, t.cols*multiRows)
 		var err error
@@ -228,7 +233,7 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 			if b.dst {
 				in.args = append(in.args, r.inscope)
 			} else {
-				in.args = append(in.args, r.refused)
+				in.args = append(in.args, r.refused, r.archived, r.restoring)
 			}
 		}
 		if _, err := st.ExecContext(ctx, in.args...); err != nil {

@@ -44,6 +44,17 @@ const (
 	// so its copy at the destination, if any, is neither deleted nor
 	// forgotten.
 	Skip Kind = "skip"
+	// Archived is a copy of a source object that must be restored before
+	// it can be read (backends.Object.Archived): shown with "!". In phase
+	// Never (archived = "skip", or a restore in progress) apply skips it
+	// and does not count it as a failure, and its key stays a source key
+	// (no delete); in phase Copies (archived = "fail") apply counts it as
+	// failed.
+	Archived Kind = "archived"
+	// Restore is an Archived copy for which apply asks the source to
+	// restore the object (archived = "restore"); a later run copies it.
+	// Shown with "!".
+	Restore Kind = "restore"
 )
 
 // Symbol is the Terraform-style marker for the kind.
@@ -57,7 +68,7 @@ func (k Kind) Symbol() string {
 		return "-"
 	case Adopt:
 		return "="
-	case Skip:
+	case Skip, Archived, Restore:
 		return "!"
 	}
 	return " "
@@ -114,9 +125,9 @@ type Meta struct {
 }
 
 // formatVersion is the plan file schema. 2 added the actions' phase and
-// kept columns, 3 the skip kind; an older file is refused (Open), not
-// misread.
-const formatVersion = 3
+// kept columns, 3 the skip kind, 4 the archived and restore kinds; an older
+// file is refused (Open), not misread.
+const formatVersion = 4
 
 // planAppID marks a SQLite file as a syncer plan ("SYPL").
 const planAppID = 0x5359504c
@@ -474,24 +485,33 @@ type Summary struct {
 	// Skip counts the source keys the destination cannot hold; they are
 	// not changes.
 	Skip int64
+	// Archived counts the archived copies apply skips (phase Never), and
+	// ArchivedFail those it counts as failed (archived = "fail"); neither
+	// are changes. Restore counts the restores apply asks for: changes.
+	Archived, ArchivedFail, Restore int64
 }
 
 // Changes reports whether the plan does anything visible.
-func (s Summary) Changes() bool { return s.Create+s.Update+s.Delete+s.Adopt > 0 }
+func (s Summary) Changes() bool { return s.Create+s.Update+s.Delete+s.Adopt+s.Restore > 0 }
+
+// Shown reports whether the plan has lines to show: changes, or keys that
+// are not copied (Skip, Archived, ArchivedFail).
+func (s Summary) Shown() bool { return s.Changes() || s.Skip+s.Archived+s.ArchivedFail > 0 }
 
 // Summary counts the actions of one sync, or of all when sync is "".
 func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 	var s Summary
-	rows, err := p.db.QueryContext(ctx, `SELECT kind, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
-		WHERE ? = '' OR sync = ? GROUP BY kind`, sync, sync)
+	rows, err := p.db.QueryContext(ctx, `SELECT kind, phase = ?, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
+		WHERE ? = '' OR sync = ? GROUP BY kind, phase = ?`, int(Never), sync, sync, int(Never))
 	if err != nil {
 		return s, fmt.Errorf("plan summary: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var k string
+		var never bool
 		var n, b int64
-		if err := rows.Scan(&k, &n, &b); err != nil {
+		if err := rows.Scan(&k, &never, &n, &b); err != nil {
 			return s, fmt.Errorf("plan summary: %w", err)
 		}
 		switch Kind(k) {
@@ -505,6 +525,14 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 			s.Adopt = n
 		case Skip:
 			s.Skip = n
+		case Archived:
+			if never {
+				s.Archived = n
+			} else {
+				s.ArchivedFail = n
+			}
+		case Restore:
+			s.Restore = n
 		}
 	}
 	return s, rows.Err()
@@ -568,7 +596,7 @@ func (p *Plan) Each(ctx context.Context, sync string, kinds []Kind, fn func(Acti
 // No query is open while fn runs, so fn may take its time.
 func (p *Plan) EachPage(ctx context.Context, sync string, kinds []Kind, fn func([]Action) error) error {
 	if len(kinds) == 0 {
-		kinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip}
+		kinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip, Archived, Restore}
 	}
 	ks := make([]string, len(kinds))
 	for i, k := range kinds {

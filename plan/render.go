@@ -43,10 +43,10 @@ func DisplayKey(key string) string {
 	return key
 }
 
-// Line is the closing line of a plan. Keys that cannot be written are
-// counted only when there are some.
+// Line is the closing line of a plan. Keys that cannot be written, and
+// archived objects, are counted only when there are some.
 func (s Summary) Line() string {
-	if !s.Changes() && s.Skip == 0 {
+	if !s.Shown() {
 		return "No changes."
 	}
 	skips := ""
@@ -56,12 +56,21 @@ func (s Summary) Line() string {
 	if s.Skip > 0 {
 		skips += fmt.Sprintf(", %d cannot be written", s.Skip)
 	}
+	if s.Restore > 0 {
+		skips += fmt.Sprintf(", %d to restore", s.Restore)
+	}
+	if s.Archived > 0 {
+		skips += fmt.Sprintf(", %d archived, skipped", s.Archived)
+	}
+	if s.ArchivedFail > 0 {
+		skips += fmt.Sprintf(", %d archived, failing", s.ArchivedFail)
+	}
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
 		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
 }
 
 // shown are the kinds a plan shows, one line each.
-var shown = []Kind{Create, Update, Delete, Adopt, Skip}
+var shown = []Kind{Create, Update, Delete, Adopt, Skip, Archived, Restore}
 
 // WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
 // key (`!` for one that cannot be written), at most limit lines per sync (0:
@@ -74,11 +83,13 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 	switch {
 	case sum.Changes():
 		fmt.Fprintln(w, "syncer will perform the following actions:")
-	case sum.Skip == 0:
+	case !sum.Shown():
 		_, err := fmt.Fprintln(w, "No changes. The destinations match the configuration.")
 		return err
-	default:
+	case sum.Archived+sum.ArchivedFail == 0:
 		fmt.Fprintln(w, "No changes, but some source keys cannot be written to their destination:")
+	default:
+		fmt.Fprintln(w, "No changes, but some source objects cannot be copied:")
 	}
 	syncs, err := p.Syncs(ctx)
 	if err != nil {
@@ -89,7 +100,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		if err != nil {
 			return err
 		}
-		if !ss.Changes() && ss.Skip == 0 {
+		if !ss.Shown() {
 			continue
 		}
 		fmt.Fprintln(w)
@@ -116,7 +127,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				line += fmt.Sprintf(" (%s)", size)
 			case Update:
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
-			case Adopt, Skip:
+			case Adopt, Skip, Archived, Restore:
 				line += fmt.Sprintf(" (%s)", a.Reason)
 			}
 			_, err := fmt.Fprintln(w, line)
@@ -125,7 +136,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		if err != nil && err != errStop {
 			return err
 		}
-		if rest := ss.Create + ss.Update + ss.Delete + ss.Adopt + ss.Skip - int64(lines); rest > 0 {
+		if rest := ss.Create + ss.Update + ss.Delete + ss.Adopt + ss.Skip + ss.Archived + ss.ArchivedFail + ss.Restore - int64(lines); rest > 0 {
 			fmt.Fprintf(w, "  ... and %d more\n", rest)
 		}
 	}
@@ -147,13 +158,17 @@ type jsonChange struct {
 }
 
 type jsonSummary struct {
-	Type    string `json:"type"` // "change_summary"
-	Create  int64  `json:"create"`
-	Update  int64  `json:"update"`
-	Delete  int64  `json:"delete"`
-	Bytes   int64  `json:"bytes"`
-	Skip    int64  `json:"skip"`
-	Message string `json:"message"`
+	Type   string `json:"type"` // "change_summary"
+	Create int64  `json:"create"`
+	Update int64  `json:"update"`
+	Delete int64  `json:"delete"`
+	Bytes  int64  `json:"bytes"`
+	Skip   int64  `json:"skip"`
+	// Archived objects not copied (skipped, or failing with archived =
+	// "fail"), and restores apply asks for.
+	Archived int64  `json:"archived"`
+	Restore  int64  `json:"restore"`
+	Message  string `json:"message"`
 }
 
 // WriteJSON writes one JSON object per line: every planned change, then a
@@ -170,5 +185,6 @@ func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip, Message: sum.Line()})
+	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip,
+		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Message: sum.Line()})
 }

@@ -70,6 +70,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if srcObj.Size < 0 || srcObj.ETag == "" {
 		srcObj.Size, srcObj.ETag = aws.ToInt64(head.ContentLength), unquote(aws.ToString(head.ETag))
 	}
+	if class, _ := headArchive(head); class != "" {
+		return backends.Object{}, fmt.Errorf("copy from %s: key %q: %w (%s)", s, srcKey, backends.ErrArchived, class)
+	}
 	meta := headFields(head).metadata()
 	// What the destination gets: the source's fields, its LastModified as
 	// x-amz-meta-mtime when it has none, and the sync's edits.
@@ -235,6 +238,9 @@ func escapeKey(k string) string {
 func (b *Backend) wrapCopy(ctx context.Context, s *Backend, key, srcKey string, err error) error {
 	code := errorCode(err)
 	st := httpStatus(err)
+	if ctx.Err() == nil && isArchivedErr(err) {
+		return s.archivedErr("copy from", srcKey, err)
+	}
 	if ctx.Err() == nil && (code == "NoSuchBucket" || code == "AccessDenied" || st == http.StatusForbidden) {
 		return &backends.PermanentError{
 			Msg: fmt.Sprintf("copy %s: key %q: server-side copy from bucket %q (key %q) failed (%s): the destination's endpoint or credentials cannot reach the source bucket; use server_side_copy = \"auto\" or \"never\" to stream instead",

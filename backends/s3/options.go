@@ -79,6 +79,15 @@ type Options struct {
 	UploadConcurrency int
 	// ServerSideCopy is "auto" (default), "always" or "never".
 	ServerSideCopy string
+	// Archived is what syncs from this backend do with archived objects
+	// (GLACIER, DEEP_ARCHIVE): "skip" (default), "fail" or "restore"
+	// (backends.Archived*).
+	Archived string
+	// RestoreDays is how long a restored copy stays readable (default 1);
+	// RestoreTier is "Standard" (default), "Bulk" or "Expedited". Both
+	// only with Archived "restore".
+	RestoreDays int
+	RestoreTier string
 	// InsecureSkipVerify turns TLS certificate verification off.
 	InsecureSkipVerify bool
 	// Logger gets a line for each key List skips because it cannot be a
@@ -138,6 +147,9 @@ func (o *Options) Attrs() []backends.Attr {
 		{Name: "upload_cutoff", Kind: backends.AttrSize, Ptr: &o.UploadCutoff},
 		{Name: "upload_concurrency", Kind: backends.AttrInt, Ptr: &o.UploadConcurrency, Min: 1, Tuning: true},
 		{Name: "server_side_copy", Kind: backends.AttrString, Ptr: &o.ServerSideCopy},
+		{Name: "archived", Kind: backends.AttrString, Ptr: &o.Archived},
+		{Name: "restore_days", Kind: backends.AttrInt, Ptr: &o.RestoreDays, Min: 1, Tuning: true},
+		{Name: "restore_tier", Kind: backends.AttrString, Ptr: &o.RestoreTier, Tuning: true},
 		{Name: "insecure_skip_verify", Kind: backends.AttrBool, Ptr: &o.InsecureSkipVerify},
 	}
 }
@@ -223,7 +235,42 @@ func (o *Options) Validate() error {
 	default:
 		p.Add(backends.Invalid("server_side_copy", `server_side_copy must be "auto", "always" or "never"; got %q.`, o.ServerSideCopy))
 	}
+	o.validateArchived(&p)
 	return p.Err()
+}
+
+// Restore tiers (restore_tier) and the bound of restore_days.
+var restoreTiers = []string{"Standard", "Bulk", "Expedited"}
+
+const MaxRestoreDays = 30000
+
+// validateArchived fills in and checks archived, restore_days and
+// restore_tier.
+func (o *Options) validateArchived(p *backends.Problems) {
+	switch o.Archived {
+	case "":
+		o.Archived = backends.ArchivedSkip
+	case backends.ArchivedSkip, backends.ArchivedFail, backends.ArchivedRestore:
+	default:
+		p.Add(backends.Invalid("archived", `archived must be "skip", "fail" or "restore"; got %q.`, o.Archived))
+	}
+	restore := o.Archived == backends.ArchivedRestore
+	switch {
+	case o.RestoreDays != 0 && !restore:
+		p.Add(&backends.AttrError{Attr: "restore_days", Summary: "restore_days without restore", Detail: `restore_days is only used with archived = "restore".`})
+	case o.RestoreDays < 0 || o.RestoreDays > MaxRestoreDays:
+		p.Add(backends.Invalid("restore_days", "restore_days must be between 1 and %d; got %d.", MaxRestoreDays, o.RestoreDays))
+	case o.RestoreDays == 0 && restore:
+		o.RestoreDays = 1
+	}
+	switch {
+	case o.RestoreTier != "" && !restore:
+		p.Add(&backends.AttrError{Attr: "restore_tier", Summary: "restore_tier without restore", Detail: `restore_tier is only used with archived = "restore".`})
+	case o.RestoreTier != "" && !slices.Contains(restoreTiers, o.RestoreTier):
+		p.Add(backends.Invalid("restore_tier", `restore_tier must be "Standard", "Bulk" or "Expedited"; got %q.`, o.RestoreTier))
+	case o.RestoreTier == "" && restore:
+		o.RestoreTier = "Standard"
+	}
 }
 
 // checkPrefix checks a prefix without its trailing slash; the error

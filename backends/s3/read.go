@@ -28,6 +28,12 @@ import (
 // listing of the bucket, is an error, never a short listing. ETags are
 // unquoted; Hashes[MD5] is the ETag when it is a plain MD5 (not a multipart
 // "-N" tag, and the backend does not write with SSE-KMS).
+//
+// Objects in GLACIER or DEEP_ARCHIVE have Archived set to their class
+// unless a restored copy is readable; Restoring, while a restore runs. The
+// listing asks for each object's RestoreStatus (OptionalObjectAttributes);
+// a store that refuses to be asked is listed without, and its archived
+// objects get a HeadObject each.
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
 	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) || strings.HasPrefix(prefix, "/") {
 		return fmt.Errorf("list %s: invalid list prefix %q", b, prefix)
@@ -35,19 +41,43 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if err := ctx.Err(); err != nil {
 		return b.wrap(ctx, "list", "", err)
 	}
+	if !b.noListAttrs.Load() {
+		err := b.list(ctx, prefix, true, fn)
+		if !errors.Is(err, errAttrsRefused) {
+			return err
+		}
+		b.noListAttrs.Store(true)
+		b.log.Info("S3: the store refuses ListObjectsV2's OptionalObjectAttributes; restores of archived objects are read with HeadObject", "backend", b.String())
+	}
+	return b.list(ctx, prefix, false, fn)
+}
+
+// errAttrsRefused: the first ListObjectsV2 page was refused, as a request
+// the store does not know (400 or 501), while it asked for RestoreStatus.
+var errAttrsRefused = errors.New("OptionalObjectAttributes refused")
+
+func (b *Backend) list(ctx context.Context, prefix string, attrs bool, fn func(backends.Object) error) error {
 	in := &s3.ListObjectsV2Input{
 		Bucket:       aws.String(b.bucket),
 		Prefix:       aws.String(b.root + prefix),
 		MaxKeys:      aws.Int32(listPage),
 		EncodingType: types.EncodingTypeUrl,
 	}
+	if attrs {
+		in.OptionalObjectAttributes = []types.OptionalObjectAttributes{types.OptionalObjectAttributesRestoreStatus}
+	}
 	// Not the SDK's paginator: it ends quietly when a truncated page has no
 	// new continuation token, and a listing cut short must never pass for
 	// a whole one (the plan would delete the copies of what it missed).
+	first := true
 	for page, err := range b.listPages(ctx, in) {
 		if err != nil {
+			if st := httpStatus(err); first && attrs && ctx.Err() == nil && (st == http.StatusBadRequest || st == http.StatusNotImplemented) {
+				return errAttrsRefused
+			}
 			return err
 		}
+		first = false
 		decode := page.EncodingType == types.EncodingTypeUrl
 		for _, o := range page.Contents {
 			if err := ctx.Err(); err != nil {
@@ -79,6 +109,14 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 				ETag:    unquote(aws.ToString(o.ETag)),
 			}
 			obj.Hashes = b.md5Hashes(obj.ETag, b.sse)
+			obj.Archived, obj.Restoring = listedArchive(string(o.StorageClass), o.RestoreStatus)
+			if obj.Archived != "" && !attrs {
+				out, err := b.head(ctx, "list", rel, k, "")
+				if err != nil {
+					return err
+				}
+				obj.Archived, obj.Restoring = headArchive(out)
+			}
 			if err := fn(obj); err != nil {
 				return err
 			}
@@ -202,13 +240,15 @@ func (b *Backend) Stat(ctx context.Context, key string) (backends.Object, error)
 		return backends.Object{}, b.wrap(ctx, "stat", key, err)
 	}
 	etag := unquote(aws.ToString(out.ETag))
-	return backends.Object{
+	obj := backends.Object{
 		Key:     key,
 		Size:    aws.ToInt64(out.ContentLength),
 		ModTime: aws.ToTime(out.LastModified),
 		ETag:    etag,
 		Hashes:  b.md5Hashes(etag, string(out.ServerSideEncryption)),
-	}, nil
+	}
+	obj.Archived, obj.Restoring = headArchive(out)
+	return obj, nil
 }
 
 // SourceModTime returns the modification time Put recorded for key in its
@@ -356,6 +396,8 @@ func (g *getter) get(ctx context.Context, pos, end int64) (io.ReadCloser, int64,
 			return nil, 0, b.notFound("open", g.key)
 		case errorCode(err) == "PreconditionFailed" || httpStatus(err) == http.StatusPreconditionFailed:
 			return nil, 0, backends.SourceChanged("read", b, g.key, "its ETag is no longer "+g.etag)
+		case isArchivedErr(err):
+			return nil, 0, b.archivedErr("open", g.key, err)
 		}
 		return nil, 0, b.wrap(ctx, "open", g.key, err)
 	}

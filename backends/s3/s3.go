@@ -45,6 +45,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -126,6 +127,13 @@ type Backend struct {
 	log          *slog.Logger
 
 	bufPool sync.Pool // *[]byte of partSize
+
+	archived    string // backends.Archived*
+	restoreDays int
+	restoreTier string
+	// noListAttrs is set once the store refused ListObjectsV2's
+	// OptionalObjectAttributes (then restores show only in HeadObject).
+	noListAttrs atomic.Bool
 }
 
 var (
@@ -135,6 +143,7 @@ var (
 	_ backends.ServerSideCopier = (*Backend)(nil)
 	_ backends.BatchDeleter     = (*Backend)(nil)
 	_ backends.UploadAborter    = (*Backend)(nil)
+	_ backends.Archiver         = (*Backend)(nil)
 )
 
 // credIdentity says which credentials a backend uses, for CanCopyFrom.
@@ -182,6 +191,9 @@ func newBackend(opts *Options) (*Backend, error) {
 		copyCutoff:   opts.CopyCutoff,
 		copyPartSize: opts.CopyPartSize,
 		ssc:          opts.ServerSideCopy,
+		archived:     opts.Archived,
+		restoreDays:  opts.RestoreDays,
+		restoreTier:  opts.RestoreTier,
 		maxAttempts:  opts.MaxAttempts,
 		https:        true,
 		log:          opts.Logger,

@@ -15,14 +15,16 @@ import (
 // It honours If-Match on GetObject, which gofakes3 ignores.
 type Fake struct {
 	Server
-	srv *httptest.Server
+	srv  *httptest.Server
+	arch *archive
 }
 
 // NewFake starts a fake S3 server on 127.0.0.1.
 func NewFake() *Fake {
 	faker := gofakes3.New(s3mem.New())
-	srv := httptest.NewServer(ifMatch(faker.Server()))
-	return &Fake{Server: Server{Endpoint: srv.URL, AccessKey: "fakekey", SecretKey: "fakesecret"}, srv: srv}
+	arch := &archive{objs: map[string]*archivedObj{}}
+	srv := httptest.NewServer(arch.wrap(ifMatch(faker.Server())))
+	return &Fake{Server: Server{Endpoint: srv.URL, AccessKey: "fakekey", SecretKey: "fakesecret"}, srv: srv, arch: arch}
 }
 
 // ifMatch answers a GetObject whose If-Match names another ETag than the

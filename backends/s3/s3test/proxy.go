@@ -171,6 +171,8 @@ func Op(r *http.Request) string {
 		return "ListMultipartUploads"
 	case m == http.MethodPost && has("delete"):
 		return "DeleteObjects"
+	case m == http.MethodPost && has("restore"):
+		return "RestoreObject"
 	case key == "":
 		switch m {
 		case http.MethodPut:
