@@ -18,6 +18,9 @@ func hashConfig(c *Config) string {
 		Include, Exclude       []string
 		Delete                 DeletePolicy
 		Compare                CompareMode
+		Filters                Filters
+		DeleteExcluded         bool
+		Immutable              bool
 	}
 	view := struct {
 		Version  int
@@ -32,7 +35,7 @@ func hashConfig(c *Config) string {
 		view.Backends = append(view.Backends, backend{b.Type, b.Name, settings(b)})
 	}
 	for _, s := range c.Syncs {
-		view.Syncs = append(view.Syncs, sync{s.Name, s.From.Addr(), s.To.Addr(), s.Prefix, s.Include, s.Exclude, s.Delete, s.Compare})
+		view.Syncs = append(view.Syncs, sync{s.Name, s.From.Addr(), s.To.Addr(), s.Prefix, s.Include, s.Exclude, s.Delete, s.Compare, s.Filters, s.DeleteExcluded, s.Immutable})
 	}
 	b, err := json.Marshal(view)
 	if err != nil {

@@ -240,7 +240,7 @@ func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, 
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", s.Name, err)
 		}
-		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log, now: p.Meta.Created}
 		if err := d.run(ctx); err != nil {
 			// The diff reads the state's views: their errors may say
 			// that the state is damaged, which the state explains.
@@ -465,6 +465,9 @@ type Summary struct {
 	// Skip counts the source keys the destination cannot hold; they are
 	// not changes.
 	Skip int64
+	// Excluded counts the source objects the sync's filters left out; not
+	// changes.
+	Excluded int64
 }
 
 // Changes reports whether the plan does anything visible.
@@ -498,7 +501,17 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 			s.Skip = n
 		}
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("plan summary: %w", err)
+	}
+	// Plans saved before filters counted exclusions have no such rows: 0.
+	err = p.db.QueryRowContext(ctx, `SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta
+		WHERE CASE WHEN ? = '' THEN substr(key, 1, length(?)) = ? ELSE key = ? || ? END`,
+		sync, excludedMetaKey, excludedMetaKey, excludedMetaKey, sync).Scan(&s.Excluded)
+	if err != nil {
+		return s, fmt.Errorf("plan summary: %w", err)
+	}
+	return s, nil
 }
 
 // Summary counts all actions.

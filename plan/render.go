@@ -56,6 +56,9 @@ func (s Summary) Line() string {
 	if s.Skip > 0 {
 		skips += fmt.Sprintf(", %d cannot be written", s.Skip)
 	}
+	if s.Excluded > 0 {
+		skips += fmt.Sprintf(", %s excluded by filters", Count(s.Excluded))
+	}
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
 		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
 }
@@ -75,7 +78,11 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 	case sum.Changes():
 		fmt.Fprintln(w, "syncer will perform the following actions:")
 	case sum.Skip == 0:
-		_, err := fmt.Fprintln(w, "No changes. The destinations match the configuration.")
+		excl := ""
+		if sum.Excluded > 0 {
+			excl = fmt.Sprintf(" (%s excluded by filters)", Count(sum.Excluded))
+		}
+		_, err := fmt.Fprintf(w, "No changes. The destinations match the configuration%s.\n", excl)
 		return err
 	default:
 		fmt.Fprintln(w, "No changes, but some source keys cannot be written to their destination:")
@@ -153,6 +160,7 @@ type jsonSummary struct {
 	Delete  int64  `json:"delete"`
 	Bytes   int64  `json:"bytes"`
 	Skip    int64  `json:"skip"`
+	Excl    int64  `json:"excluded"` // source objects left out by filters
 	Message string `json:"message"`
 }
 
@@ -170,5 +178,23 @@ func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip, Message: sum.Line()})
+	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip, Excl: sum.Excluded, Message: sum.Line()})
+}
+
+// Count renders n with thousands separators: "1,204".
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
