@@ -95,6 +95,11 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		stop, cancel = context.WithDeadlineCause(stop, deadline, ErrDuration)
 		defer cancel()
 	}
+	var stopXfer context.CancelCauseFunc
+	if cfg.Limits.MaxTransfer > 0 {
+		stop, stopXfer = context.WithCancelCause(stop)
+		defer stopXfer(nil)
+	}
 	stats, err := p.CopyStats(ctx, "")
 	if err != nil {
 		return Result{}, err
@@ -131,6 +136,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
 		rec:  newRecorder(st, log),
 	}
+	e.stopXfer, e.start = stopXfer, start
 	runErr := e.run(ctx)
 	e.prog.finish()
 	recErr := e.rec.close()
@@ -144,6 +150,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		res.StopReason = "interrupted"
 		if errors.Is(context.Cause(stop), ErrDuration) {
 			res.StopReason = "duration limit reached"
+		}
+		if errors.Is(context.Cause(stop), ErrMaxTransfer) {
+			res.StopReason = "transfer limit reached"
 		}
 	}
 	status := "complete"
@@ -171,6 +180,10 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 // ErrDuration is the cause of a stop at limits.duration's deadline.
 var ErrDuration = errors.New("limits.duration reached")
 
+// ErrMaxTransfer is the cause of a stop once limits.max_transfer bytes
+// were written.
+var ErrMaxTransfer = errors.New("limits.max_transfer reached")
+
 type executor struct {
 	cfg     *config.Config
 	st      *state.Store
@@ -186,6 +199,9 @@ type executor struct {
 	created, updated, deleted, failed, bytes atomic.Int64
 	// cut is set when Stop or an abort left planned work undone.
 	cut atomic.Bool
+	// stopXfer stops the run at limits.max_transfer; nil without one.
+	stopXfer context.CancelCauseFunc
+	start    time.Time // the run's start, which names its backups
 }
 
 // errStopped ends dispatch when Stop fires.
@@ -364,6 +380,10 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 			j.e.created.Add(1)
 		default:
 			j.e.updated.Add(1)
+		}
+		if limit := j.e.cfg.Limits.MaxTransfer; err == nil && limit > 0 && j.e.bytes.Load() >= limit {
+			// Objects in flight finish; no new one starts.
+			j.e.stopXfer(ErrMaxTransfer)
 		}
 	case plan.Delete:
 		j.delete(ctx, a.Key)
