@@ -371,7 +371,10 @@ func (e *executor) phase(ctx context.Context, j *job, ph plan.Phase) error {
 func (j *job) do(ctx context.Context, a plan.Action) {
 	switch a.Kind {
 	case plan.Create, plan.Update:
-		err := j.copy(ctx, a)
+		err := j.guard(ctx, a)
+		if err == nil {
+			err = j.copy(ctx, a)
+		}
 		j.e.prog.addObject()
 		switch {
 		case err != nil:
