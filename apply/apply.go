@@ -53,6 +53,9 @@ type Result struct {
 	// Skipped counts the plan's keys that the destination cannot hold
 	// (plan.Skip): never tried, not failures.
 	Skipped int64
+	// BackedUp counts the destination objects saved to a backup place
+	// before they were overwritten or deleted.
+	BackedUp int64
 }
 
 // perWorkerBuffer is what one streamed transfer holds at least (the local
@@ -143,7 +146,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
-		Failed: e.failed.Load(), Skipped: sum.Skip, Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+		Failed: e.failed.Load(), Skipped: sum.Skip, BackedUp: e.backedUp.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
 	}
 	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true
@@ -202,6 +205,7 @@ type executor struct {
 	// stopXfer stops the run at limits.max_transfer; nil without one.
 	stopXfer context.CancelCauseFunc
 	start    time.Time // the run's start, which names its backups
+	backedUp atomic.Int64
 }
 
 // errStopped ends dispatch when Stop fires.
@@ -232,6 +236,7 @@ type job struct {
 	s        *config.Sync
 	from, to backends.Backend
 	how      transfer
+	bak      backends.Backend // the sync's backup place; nil: none
 }
 
 // newJob opens sync name's backends and chooses its transfer. When the sync
@@ -256,6 +261,11 @@ func (e *executor) newJob(ctx context.Context, name string) (*job, error) {
 		return nil, err
 	}
 	j := &job{e: e, s: s, from: from, to: to}
+	if s.Backup != nil {
+		if j.bak, err = e.open(s.Backup.To); err != nil {
+			return nil, fmt.Errorf("sync %q: backup: %w", name, err)
+		}
+	}
 	how, line := j.chooseTransfer()
 	j.how = how
 	if copies.Count > 0 {
@@ -301,7 +311,7 @@ func (e *executor) runSync(ctx context.Context, j *job) error {
 		return nil
 	}
 	var err error
-	if bd, ok := j.to.(backends.BatchDeleter); ok {
+	if bd, ok := j.to.(backends.BatchDeleter); ok && j.bak == nil {
 		err = e.deleteBatches(ctx, j, bd)
 	} else {
 		err = e.phase(ctx, j, plan.AfterCopies)
@@ -389,6 +399,11 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 			j.e.stopXfer(ErrMaxTransfer)
 		}
 	case plan.Delete:
+		if err := j.backup(ctx, a.Key); err != nil {
+			j.e.prog.addObject()
+			j.failed(ctx, a.Kind, a.Key, err)
+			return
+		}
 		j.delete(ctx, a.Key)
 	case plan.Forget:
 		j.forget(a.Key)

@@ -101,9 +101,11 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		}
 		fmt.Fprintln(w)
 		header := fmt.Sprintf("sync %q", name)
+		backup := false // the sync saves what it overwrites or deletes
 		if cfg != nil {
 			if i := slices.IndexFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name }); i >= 0 {
 				header += fmt.Sprintf(": %s -> %s", cfg.Syncs[i].From.Addr(), cfg.Syncs[i].To.Addr())
+				backup = cfg.Syncs[i].Backup != nil && !cfg.Syncs[i].Immutable
 			}
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
@@ -125,6 +127,9 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
 			case Adopt, Skip:
 				line += fmt.Sprintf(" (%s)", a.Reason)
+			}
+			if backup && (a.Kind == Update || a.Kind == Delete) {
+				line += " (backup first)"
 			}
 			_, err := fmt.Fprintln(w, line)
 			return err
