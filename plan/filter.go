@@ -119,20 +119,39 @@ func (d *differ) loadFilesFrom(ctx context.Context) error {
 	if path == "" {
 		return nil
 	}
-	ins, err := d.tx.PrepareContext(ctx, `INSERT OR IGNORE INTO ff (key) VALUES (?)`)
+	// Keys go in multiRows per statement: one cgo call per key would cost
+	// more than the keys themselves.
+	many, err := d.tx.PrepareContext(ctx, `INSERT OR IGNORE INTO ff (key) VALUES `+strings.TrimSuffix(strings.Repeat("(?),", multiRows), ","))
 	if err != nil {
 		return fmt.Errorf("files_from: %w", err)
 	}
-	defer ins.Close()
+	defer many.Close()
+	one, err := d.tx.PrepareContext(ctx, `INSERT OR IGNORE INTO ff (key) VALUES (?)`)
+	if err != nil {
+		return fmt.Errorf("files_from: %w", err)
+	}
+	defer one.Close()
+	batch := make([]any, 0, multiRows)
 	var bad error
 	_, err = config.FilesFromKeys(path, d.s.Prefix, func(key string) error {
-		_, err := ins.ExecContext(ctx, key)
+		batch = append(batch, key)
+		if len(batch) < multiRows {
+			return nil
+		}
+		_, err := many.ExecContext(ctx, batch...)
+		batch = batch[:0]
 		return err
 	}, func(line, _ int, msg string) {
 		if bad == nil {
 			bad = fmt.Errorf("files_from %s line %d: %s", path, line, msg)
 		}
 	})
+	for _, k := range batch {
+		if err != nil {
+			break
+		}
+		_, err = one.ExecContext(ctx, k)
+	}
 	if err == nil {
 		err = bad
 	}
