@@ -40,6 +40,7 @@ func (c *cli) apply(args []string) int {
 	fs.BoolVar(&af.json, "json", false, "print the plan and the result as JSON lines")
 	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
+	fs.Var(&af.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
 	if !c.parse(fs, args, 1) {
 		return exitError
 	}
@@ -51,6 +52,7 @@ func (c *cli) apply(args []string) int {
 	if !ok {
 		return exitError
 	}
+	af.maxDelete.override(&cfg.Limits)
 	// Without a way to ask, refuse before the state is locked or
 	// anything is listed.
 	if planFile == "" && !af.autoApprove && !c.stdinIsTerminal() {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,6 +22,36 @@ type planFlags struct {
 	detailed    bool
 	refresh     bool
 	lockTimeout time.Duration
+	maxDelete   maxDeleteFlag
+}
+
+// maxDeleteFlag is -max-delete N: limits.max_delete for this run only.
+type maxDeleteFlag struct {
+	n   int
+	set bool
+}
+
+func (f *maxDeleteFlag) String() string {
+	if !f.set {
+		return ""
+	}
+	return strconv.Itoa(f.n)
+}
+
+func (f *maxDeleteFlag) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return fmt.Errorf("want a whole number of 0 or more, got %q", s)
+	}
+	f.n, f.set = n, true
+	return nil
+}
+
+// override puts the flag's value, when given, in place of limits.max_delete.
+func (f *maxDeleteFlag) override(l *config.Limits) {
+	if f.set {
+		l.MaxDelete = f.n
+	}
 }
 
 func (c *cli) plan(args []string) int {
@@ -32,6 +63,7 @@ func (c *cli) plan(args []string) int {
 	fs.BoolVar(&pf.detailed, "detailed-exitcode", false, "exit 0 with no changes, 1 on error, 2 with changes")
 	fs.BoolVar(&pf.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&pf.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
+	fs.Var(&pf.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
@@ -42,6 +74,7 @@ func (c *cli) plan(args []string) int {
 	if !ok {
 		return exitError
 	}
+	pf.maxDelete.override(&cfg.Limits)
 	c.setMemoryLimit(cfg.Limits.Memory)
 	stop, _, done := c.signals(0, c.deadline(cfg.Limits))
 	defer done()

@@ -58,6 +58,9 @@ type Result struct {
 	// Restoring counts those whose restore is pending (asked for by this
 	// run or before). See archive.go.
 	Archived, Restoring int64
+	// BackedUp counts the destination objects saved to a backup place
+	// before they were overwritten or deleted.
+	BackedUp int64
 }
 
 // perWorkerBuffer is what one streamed transfer holds at least (the local
@@ -100,6 +103,11 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		stop, cancel = context.WithDeadlineCause(stop, deadline, ErrDuration)
 		defer cancel()
 	}
+	var stopXfer context.CancelCauseFunc
+	if cfg.Limits.MaxTransfer > 0 {
+		stop, stopXfer = context.WithCancelCause(stop)
+		defer stopXfer(nil)
+	}
 	stats, err := p.CopyStats(ctx, "")
 	if err != nil {
 		return Result{}, err
@@ -136,13 +144,14 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
 		rec:  newRecorder(st, log),
 	}
+	e.stopXfer, e.start = stopXfer, start
 	runErr := e.run(ctx)
 	e.prog.finish()
 	recErr := e.rec.close()
 
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
-		Failed: e.failed.Load(), Skipped: sum.Skip, Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+		Failed: e.failed.Load(), Skipped: sum.Skip, BackedUp: e.backedUp.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
 		Archived: e.archived.Load(), Restoring: e.restoring.Load(),
 	}
 	if e.cut.Load() || ctx.Err() != nil {
@@ -150,6 +159,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		res.StopReason = "interrupted"
 		if errors.Is(context.Cause(stop), ErrDuration) {
 			res.StopReason = "duration limit reached"
+		}
+		if errors.Is(context.Cause(stop), ErrMaxTransfer) {
+			res.StopReason = "transfer limit reached"
 		}
 	}
 	status := "complete"
@@ -177,6 +189,10 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 // ErrDuration is the cause of a stop at limits.duration's deadline.
 var ErrDuration = errors.New("limits.duration reached")
 
+// ErrMaxTransfer is the cause of a stop once limits.max_transfer bytes
+// were written.
+var ErrMaxTransfer = errors.New("limits.max_transfer reached")
+
 type executor struct {
 	cfg     *config.Config
 	st      *state.Store
@@ -193,6 +209,10 @@ type executor struct {
 	archived, restoring                      atomic.Int64
 	// cut is set when Stop or an abort left planned work undone.
 	cut atomic.Bool
+	// stopXfer stops the run at limits.max_transfer; nil without one.
+	stopXfer context.CancelCauseFunc
+	start    time.Time // the run's start, which names its backups
+	backedUp atomic.Int64
 }
 
 // errStopped ends dispatch when Stop fires.
@@ -223,6 +243,7 @@ type job struct {
 	s        *config.Sync
 	from, to backends.Backend
 	how      transfer
+	bak      backends.Backend // the sync's backup place; nil: none
 }
 
 // newJob opens sync name's backends and chooses its transfer. When the sync
@@ -247,6 +268,11 @@ func (e *executor) newJob(ctx context.Context, name string) (*job, error) {
 		return nil, err
 	}
 	j := &job{e: e, s: s, from: from, to: to}
+	if s.Backup != nil {
+		if j.bak, err = e.open(s.Backup.To); err != nil {
+			return nil, fmt.Errorf("sync %q: backup: %w", name, err)
+		}
+	}
 	how, line := j.chooseTransfer()
 	j.how = how
 	if copies.Count > 0 {
@@ -295,7 +321,7 @@ func (e *executor) runSync(ctx context.Context, j *job) error {
 		return nil
 	}
 	var err error
-	if bd, ok := j.to.(backends.BatchDeleter); ok {
+	if bd, ok := j.to.(backends.BatchDeleter); ok && j.bak == nil {
 		err = e.deleteBatches(ctx, j, bd)
 	} else {
 		err = e.phase(ctx, j, plan.AfterCopies)
@@ -365,7 +391,10 @@ func (e *executor) phase(ctx context.Context, j *job, ph plan.Phase) error {
 func (j *job) do(ctx context.Context, a plan.Action) {
 	switch a.Kind {
 	case plan.Create, plan.Update:
-		err := j.copy(ctx, a)
+		err := j.guard(ctx, a)
+		if err == nil {
+			err = j.copy(ctx, a)
+		}
 		j.e.prog.addObject()
 		switch {
 		case errors.Is(err, backends.ErrArchived) && ctx.Err() == nil:
@@ -377,7 +406,16 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 		default:
 			j.e.updated.Add(1)
 		}
+		if limit := j.e.cfg.Limits.MaxTransfer; err == nil && limit > 0 && j.e.bytes.Load() >= limit {
+			// Objects in flight finish; no new one starts.
+			j.e.stopXfer(ErrMaxTransfer)
+		}
 	case plan.Delete:
+		if err := j.backup(ctx, a.Key); err != nil {
+			j.e.prog.addObject()
+			j.failed(ctx, a.Kind, a.Key, err)
+			return
+		}
 		j.delete(ctx, a.Key)
 	case plan.Forget:
 		j.forget(a.Key)

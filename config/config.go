@@ -73,6 +73,9 @@ type Limits struct {
 	// RequestsPerSecond paces API calls per remote account (Google Drive);
 	// 0 = unlimited.
 	RequestsPerSecond float64
+	// MaxTransfer stops apply from taking new objects once this many bytes
+	// were written; 0 = no limit.
+	MaxTransfer int64
 }
 
 // Backend is one `backend "TYPE" "NAME"` block.
@@ -118,6 +121,16 @@ type Sync struct {
 	// Metadata is what the sync sets or drops on what it writes; nil: none.
 	// Not part of Hash: a plan does not diff metadata.
 	Metadata *backends.MetaEdit
+	Filters  // min/max size and age, files_from (filters.go)
+	// DeleteExcluded makes a deleting policy delete, at the destination,
+	// what the filters leave out too.
+	DeleteExcluded bool
+	// Immutable: objects at the destination are never overwritten or
+	// deleted; a changed source fails its object.
+	Immutable bool
+	// Backup, when set, receives each destination object's current version
+	// before apply overwrites or deletes it; nil: none.
+	Backup *Backup
 }
 
 // Match reports whether key passes the sync's prefix, include and exclude

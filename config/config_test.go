@@ -114,7 +114,7 @@ func TestFullExample(t *testing.T) {
 	}
 	s.DeclRange = hcl.Range{}
 	want := Sync{Name: "docs", From: src, To: dst, Prefix: "", Include: []string{"**/*.md"}, Exclude: []string{"tmp/**"},
-		Delete: DeleteManaged, Compare: CompareChecksum}
+		Delete: DeleteManaged, Compare: CompareChecksum, Filters: Filters{MaxSize: -1}}
 	if !reflect.DeepEqual(s, want) {
 		t.Errorf("sync = %+v\nwant %+v", s, want)
 	}

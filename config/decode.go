@@ -51,6 +51,7 @@ type limitsBlock struct {
 	MaxDelete  hcl.Expression `hcl:"max_delete,optional"`
 	Duration   hcl.Expression `hcl:"duration,optional"`
 	RPS        hcl.Expression `hcl:"requests_per_second,optional"`
+	MaxXfer    hcl.Expression `hcl:"max_transfer,optional"`
 	DefRange   hcl.Range      `hcl:",def_range"`
 }
 
@@ -74,6 +75,14 @@ type syncBlock struct {
 	Delete    hcl.Expression   `hcl:"delete,optional"`
 	Compare   hcl.Expression   `hcl:"compare,optional"`
 	Metadata  []*metadataBlock `hcl:"metadata,block"`
+	MinSize   hcl.Expression   `hcl:"min_size,optional"`
+	MaxSize   hcl.Expression   `hcl:"max_size,optional"`
+	MinAge    hcl.Expression   `hcl:"min_age,optional"`
+	MaxAge    hcl.Expression   `hcl:"max_age,optional"`
+	FilesFrom hcl.Expression   `hcl:"files_from,optional"`
+	DelExcl   hcl.Expression   `hcl:"delete_excluded,optional"`
+	Immutable hcl.Expression   `hcl:"immutable,optional"`
+	Backup    []*backupBlock   `hcl:"backup,block"`
 	DefRange  hcl.Range        `hcl:",def_range"`
 	NameRange hcl.Range        `hcl:"name,label_range"`
 }
@@ -303,6 +312,16 @@ func (d *decoder) decodeLimits(cfg *Config, blocks []*limitsBlock) {
 				`duration must be a positive Go duration such as "50m" or "1h30m"; got %q.`, s)
 		} else {
 			l.Duration = dur
+		}
+	}
+	if s, set, ok := d.optString(lb.MaxXfer, "max_transfer"); ok && set {
+		if n, err := ParseSize(s); err != nil || n <= 0 {
+			if err == nil {
+				err = fmt.Errorf("max_transfer must be more than 0; got %q", s)
+			}
+			d.errorf(lb.MaxXfer.Range().Ptr(), "Invalid max_transfer", "%s.", err)
+		} else {
+			l.MaxTransfer = n
 		}
 	}
 	if v, ok := d.decodeRequestsPerSecond(lb.RPS); ok {

@@ -18,6 +18,10 @@ func hashConfig(c *Config) string {
 		Include, Exclude       []string
 		Delete                 DeletePolicy
 		Compare                CompareMode
+		// Absent unless set, so that older configs keep their hash.
+		Filters        *Filters `json:",omitempty"`
+		DeleteExcluded bool     `json:",omitempty"`
+		Immutable      bool     `json:",omitempty"`
 	}
 	view := struct {
 		Version  int
@@ -32,7 +36,11 @@ func hashConfig(c *Config) string {
 		view.Backends = append(view.Backends, backend{b.Type, b.Name, settings(b)})
 	}
 	for _, s := range c.Syncs {
-		view.Syncs = append(view.Syncs, sync{s.Name, s.From.Addr(), s.To.Addr(), s.Prefix, s.Include, s.Exclude, s.Delete, s.Compare})
+		var f *Filters
+		if s.Filters.Active() {
+			f = &s.Filters
+		}
+		view.Syncs = append(view.Syncs, sync{s.Name, s.From.Addr(), s.To.Addr(), s.Prefix, s.Include, s.Exclude, s.Delete, s.Compare, f, s.DeleteExcluded, s.Immutable})
 	}
 	b, err := json.Marshal(view)
 	if err != nil {

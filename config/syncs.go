@@ -68,6 +68,7 @@ func (d *decoder) decodeSyncs(cfg *Config, blocks []*syncBlock) {
 			}
 		}
 		s.Metadata = d.metadata(sb.Metadata)
+		d.decodeFilters(s, sb, backends)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"syncer/backends"
 	"syncer/config"
@@ -29,6 +30,8 @@ type differ struct {
 	tx       *sql.Tx
 	refused  atomic.Int64 // source keys the destination cannot hold
 	shard    shard.Shard  // keys of other shards are not listed
+	excluded atomic.Int64 // source keys left out by prefix, include, exclude
+	now      time.Time    // the run's start, for age filters
 }
 
 func (d *differ) run(ctx context.Context) error {
@@ -68,12 +71,18 @@ func (d *differ) run(ctx context.Context) error {
 			return fmt.Errorf("index listing: %w", err)
 		}
 	}
+	if err := d.applyFilters(ctx); err != nil {
+		return err
+	}
 	if d.s.Compare == config.CompareChecksum {
 		if err := d.fillHashes(ctx); err != nil {
 			return err
 		}
 	}
 	if err := d.diff(ctx); err != nil {
+		return err
+	}
+	if err := d.afterDiff(ctx); err != nil {
 		return err
 	}
 	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`} {
@@ -464,7 +473,7 @@ func (d *differ) logKept(ctx context.Context) error {
 
 func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any) error {
 	sel := `SELECT r.key, r.dst_size FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + ` AND r.key > @last
-		AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key) ORDER BY r.key LIMIT 256`
+		AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)` + d.recordScope() + ` ORDER BY r.key LIMIT 256`
 	ins := `INSERT INTO actions (sync, kind, key, size, reason, phase) VALUES (@sync, 'delete', @key, @size, 'gone from source', @after)`
 	type cand struct {
 		key  string
@@ -474,7 +483,7 @@ func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any
 	page := make([]cand, 0, 256)
 	for {
 		page = page[:0]
-		rows, err := d.tx.QueryContext(ctx, sel, append(args, sql.Named("last", last))...)
+		rows, err := d.tx.QueryContext(ctx, sel, append(append(args, d.filterArgs()[:4]...), sql.Named("last", last))...)
 		if err != nil {
 			return fmt.Errorf("diff deletes: %w", err)
 		}
@@ -491,7 +500,7 @@ func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any
 			return rows.Err()
 		}
 		for _, c := range page {
-			if !d.s.Match(c.key) {
+			if !d.s.Match(c.key) && !d.s.DeleteExcluded {
 				continue // out of scope now: never deleted
 			}
 			if _, err := d.tx.ExecContext(ctx, ins, sql.Named("sync", d.s.Name), sql.Named("key", c.key), sql.Named("size", c.size), sql.Named("after", int(AfterCopies))); err != nil {

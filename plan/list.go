@@ -95,6 +95,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 				}
 				in := d.s.Match(o.Key)
 				if !in && !dst {
+					d.excluded.Add(1)
 					return nil
 				}
 				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}

@@ -256,7 +256,7 @@ func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, 
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", s.Name, err)
 		}
-		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log, shard: sh}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log, shard: sh, now: p.Meta.Created}
 		if err := d.run(ctx); err != nil {
 			// The diff reads the state's views: their errors may say
 			// that the state is damaged, which the state explains.
@@ -489,6 +489,9 @@ type Summary struct {
 	// ArchivedFail those it counts as failed (archived = "fail"); neither
 	// are changes. Restore counts the restores apply asks for: changes.
 	Archived, ArchivedFail, Restore int64
+	// Excluded counts the source objects the sync's filters left out; not
+	// changes.
+	Excluded int64
 }
 
 // Changes reports whether the plan does anything visible.
@@ -535,7 +538,17 @@ func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 			s.Restore = n
 		}
 	}
-	return s, rows.Err()
+	if err := rows.Err(); err != nil {
+		return s, fmt.Errorf("plan summary: %w", err)
+	}
+	// Plans saved before filters counted exclusions have no such rows: 0.
+	err = p.db.QueryRowContext(ctx, `SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta
+		WHERE CASE WHEN ? = '' THEN substr(key, 1, length(?)) = ? ELSE key = ? || ? END`,
+		sync, excludedMetaKey, excludedMetaKey, excludedMetaKey, sync).Scan(&s.Excluded)
+	if err != nil {
+		return s, fmt.Errorf("plan summary: %w", err)
+	}
+	return s, nil
 }
 
 // Summary counts all actions.

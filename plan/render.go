@@ -65,6 +65,9 @@ func (s Summary) Line() string {
 	if s.ArchivedFail > 0 {
 		skips += fmt.Sprintf(", %d archived, failing", s.ArchivedFail)
 	}
+	if s.Excluded > 0 {
+		skips += fmt.Sprintf(", %s excluded by filters", Count(s.Excluded))
+	}
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
 		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
 }
@@ -84,7 +87,11 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 	case sum.Changes():
 		fmt.Fprintln(w, "syncer will perform the following actions:")
 	case !sum.Shown():
-		_, err := fmt.Fprintln(w, "No changes. The destinations match the configuration.")
+		excl := ""
+		if sum.Excluded > 0 {
+			excl = fmt.Sprintf(" (%s excluded by filters)", Count(sum.Excluded))
+		}
+		_, err := fmt.Fprintf(w, "No changes. The destinations match the configuration%s.\n", excl)
 		return err
 	case sum.Archived+sum.ArchivedFail == 0:
 		fmt.Fprintln(w, "No changes, but some source keys cannot be written to their destination:")
@@ -105,9 +112,11 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		}
 		fmt.Fprintln(w)
 		header := fmt.Sprintf("sync %q", name)
+		backup := false // the sync saves what it overwrites or deletes
 		if cfg != nil {
 			if i := slices.IndexFunc(cfg.Syncs, func(s *config.Sync) bool { return s.Name == name }); i >= 0 {
 				header += fmt.Sprintf(": %s -> %s", cfg.Syncs[i].From.Addr(), cfg.Syncs[i].To.Addr())
+				backup = cfg.Syncs[i].Backup != nil && !cfg.Syncs[i].Immutable
 			}
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
@@ -129,6 +138,9 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
 			case Adopt, Skip, Archived, Restore:
 				line += fmt.Sprintf(" (%s)", a.Reason)
+			}
+			if backup && (a.Kind == Update || a.Kind == Delete) {
+				line += " (backup first)"
 			}
 			_, err := fmt.Fprintln(w, line)
 			return err
@@ -168,6 +180,7 @@ type jsonSummary struct {
 	// "fail"), and restores apply asks for.
 	Archived int64  `json:"archived"`
 	Restore  int64  `json:"restore"`
+	Excl     int64  `json:"excluded"` // source objects left out by filters
 	Message  string `json:"message"`
 }
 
@@ -186,5 +199,23 @@ func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip,
-		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Message: sum.Line()})
+		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Excl: sum.Excluded, Message: sum.Line()})
+}
+
+// Count renders n with thousands separators: "1,204".
+func Count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
