@@ -694,7 +694,7 @@ func TestRemoteWorkCopiesCleanedUp(t *testing.T) {
 	// A dead process's copy: its owner file is not locked. One of a
 	// syncer before owner files: old enough. One in use: kept.
 	dead := filepath.Join(dir, "s_state.db.work-99999-0123456789ab")
-	for _, p := range []string{dead, dead + "-wal", dead + ownerSuffix} {
+	for _, p := range []string{dead, dead + "-wal", dead + ".plan-123.tmp", dead + ownerSuffix} {
 		os.WriteFile(p, []byte("x"), 0o600)
 	}
 	legacy := filepath.Join(dir, "s_state.db.snap-99998-ba9876543210")
@@ -710,14 +710,15 @@ func TestRemoteWorkCopiesCleanedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(live.path, []byte("x"), 0o600)
+	os.WriteFile(live.path+".plan-1.tmp", []byte("x"), 0o600)
 
 	r = mustOpenRemote(t, m, o)
-	for _, p := range []string{dead, dead + "-wal", dead + ownerSuffix, legacy} {
+	for _, p := range []string{dead, dead + "-wal", dead + ".plan-123.tmp", dead + ownerSuffix, legacy} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s not swept: %v", filepath.Base(p), err)
 		}
 	}
-	for _, p := range []string{recent, other, live.path, live.path + ownerSuffix} {
+	for _, p := range []string{recent, other, live.path, live.path + ".plan-1.tmp", live.path + ownerSuffix} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s swept: %v", filepath.Base(p), err)
 		}

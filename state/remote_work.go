@@ -29,8 +29,10 @@ import (
 // ownerSuffix names the owner file of a working copy.
 const ownerSuffix = ".owner"
 
-// workName matches the name of a working copy (without its sidecars).
-var workName = regexp.MustCompile(`\.(work|snap|read|push)-\d+-[0-9a-f]{12}$`)
+// workName matches the name of a working copy, or of a file named after
+// one (SQLite's -wal and -shm, a plan's temporary listing): group 1 is the
+// copy's name.
+var workName = regexp.MustCompile(`^(.+\.(?:work|snap|read|push)-\d+-[0-9a-f]{12})(?:[.-].*)?$`)
 
 // orphanAge is how old a working copy without an owner file must be before
 // a sweep removes it (one left by a syncer that predates owner files).
@@ -65,27 +67,34 @@ func newWork(dir, key, what string) (*workCopy, error) {
 	return &workCopy{path: path, owner: f}, nil
 }
 
-// remove deletes the copy and SQLite's files beside it, then its owner
+// remove deletes the copy and every file named after it, then its owner
 // file, and lets the owner file go. Safe to call twice.
 func (w *workCopy) remove() {
 	if w == nil || w.owner == nil {
 		return
 	}
-	removeFiles(w.path)
-	os.Remove(w.path + ownerSuffix)
+	removeCopy(w.path)
 	w.owner.Close()
 	w.owner = nil
 }
 
-func removeFiles(path string) {
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
-		os.Remove(p)
+// removeCopy removes the copy at path and the files named after it, its
+// owner file last.
+func removeCopy(path string) {
+	dir, base := filepath.Split(path)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if m := workName.FindStringSubmatch(e.Name()); m != nil && m[1] == base && e.Name() != base+ownerSuffix {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
 	}
+	os.Remove(path + ownerSuffix)
 }
 
 // sweepWork removes the working copies in dir whose process is gone: those
-// whose owner file is not locked, and those older than orphanAge that have
-// none. Errors are ignored: a sweep only tidies.
+// whose owner file is not locked, and files of copies without one (left
+// by a syncer that predates owner files) older than orphanAge. Errors are
+// ignored: a sweep only tidies.
 func sweepWork(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -93,17 +102,14 @@ func sweepWork(dir string) {
 	}
 	owned := map[string]bool{}
 	for _, e := range entries {
-		if base, ok := strings.CutSuffix(e.Name(), ownerSuffix); ok && workName.MatchString(base) {
-			owned[base] = true
-			sweepOwned(filepath.Join(dir, base))
+		if m := workName.FindStringSubmatch(e.Name()); m != nil && e.Name() == m[1]+ownerSuffix {
+			owned[m[1]] = true
+			sweepOwned(filepath.Join(dir, m[1]))
 		}
 	}
 	for _, e := range entries {
-		name := e.Name()
-		for _, s := range []string{"-wal", "-shm", "-journal"} {
-			name = strings.TrimSuffix(name, s)
-		}
-		if owned[name] || !workName.MatchString(name) || !e.Type().IsRegular() {
+		m := workName.FindStringSubmatch(e.Name())
+		if m == nil || owned[m[1]] || !e.Type().IsRegular() {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > orphanAge {
@@ -128,8 +134,7 @@ func sweepOwned(base string) {
 	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
 		return
 	}
-	removeFiles(base)
-	os.Remove(base + ownerSuffix)
+	removeCopy(base)
 }
 
 // snapshotFile writes a consistent copy of the SQLite database at src to a
