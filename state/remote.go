@@ -91,6 +91,7 @@ type Remote struct {
 	etag      string     // of the state object as last seen or written; "" = none
 	digest    string     // contentDigest of the state as last downloaded or uploaded; "" = unknown
 	existed   bool       // the state object existed when opened
+	unsaved   bool       // the last checkpoint failed, and not for a lost lock
 	lock      *remoteLock
 	lockETag  string // "" once released
 	lastRenew time.Time
@@ -516,7 +517,9 @@ func (r *Remote) download(ctx context.Context) error {
 func (r *Remote) Checkpoint(ctx context.Context) (uploaded bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.uploadLocked(ctx, r.st, false)
+	up, err := r.uploadLocked(ctx, r.st, false)
+	r.unsaved = err != nil && r.Err() == nil
+	return up, err
 }
 
 // uploadLocked uploads a snapshot of st; unless force, only when its
@@ -603,7 +606,10 @@ func (r *Remote) releaseLocked(ctx context.Context) {
 }
 
 // Close releases the lock (if held), closes the working copy and removes
-// it. It uploads nothing: Checkpoint first to keep the work.
+// it. It uploads nothing: Checkpoint first to keep the work. When the last
+// checkpoint failed (and the lock was not lost), a copy of the working
+// copy is kept in the cache folder for `syncer state push`, and the log
+// says where.
 func (r *Remote) Close(ctx context.Context) error {
 	r.stopRenewing()
 	r.mu.Lock()
@@ -611,6 +617,14 @@ func (r *Remote) Close(ctx context.Context) error {
 	r.releaseLocked(ctx)
 	var err error
 	if r.st != nil {
+		if r.unsaved && r.Err() == nil {
+			if kept, kerr := r.work.keep(ctx); kerr != nil {
+				r.opts.Log.Error("the state could not be uploaded, nor its working copy kept", "state", r.where, "error", kerr)
+			} else {
+				r.opts.Log.Warn("the state could not be uploaded; a copy of it is kept: once the store works again, upload it with `syncer state push` (the next apply adopts what this run copied in any case)",
+					"state", r.where, "copy", kept)
+			}
+		}
 		err = r.st.Close()
 		r.st = nil
 	}

@@ -29,6 +29,7 @@ type memStore struct {
 	puts      atomic.Int64
 	statePuts atomic.Int64     // PutIf of keys other than locks
 	putHook   func(key string) // called before each PutIf
+	failPuts  atomic.Bool      // PutIf of keys other than locks fails
 }
 
 type memObj struct {
@@ -62,6 +63,9 @@ func (m *memStore) GetObject(ctx context.Context, key string) (io.ReadCloser, ba
 func (m *memStore) PutIf(ctx context.Context, key string, r io.ReadSeeker, size int64, cond backends.Cond) (string, error) {
 	if m.putHook != nil {
 		m.putHook(key)
+	}
+	if m.failPuts.Load() && !strings.HasSuffix(key, ".lock") {
+		return "", errors.New("connection refused")
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -729,5 +733,62 @@ func TestRemoteWorkCopiesCleanedUp(t *testing.T) {
 	os.Remove(other)
 	if left := list(); len(left) != 0 {
 		t.Fatalf("left: %v", left)
+	}
+}
+
+// When the last checkpoint fails (the store is unreachable, say), Close
+// keeps a copy of the working copy for state push, and says where; a run
+// whose lock was lost keeps none.
+func TestRemoteKeepsUnsaved(t *testing.T) {
+	ctx := t.Context()
+	m := newMemStore()
+	o := remoteOpts(t, "apply")
+	var log logBuf
+	o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	r := mustOpenRemote(t, m, o)
+	if _, err := r.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := r.Store().BumpSerial(ctx)
+	m.failPuts.Store(true)
+	if _, err := r.Checkpoint(ctx); err == nil {
+		t.Fatal("checkpoint succeeded through a failing store")
+	}
+	r.Close(ctx)
+	kept, _ := filepath.Glob(filepath.Join(o.CacheDir, "s_state.db.unsaved-*.db"))
+	if len(kept) != 1 {
+		entries, _ := os.ReadDir(o.CacheDir)
+		t.Fatalf("kept copies %v; the cache folder holds %v", kept, entries)
+	}
+	if !strings.Contains(log.String(), kept[0]) || !strings.Contains(log.String(), "syncer state push") {
+		t.Errorf("the log does not say where the copy is:\n%s", log.String())
+	}
+	if _, v := objectRows(t, kept[0]); v != want {
+		t.Errorf("kept copy is %+v; want %+v", v, want)
+	}
+	// Only it is left, and another run's sweep leaves it.
+	r = mustOpenRemote(t, m, o)
+	r.Close(ctx)
+	entries, _ := os.ReadDir(o.CacheDir)
+	if len(entries) != 1 {
+		t.Errorf("the cache folder holds %v; want only the kept copy", entries)
+	}
+	m.failPuts.Store(false)
+	if _, err := Push(ctx, m, kept[0], PushOptions{RemoteOptions: remoteOpts(t, "push")}); err != nil {
+		t.Fatalf("push of the kept copy: %v", err)
+	}
+
+	// A lost lock: nothing kept.
+	m2 := newMemStore()
+	o2 := remoteOpts(t, "apply")
+	r2 := mustOpenRemote(t, m2, o2)
+	ForceUnlock(ctx, m2, o2.Key, r2.LockID())
+	r2.Store().BumpSerial(ctx)
+	if _, err := r2.Checkpoint(ctx); !errors.As(err, new(*LockLostError)) {
+		t.Fatalf("checkpoint after force-unlock: %v", err)
+	}
+	r2.Close(ctx)
+	if entries, _ := os.ReadDir(o2.CacheDir); len(entries) != 0 {
+		t.Errorf("a run that lost its lock left %v", entries)
 	}
 }

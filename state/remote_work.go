@@ -41,6 +41,7 @@ const orphanAge = time.Hour
 // workCopy is a working copy path held by this process.
 type workCopy struct {
 	path  string
+	name  string // from the key, for a kept copy's name
 	owner *os.File
 }
 
@@ -64,7 +65,24 @@ func newWork(dir, key, what string) (*workCopy, error) {
 		os.Remove(path + ownerSuffix)
 		return nil, fmt.Errorf("state cache folder %s: lock %s: %w", dir, path+ownerSuffix, err)
 	}
-	return &workCopy{path: path, owner: f}, nil
+	return &workCopy{path: path, name: name, owner: f}, nil
+}
+
+// keep writes a consistent copy of the working copy beside it, named
+// <key>.unsaved-<UTC time>.db (never swept), and returns its path.
+func (w *workCopy) keep(ctx context.Context) (string, error) {
+	stamp := time.Now().UTC().Format("20060102T150405.000Z")
+	out := filepath.Join(filepath.Dir(w.path), fmt.Sprintf("%s.unsaved-%s.db", w.name, stamp))
+	db, err := sql.Open("sqlite3", sqlitefile.DSN(w.path, "ro", nil))
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {
+		os.Remove(out)
+		return "", fmt.Errorf("copy %s to %s: %w", w.path, out, err)
+	}
+	return out, nil
 }
 
 // remove deletes the copy and every file named after it, then its owner
