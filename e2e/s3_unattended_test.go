@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -379,6 +380,45 @@ func TestRemoteStateObjectLost(t *testing.T) {
 		t.Errorf("%s, deleted from the source, is still at the destination", victim)
 	}
 	assertBucketMatchesDir(t, remote{"A", r.env.A}, r.dstBucket, r.src)
+}
+
+// An apply whose final state upload fails keeps a copy of the state in
+// the cache folder, names it, and state push uploads it later.
+func TestRemoteStateFailedUploadKeepsCopy(t *testing.T) {
+	r := newCIRig(t, "unsaved")
+	var refuse atomic.Bool
+	stateKey := "/" + r.stateBucket + "/team/" + remoteStateKey
+	r.stateProxy.Fail = func(op string, req *http.Request) (int, string) {
+		if refuse.Load() && op == "PutObject" && req.URL.Path == stateKey {
+			return http.StatusForbidden, "AccessDenied"
+		}
+		return 0, ""
+	}
+	genTree(t, r.src, "unsaved", 3, 1<<10, 2<<10)
+	mustCode(t, "first apply", r.run(t, r.folder(t), "apply", "-auto-approve"), 0, "3 created")
+
+	writeFile(t, filepath.Join(r.src, "new.txt"), []byte("new"))
+	refuse.Store(true)
+	dir := r.folder(t)
+	res := r.run(t, dir, "apply", "-auto-approve")
+	mustCode(t, "apply whose upload fails", res, 1, "access denied", "syncer state push")
+	kept, _ := filepath.Glob(filepath.Join(dir, ".cache", "state", "*.unsaved-*.db"))
+	if len(kept) != 1 {
+		t.Fatalf("kept copies: %v\n%s", kept, res)
+	}
+	if !strings.Contains(res.Stderr, kept[0]) {
+		t.Errorf("stderr does not name the kept copy %s\n%s", kept[0], res)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".cache", "state", "*")); len(left) != 1 {
+		t.Errorf("the cache folder holds %v; want only the kept copy", left)
+	}
+
+	refuse.Store(false)
+	mustCode(t, "push of the kept copy", r.run(t, dir, "state", "push", kept[0]), 0, "Pushed")
+	if n := stateCountIn(t, r.pull(t), `SELECT count(*) FROM objects WHERE key = 'new.txt'`); n != 1 {
+		t.Errorf("after the push the remote state records new.txt %d times", n)
+	}
+	mustCode(t, "plan after", r.run(t, r.folder(t), "plan", "-detailed-exitcode"), 0, "No changes.")
 }
 
 // An apply that changes nothing does not upload the state (it still
