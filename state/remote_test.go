@@ -792,3 +792,35 @@ func TestRemoteKeepsUnsaved(t *testing.T) {
 		t.Errorf("a run that lost its lock left %v", entries)
 	}
 }
+
+// Runs sharing a cache folder never sweep each other's live copies.
+func TestWorkCopiesConcurrentSweeps(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				w, err := newWork(dir, "k", "work")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := os.WriteFile(w.path, []byte("x"), 0o600); err != nil {
+					t.Error(err)
+					return
+				}
+				sweepWork(dir)
+				if _, err := os.Stat(w.path); err != nil {
+					t.Errorf("goroutine %d, round %d: a live copy was swept: %v", g, i, err)
+				}
+				w.remove()
+			}
+		}()
+	}
+	wg.Wait()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left: %v", entries)
+	}
+}

@@ -56,14 +56,22 @@ func newWork(dir, key, what string) (*workCopy, error) {
 	rand.Read(b)
 	name := strings.NewReplacer("/", "_", "\\", "_").Replace(key)
 	path := filepath.Join(dir, fmt.Sprintf("%s.%s-%d-%s", name, what, os.Getpid(), hex.EncodeToString(b)))
-	f, err := os.OpenFile(path+ownerSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	// The owner file is locked under another name, then renamed: a sweep
+	// never sees it unlocked.
+	tmp := path + ownerSuffix + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("state cache folder %s: %w", dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		os.Remove(path + ownerSuffix)
-		return nil, fmt.Errorf("state cache folder %s: lock %s: %w", dir, path+ownerSuffix, err)
+		os.Remove(tmp)
+		return nil, fmt.Errorf("state cache folder %s: lock %s: %w", dir, tmp, err)
+	}
+	if err := os.Rename(tmp, path+ownerSuffix); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("state cache folder %s: %w", dir, err)
 	}
 	return &workCopy{path: path, name: name, owner: f}, nil
 }
