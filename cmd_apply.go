@@ -145,8 +145,9 @@ func (c *cli) apply(args []string) int {
 	})
 	stopCheckpoints()
 	if sh.remote != nil {
-		// At the end, and when a signal stopped the run: upload what it did.
-		if cerr := sh.remote.Checkpoint(context.WithoutCancel(stop)); cerr != nil {
+		// At the end, and when a signal stopped the run: upload what it did
+		// (nothing when the state is unchanged; the lock is renewed anyway).
+		if _, cerr := sh.remote.Checkpoint(context.WithoutCancel(stop)); cerr != nil {
 			err = errors.Join(err, cerr)
 		}
 	}

@@ -95,13 +95,13 @@ func (c *cli) checkpoints(r *state.Remote, every time.Duration) (stop func()) {
 			case <-r.Lost():
 				return
 			case <-t.C:
-				if err := r.Checkpoint(context.Background()); err != nil {
+				if up, err := r.Checkpoint(context.Background()); err != nil {
 					if r.Err() != nil {
 						c.log.Error("state checkpoint failed; stopping", "error", err)
 						return
 					}
 					c.log.Warn("state checkpoint failed; trying again at the next", "error", err)
-				} else {
+				} else if up {
 					c.log.Info("state checkpoint uploaded", "state", r.Where())
 				}
 			}

@@ -3,23 +3,17 @@ package state
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"syncer/backends"
-	"syncer/sqlitefile"
 )
 
 // Remote state: the state object <key> in a backends.ConditionalStore,
@@ -91,11 +85,13 @@ type Remote struct {
 	lockKey string
 	where   string // for messages
 	st      *Store
-	work    string // the working copy
+	work    *workCopy // the working copy
 
 	mu        sync.Mutex // one conditional write at a time
 	etag      string     // of the state object as last seen or written; "" = none
+	digest    string     // contentDigest of the state as last downloaded or uploaded; "" = unknown
 	existed   bool       // the state object existed when opened
+	unsaved   bool       // the last checkpoint failed, and not for a lost lock
 	lock      *remoteLock
 	lockETag  string // "" once released
 	lastRenew time.Time
@@ -456,23 +452,6 @@ func (r *Remote) Where() string { return r.where }
 // LockID is the ID of the lock held.
 func (r *Remote) LockID() string { return r.lock.ID }
 
-// workPath returns a new working copy path in the cache folder.
-func workPath(dir, key, what string) (string, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("state cache folder %s: %w", dir, err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := strings.NewReplacer("/", "_", "\\", "_").Replace(key)
-	return filepath.Join(dir, fmt.Sprintf("%s.%s-%d-%s", name, what, os.Getpid(), hex.EncodeToString(b))), nil
-}
-
-func removeWork(path string) {
-	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal", path + ".lock"} {
-		os.Remove(p)
-	}
-}
-
 // fetch streams the state object to a new file at path: its ETag, or ""
 // when there is none (and then no file).
 func fetch(ctx context.Context, store backends.ConditionalStore, key, path string) (string, error) {
@@ -504,80 +483,83 @@ func fetch(ctx context.Context, store backends.ConditionalStore, key, path strin
 
 // download fetches the state object to the working copy and opens it.
 func (r *Remote) download(ctx context.Context) error {
-	path, err := workPath(r.opts.CacheDir, r.key, "work")
+	w, err := newWork(r.opts.CacheDir, r.key, "work")
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.where, err)
 	}
-	r.work = path
-	etag, err := fetch(ctx, r.store, r.key, path)
+	r.work = w
+	etag, err := fetch(ctx, r.store, r.key, w.path)
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.where, err)
 	}
 	r.etag, r.existed = etag, etag != ""
-	st, err := Open(ctx, path, !r.existed)
+	st, err := Open(ctx, w.path, !r.existed)
 	if err != nil {
-		return fmt.Errorf("%s (downloaded to %s): %w", r.where, path, err)
+		return fmt.Errorf("%s (downloaded to %s): %w", r.where, w.path, err)
 	}
 	r.st = st
+	if r.existed && r.opts.Operation == "apply" {
+		// What an upload is compared with, so that a run that changed
+		// nothing uploads nothing.
+		if r.digest, err = contentDigest(ctx, w.path); err != nil {
+			return fmt.Errorf("%s: %w", r.where, err)
+		}
+	}
 	return nil
-}
-
-// snapshot writes a consistent copy of st to a new file (VACUUM INTO, on a
-// read connection of its own: in WAL mode it reads one snapshot while the
-// store's connection goes on writing).
-func snapshot(ctx context.Context, st *Store, dir, key string) (string, error) {
-	out, err := workPath(dir, key, "snap")
-	if err != nil {
-		return "", err
-	}
-	db, err := sql.Open("sqlite3", sqlitefile.DSN(st.path, "ro", nil))
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, "VACUUM INTO ?", out); err != nil {
-		removeWork(out)
-		return "", st.wrap("snapshot", err)
-	}
-	return out, nil
 }
 
 // Checkpoint uploads a consistent snapshot of the working copy with
 // If-Match on the ETag last seen (If-None-Match: * for the first), after
 // renewing the lock, which proves it is still held. If the object changed,
-// nothing is written and the run is lost.
-func (r *Remote) Checkpoint(ctx context.Context) error {
+// nothing is written and the run is lost. A snapshot whose content (all
+// but the runs' history) equals what was last downloaded or uploaded is
+// not uploaded: uploaded says whether it was.
+func (r *Remote) Checkpoint(ctx context.Context) (uploaded bool, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.uploadLocked(ctx, r.st)
+	up, err := r.uploadLocked(ctx, r.st, false)
+	r.unsaved = err != nil && r.Err() == nil
+	return up, err
 }
 
-func (r *Remote) uploadLocked(ctx context.Context, st *Store) error {
+// uploadLocked uploads a snapshot of st; unless force, only when its
+// content differs from r.digest. r.mu is held.
+func (r *Remote) uploadLocked(ctx context.Context, st *Store, force bool) (bool, error) {
 	if err := r.renewLocked(ctx); err != nil {
-		return err
+		return false, err
 	}
-	snap, err := snapshot(ctx, st, r.opts.CacheDir, r.key)
+	snap, err := snapshotFile(ctx, st.path, r.opts.CacheDir, r.key, "snap")
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.where, err)
+		return false, fmt.Errorf("%s: %w", r.where, err)
 	}
-	defer removeWork(snap)
-	f, err := os.Open(snap)
+	defer snap.remove()
+	digest := ""
+	if !force {
+		if digest, err = contentDigest(ctx, snap.path); err != nil {
+			return false, fmt.Errorf("%s: %w", r.where, err)
+		}
+		if r.etag != "" && digest == r.digest {
+			r.opts.Log.Debug("state unchanged; not uploaded", "state", r.where)
+			return false, nil
+		}
+	}
+	f, err := os.Open(snap.path)
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.where, err)
+		return false, fmt.Errorf("%s: %w", r.where, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("%s: %w", r.where, err)
+		return false, fmt.Errorf("%s: %w", r.where, err)
 	}
 	cond := backends.Cond{IfMatch: r.etag, IfNoneMatch: r.etag == ""}
 	etag, err := r.store.PutIf(ctx, r.key, f, fi.Size(), cond)
 	if err == nil {
-		r.etag = etag
-		return nil
+		r.etag, r.digest = etag, digest
+		return true, nil
 	}
 	if !errors.Is(err, backends.ErrPrecondition) {
-		return fmt.Errorf("%s: upload: %w", r.where, err)
+		return false, fmt.Errorf("%s: upload: %w", r.where, err)
 	}
 	what := "was created by another process"
 	if r.etag != "" {
@@ -592,7 +574,7 @@ func (r *Remote) uploadLocked(ctx context.Context, st *Store) error {
 	if l, _, rerr := r.readLock(ctx); rerr == nil && l != nil && l.ID != r.lock.ID {
 		who = "; the lock is now held by " + l.info().String()
 	}
-	return r.setLost(fmt.Sprintf("%s: the state object %s since this run read it%s: nothing was overwritten, and this run stops", r.where, what, who))
+	return false, r.setLost(fmt.Sprintf("%s: the state object %s since this run read it%s: nothing was overwritten, and this run stops", r.where, what, who))
 }
 
 // Release gives the lock up and goes on with the working copy alone,
@@ -624,7 +606,10 @@ func (r *Remote) releaseLocked(ctx context.Context) {
 }
 
 // Close releases the lock (if held), closes the working copy and removes
-// it. It uploads nothing: Checkpoint first to keep the work.
+// it. It uploads nothing: Checkpoint first to keep the work. When the last
+// checkpoint failed (and the lock was not lost), a copy of the working
+// copy is kept in the cache folder for `syncer state push`, and the log
+// says where.
 func (r *Remote) Close(ctx context.Context) error {
 	r.stopRenewing()
 	r.mu.Lock()
@@ -632,11 +617,17 @@ func (r *Remote) Close(ctx context.Context) error {
 	r.releaseLocked(ctx)
 	var err error
 	if r.st != nil {
+		if r.unsaved && r.Err() == nil {
+			if kept, kerr := r.work.keep(ctx); kerr != nil {
+				r.opts.Log.Error("the state could not be uploaded, nor its working copy kept", "state", r.where, "error", kerr)
+			} else {
+				r.opts.Log.Warn("the state could not be uploaded; a copy of it is kept: once the store works again, upload it with `syncer state push` (the next apply adopts what this run copied in any case)",
+					"state", r.where, "copy", kept)
+			}
+		}
 		err = r.st.Close()
 		r.st = nil
 	}
-	if r.work != "" {
-		removeWork(r.work)
-	}
+	r.work.remove()
 	return err
 }

@@ -34,24 +34,26 @@ func Pull(ctx context.Context, store backends.ConditionalStore, key string, w io
 // A missing object gives an error wrapping ErrNoRemoteState. close
 // removes the copy.
 func ReadRemote(ctx context.Context, store backends.ConditionalStore, key, cacheDir string) (st *Store, close func(), err error) {
-	path, err := workPath(cacheDir, key, "read")
+	w, err := newWork(cacheDir, key, "read")
 	if err != nil {
 		return nil, nil, err
 	}
 	where := fmt.Sprintf("remote state %s key %q", store, key)
-	etag, err := fetch(ctx, store, key, path)
+	etag, err := fetch(ctx, store, key, w.path)
 	if err != nil {
+		w.remove()
 		return nil, nil, fmt.Errorf("%s: %w", where, err)
 	}
 	if etag == "" {
+		w.remove()
 		return nil, nil, fmt.Errorf("%s: %w", where, ErrNoRemoteState)
 	}
-	st, err = Open(ctx, path, false)
+	st, err = Open(ctx, w.path, false)
 	if err != nil {
-		removeWork(path)
-		return nil, nil, fmt.Errorf("%s (downloaded to %s): %w", where, path, err)
+		w.remove()
+		return nil, nil, fmt.Errorf("%s (downloaded to %s): %w", where, w.path, err)
 	}
-	return st, func() { st.Close(); removeWork(path) }, nil
+	return st, func() { st.Close(); w.remove() }, nil
 }
 
 // RemoteLockHolder returns who holds the lock on key, or nil.
@@ -101,19 +103,24 @@ type PushResult struct {
 
 // Push replaces the state object with the state file at path, under the
 // lock: refused, unless opts.Force, when the remote state has another
-// lineage or a newer serial. The file is copied first and only the copy is
-// opened (an older schema is migrated there, never in the file).
+// lineage or a newer serial. What is pushed is a consistent snapshot of the
+// file taken by SQLite (commits still in its -wal file included); only
+// that copy is opened (an older schema is migrated there, never in the
+// file).
 func Push(ctx context.Context, store backends.ConditionalStore, path string, opts PushOptions) (PushResult, error) {
 	var res PushResult
-	local, err := workPath(opts.CacheDir, opts.Key, "push")
+	if err := checkFile(path, false); err != nil {
+		return res, fmt.Errorf("push: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return res, fmt.Errorf("push: %s is empty, not a syncer state: nothing was pushed", path)
+	}
+	local, err := snapshotFile(ctx, path, opts.CacheDir, opts.Key, "push")
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("push: %w", err)
 	}
-	defer removeWork(local)
-	if err := copyFile(path, local); err != nil {
-		return res, err
-	}
-	st, err := Open(ctx, local, false)
+	defer local.remove()
+	st, err := Open(ctx, local.path, false)
 	if err != nil {
 		return res, fmt.Errorf("push %s: %w", path, err)
 	}
@@ -143,31 +150,6 @@ func Push(ctx context.Context, store backends.ConditionalStore, path string, opt
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return res, r.uploadLocked(ctx, st)
-}
-
-// copyFile copies src to a new file dst (0600).
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if fi, err := in.Stat(); err != nil {
-		return err
-	} else if !fi.Mode().IsRegular() {
-		return notRegular(src, fi.Mode())
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(out, in)
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	return nil
+	_, err = r.uploadLocked(ctx, st, true)
+	return res, err
 }

@@ -22,12 +22,14 @@ import (
 
 // memStore is a ConditionalStore in memory whose clock the test sets.
 type memStore struct {
-	mu      sync.Mutex
-	objs    map[string]memObj
-	now     time.Time
-	ignore  bool // ignore conditions, as some stores do
-	puts    atomic.Int64
-	putHook func(key string) // called before each PutIf
+	mu        sync.Mutex
+	objs      map[string]memObj
+	now       time.Time
+	ignore    bool // ignore conditions, as some stores do
+	puts      atomic.Int64
+	statePuts atomic.Int64     // PutIf of keys other than locks
+	putHook   func(key string) // called before each PutIf
+	failPuts  atomic.Bool      // PutIf of keys other than locks fails
 }
 
 type memObj struct {
@@ -62,6 +64,9 @@ func (m *memStore) PutIf(ctx context.Context, key string, r io.ReadSeeker, size 
 	if m.putHook != nil {
 		m.putHook(key)
 	}
+	if m.failPuts.Load() && !strings.HasSuffix(key, ".lock") {
+		return "", errors.New("connection refused")
+	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return "", err
@@ -69,6 +74,9 @@ func (m *memStore) PutIf(ctx context.Context, key string, r io.ReadSeeker, size 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.puts.Add(1)
+	if !strings.HasSuffix(key, ".lock") {
+		m.statePuts.Add(1)
+	}
 	o, exists := m.objs[key]
 	if !m.ignore && (cond.IfNoneMatch && exists || cond.IfMatch != "" && (!exists || o.etag != cond.IfMatch)) {
 		return "", fmt.Errorf("put %q: %w", key, backends.ErrPrecondition)
@@ -153,11 +161,11 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Checkpoint(ctx); err != nil {
+	if _, err := r.Checkpoint(ctx); err != nil {
 		t.Fatalf("first checkpoint: %v", err)
 	}
 	r.Store().BumpSerial(ctx)
-	if err := r.Checkpoint(ctx); err != nil {
+	if _, err := r.Checkpoint(ctx); err != nil {
 		t.Fatalf("second checkpoint: %v", err)
 	}
 	work := r.work
@@ -167,7 +175,7 @@ func TestRemoteRoundTrip(t *testing.T) {
 	if m.has("s/state.db.lock") {
 		t.Error("Close left the lock")
 	}
-	if _, err := os.Stat(work); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(work.path); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Close left the working copy: %v", err)
 	}
 	// Another run, elsewhere, sees it.
@@ -215,7 +223,7 @@ func TestRemoteTakeover(t *testing.T) {
 	ctx := t.Context()
 	m := newMemStore()
 	old := mustOpenRemote(t, m, remoteOpts(t, "apply"))
-	if err := old.Checkpoint(ctx); err != nil {
+	if _, err := old.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m.advance(59 * time.Second)
@@ -232,7 +240,7 @@ func TestRemoteTakeover(t *testing.T) {
 	}
 	// The old holder's next checkpoint fails, and nothing is overwritten.
 	before := m.objs["s/state.db"].etag
-	err := old.Checkpoint(ctx)
+	_, err := old.Checkpoint(ctx)
 	if !errors.As(err, new(*LockLostError)) || !strings.Contains(err.Error(), taker.LockID()) {
 		t.Fatalf("old holder's checkpoint: %v, want LockLostError naming %s", err, taker.LockID())
 	}
@@ -244,7 +252,7 @@ func TestRemoteTakeover(t *testing.T) {
 	if m.objs["s/state.db"].etag != before {
 		t.Error("the old holder overwrote the state")
 	}
-	if err := taker.Checkpoint(ctx); err != nil {
+	if _, err := taker.Checkpoint(ctx); err != nil {
 		t.Fatalf("taker's checkpoint: %v", err)
 	}
 	// The old holder's Close does not remove the taker's lock.
@@ -293,11 +301,12 @@ func TestRemoteConflict(t *testing.T) {
 	ctx := t.Context()
 	m := newMemStore()
 	r := mustOpenRemote(t, m, remoteOpts(t, "apply"))
-	if err := r.Checkpoint(ctx); err != nil {
+	if _, err := r.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m.put("s/state.db", []byte("someone else's"))
-	err := r.Checkpoint(ctx)
+	r.Store().BumpSerial(ctx)
+	_, err := r.Checkpoint(ctx)
 	if !errors.As(err, new(*LockLostError)) || !strings.Contains(err.Error(), "changed by another process") {
 		t.Fatalf("checkpoint: %v", err)
 	}
@@ -308,7 +317,7 @@ func TestRemoteConflict(t *testing.T) {
 	m2 := newMemStore()
 	r2 := mustOpenRemote(t, m2, remoteOpts(t, "apply"))
 	m2.put("s/state.db", []byte("x"))
-	if err := r2.Checkpoint(ctx); err == nil || !strings.Contains(err.Error(), "created by another process") {
+	if _, err := r2.Checkpoint(ctx); err == nil || !strings.Contains(err.Error(), "created by another process") {
 		t.Fatalf("first checkpoint over a new object: %v", err)
 	}
 }
@@ -381,7 +390,7 @@ func TestForceUnlock(t *testing.T) {
 		t.Fatalf("second force-unlock: %v", err)
 	}
 	// The unlocked holder's next checkpoint fails.
-	if err := r.Checkpoint(ctx); err == nil {
+	if _, err := r.Checkpoint(ctx); err == nil {
 		t.Fatal("checkpoint after force-unlock succeeded")
 	}
 }
@@ -391,7 +400,7 @@ func TestPushPull(t *testing.T) {
 	m := newMemStore()
 	r := mustOpenRemote(t, m, remoteOpts(t, "apply"))
 	r.Store().BumpSerial(ctx)
-	if err := r.Checkpoint(ctx); err != nil {
+	if _, err := r.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r.Close(ctx)
@@ -485,7 +494,7 @@ func TestRemoteCheckpointDuringWrites(t *testing.T) {
 	}()
 	for range 5 {
 		time.Sleep(20 * time.Millisecond)
-		if err := r.Checkpoint(ctx); err != nil {
+		if _, err := r.Checkpoint(ctx); err != nil {
 			t.Fatal(err)
 		}
 		var buf bytes.Buffer
@@ -520,5 +529,298 @@ func TestRemoteRenewal(t *testing.T) {
 	}
 	if _, err := OpenRemote(t.Context(), m, remoteOpts(t, "apply")); !errors.As(err, new(*LockedError)) {
 		t.Fatalf("open of a renewed lock: %v, want LockedError", err)
+	}
+}
+
+// A checkpoint uploads only a state whose content changed since it was
+// downloaded or last uploaded (runs' history aside), and still renews the
+// lock; a new state is uploaded even when empty.
+func TestRemoteCheckpointSkipsUnchanged(t *testing.T) {
+	ctx := t.Context()
+	m := newMemStore()
+	r := mustOpenRemote(t, m, remoteOpts(t, "apply"))
+	statePuts := func() int64 { return m.statePuts.Load() }
+	if up, err := r.Checkpoint(ctx); err != nil || !up || statePuts() != 1 {
+		t.Fatalf("first checkpoint of a new state: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+	lockPuts := m.puts.Load() - statePuts()
+	if up, err := r.Checkpoint(ctx); err != nil || up || statePuts() != 1 {
+		t.Fatalf("checkpoint without changes: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+	if m.puts.Load()-statePuts() != lockPuts+1 {
+		t.Error("a checkpoint without changes did not renew the lock")
+	}
+	r.Store().BumpSerial(ctx)
+	if up, err := r.Checkpoint(ctx); err != nil || !up || statePuts() != 2 {
+		t.Fatalf("checkpoint after a change: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+	r.Close(ctx)
+
+	// A later run that only records its run's history uploads nothing;
+	// one that changes an object row uploads.
+	r = mustOpenRemote(t, m, remoteOpts(t, "apply"))
+	id, err := r.Store().StartRun(ctx, "apply", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Store().FinishRun(ctx, Run{ID: id, Status: "complete"})
+	if up, err := r.Checkpoint(ctx); err != nil || up || statePuts() != 2 {
+		t.Fatalf("checkpoint of a run that changed nothing: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+	if _, err := r.Store().db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', 'k', 1, 2, 'e', '', 1, 2, 'e', '', 3)`); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := r.Checkpoint(ctx); err != nil || !up || statePuts() != 3 {
+		t.Fatalf("checkpoint after an object row changed: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+	if _, err := r.Store().db.ExecContext(ctx, `UPDATE objects SET dst_etag = 'f'`); err != nil {
+		t.Fatal(err)
+	}
+	if up, err := r.Checkpoint(ctx); err != nil || !up || statePuts() != 4 {
+		t.Fatalf("checkpoint after an object row was updated: uploaded %v, %v, %d state PUTs", up, err, statePuts())
+	}
+}
+
+// Push sends a consistent snapshot of a state in WAL mode, with the
+// commits still in its -wal file, and leaves the file as it was.
+func TestPushReadsWAL(t *testing.T) {
+	ctx := t.Context()
+	m := newMemStore()
+	path := filepath.Join(t.TempDir(), "local.db")
+	st, err := Open(ctx, path, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// Keep every later commit in the -wal file: no checkpoint into the
+	// database file while the store stays open.
+	if _, err := st.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.db.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := st.BumpSerial(ctx)
+	for i := range 50 {
+		if _, err := st.db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', ?, 1, 2, 'e', '', 1, 2, 'e', '', 3)`, fmt.Sprint(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fi, err := os.Stat(path + "-wal"); err != nil || fi.Size() == 0 {
+		t.Fatalf("precondition: the commits are not in %s-wal (%v)", path, err)
+	}
+	// A plain copy of the database file lacks them.
+	plain := filepath.Join(t.TempDir(), "plain.db")
+	data, _ := os.ReadFile(path)
+	os.WriteFile(plain, data, 0o600)
+	if n, _ := objectRows(t, plain); n == 50 {
+		t.Fatal("precondition: the database file alone already holds the rows")
+	}
+	before, _ := os.ReadFile(path)
+
+	if _, err := Push(ctx, m, path, PushOptions{RemoteOptions: remoteOpts(t, "push")}); err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	var buf bytes.Buffer
+	if err := Pull(ctx, m, "s/state.db", &buf); err != nil {
+		t.Fatal(err)
+	}
+	pulled := filepath.Join(t.TempDir(), "pulled.db")
+	os.WriteFile(pulled, buf.Bytes(), 0o600)
+	if n, v := objectRows(t, pulled); n != 50 || v != want {
+		t.Errorf("pushed state holds %d object rows, version %+v; want 50, %+v", n, v, want)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("push changed the pushed database file")
+	}
+	// Not a state: refused, nothing pushed.
+	for name, content := range map[string]string{"empty": "", "text": "not a database"} {
+		p := filepath.Join(t.TempDir(), name)
+		os.WriteFile(p, []byte(content), 0o600)
+		before := m.statePuts.Load()
+		if _, err := Push(ctx, m, p, PushOptions{RemoteOptions: remoteOpts(t, "push"), Force: true}); err == nil || !strings.Contains(err.Error(), p) {
+			t.Errorf("push of a %s file: %v, want an error naming it", name, err)
+		}
+		if m.statePuts.Load() != before {
+			t.Errorf("push of a %s file wrote the state", name)
+		}
+	}
+}
+
+func objectRows(t *testing.T, path string) (int, Version) {
+	t.Helper()
+	st, err := Open(t.Context(), path, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var n int
+	st.db.QueryRowContext(t.Context(), `SELECT count(*) FROM objects`).Scan(&n)
+	v, _ := st.Version(t.Context())
+	return n, v
+}
+
+// Working copies go when their run ends, and those of a process that died
+// are removed by the next run using the cache folder.
+func TestRemoteWorkCopiesCleanedUp(t *testing.T) {
+	ctx := t.Context()
+	m := newMemStore()
+	o := remoteOpts(t, "apply")
+	dir := o.CacheDir
+	list := func() []string {
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	r := mustOpenRemote(t, m, o)
+	r.Store().BumpSerial(ctx)
+	r.Checkpoint(ctx)
+	if len(list()) == 0 {
+		t.Fatal("no working copy while the run goes on")
+	}
+	r.Close(ctx)
+	if left := list(); len(left) != 0 {
+		t.Fatalf("working copies left after Close: %v", left)
+	}
+	st, done, err := ReadRemote(ctx, m, o.Key, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Version(ctx)
+	done()
+	if left := list(); len(left) != 0 {
+		t.Fatalf("copies left after a read: %v", left)
+	}
+
+	// A dead process's copy: its owner file is not locked. One of a
+	// syncer before owner files: old enough. One in use: kept.
+	dead := filepath.Join(dir, "s_state.db.work-99999-0123456789ab")
+	for _, p := range []string{dead, dead + "-wal", dead + ".plan-123.tmp", dead + ownerSuffix} {
+		os.WriteFile(p, []byte("x"), 0o600)
+	}
+	legacy := filepath.Join(dir, "s_state.db.snap-99998-ba9876543210")
+	os.WriteFile(legacy, []byte("x"), 0o600)
+	old := time.Now().Add(-2 * orphanAge)
+	os.Chtimes(legacy, old, old)
+	recent := filepath.Join(dir, "s_state.db.read-99997-aaaaaaaaaaaa")
+	os.WriteFile(recent, []byte("x"), 0o600)
+	other := filepath.Join(dir, "notes.txt")
+	os.WriteFile(other, []byte("x"), 0o600)
+	live, err := newWork(dir, o.Key, "read")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(live.path, []byte("x"), 0o600)
+	os.WriteFile(live.path+".plan-1.tmp", []byte("x"), 0o600)
+
+	r = mustOpenRemote(t, m, o)
+	for _, p := range []string{dead, dead + "-wal", dead + ".plan-123.tmp", dead + ownerSuffix, legacy} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s not swept: %v", filepath.Base(p), err)
+		}
+	}
+	for _, p := range []string{recent, other, live.path, live.path + ".plan-1.tmp", live.path + ownerSuffix} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("%s swept: %v", filepath.Base(p), err)
+		}
+	}
+	r.Close(ctx)
+	live.remove()
+	os.Remove(recent)
+	os.Remove(other)
+	if left := list(); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
+}
+
+// When the last checkpoint fails (the store is unreachable, say), Close
+// keeps a copy of the working copy for state push, and says where; a run
+// whose lock was lost keeps none.
+func TestRemoteKeepsUnsaved(t *testing.T) {
+	ctx := t.Context()
+	m := newMemStore()
+	o := remoteOpts(t, "apply")
+	var log logBuf
+	o.Log = slog.New(slog.NewTextHandler(&log, nil))
+	r := mustOpenRemote(t, m, o)
+	if _, err := r.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := r.Store().BumpSerial(ctx)
+	m.failPuts.Store(true)
+	if _, err := r.Checkpoint(ctx); err == nil {
+		t.Fatal("checkpoint succeeded through a failing store")
+	}
+	r.Close(ctx)
+	kept, _ := filepath.Glob(filepath.Join(o.CacheDir, "s_state.db.unsaved-*.db"))
+	if len(kept) != 1 {
+		entries, _ := os.ReadDir(o.CacheDir)
+		t.Fatalf("kept copies %v; the cache folder holds %v", kept, entries)
+	}
+	if !strings.Contains(log.String(), kept[0]) || !strings.Contains(log.String(), "syncer state push") {
+		t.Errorf("the log does not say where the copy is:\n%s", log.String())
+	}
+	if _, v := objectRows(t, kept[0]); v != want {
+		t.Errorf("kept copy is %+v; want %+v", v, want)
+	}
+	// Only it is left, and another run's sweep leaves it.
+	r = mustOpenRemote(t, m, o)
+	r.Close(ctx)
+	entries, _ := os.ReadDir(o.CacheDir)
+	if len(entries) != 1 {
+		t.Errorf("the cache folder holds %v; want only the kept copy", entries)
+	}
+	m.failPuts.Store(false)
+	if _, err := Push(ctx, m, kept[0], PushOptions{RemoteOptions: remoteOpts(t, "push")}); err != nil {
+		t.Fatalf("push of the kept copy: %v", err)
+	}
+
+	// A lost lock: nothing kept.
+	m2 := newMemStore()
+	o2 := remoteOpts(t, "apply")
+	r2 := mustOpenRemote(t, m2, o2)
+	ForceUnlock(ctx, m2, o2.Key, r2.LockID())
+	r2.Store().BumpSerial(ctx)
+	if _, err := r2.Checkpoint(ctx); !errors.As(err, new(*LockLostError)) {
+		t.Fatalf("checkpoint after force-unlock: %v", err)
+	}
+	r2.Close(ctx)
+	if entries, _ := os.ReadDir(o2.CacheDir); len(entries) != 0 {
+		t.Errorf("a run that lost its lock left %v", entries)
+	}
+}
+
+// Runs sharing a cache folder never sweep each other's live copies.
+func TestWorkCopiesConcurrentSweeps(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				w, err := newWork(dir, "k", "work")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := os.WriteFile(w.path, []byte("x"), 0o600); err != nil {
+					t.Error(err)
+					return
+				}
+				sweepWork(dir)
+				if _, err := os.Stat(w.path); err != nil {
+					t.Errorf("goroutine %d, round %d: a live copy was swept: %v", g, i, err)
+				}
+				w.remove()
+			}
+		}()
+	}
+	wg.Wait()
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("left: %v", entries)
 	}
 }

@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"context"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -45,6 +46,10 @@ type Proxy struct {
 	// Fail, when set before requests arrive, may answer a request with an
 	// S3 error instead of forwarding it: a non-zero status and its code.
 	Fail func(op string, r *http.Request) (status int, code string)
+
+	onResponse func(op string, r *http.Request, status int)
+	detached   bool
+	inFlight   atomic.Int64
 
 	srv      *httptest.Server
 	upstream *url.URL
@@ -100,6 +105,27 @@ func (p *Proxy) SetOnRequest(fn func(op string, r *http.Request)) {
 	defer p.mu.Unlock()
 	p.OnRequest = fn
 }
+
+// SetOnResponse sets a hook (nil: none) that sees each forwarded request
+// with the status the server answered, before the client gets it (or,
+// with a Reset fault, does not).
+func (p *Proxy) SetOnResponse(fn func(op string, r *http.Request, status int)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.onResponse = fn
+}
+
+// SetDetached makes the proxy forward each request to the end even when
+// its client goes away meanwhile (killed, or gave up), as a store would
+// finish a write whose client vanished, so that SetOnResponse sees it.
+func (p *Proxy) SetDetached(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.detached = on
+}
+
+// InFlight returns how many requests the proxy is handling.
+func (p *Proxy) InFlight() int { return int(p.inFlight.Load()) }
 
 // Reset zeroes the counters.
 func (p *Proxy) Reset() {
@@ -277,9 +303,15 @@ var hopHeaders = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy
 	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect"}
 
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
 	op := Op(r)
 	p.mu.Lock()
 	hook := p.OnRequest
+	ctx := r.Context()
+	if p.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	p.mu.Unlock()
 	if hook != nil {
 		hook(op, r)
@@ -295,7 +327,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusServiceUnavailable, "SlowDown")
 		return
 	}
-	out, err := http.NewRequestWithContext(r.Context(), r.Method, p.upstream.Scheme+"://"+p.upstream.Host+r.RequestURI, &countingReader{r: r.Body, n: &p.bytesUp})
+	out, err := http.NewRequestWithContext(ctx, r.Method, p.upstream.Scheme+"://"+p.upstream.Host+r.RequestURI, &countingReader{r: r.Body, n: &p.bytesUp})
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
@@ -315,6 +347,12 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer resp.Body.Close()
+	p.mu.Lock()
+	onResp := p.onResponse
+	p.mu.Unlock()
+	if onResp != nil {
+		onResp(op, r, resp.StatusCode)
+	}
 	if f == reset || (f == cut && resp.ContentLength < 2) {
 		io.Copy(io.Discard, resp.Body)
 		panic(http.ErrAbortHandler) // close the connection, no response
