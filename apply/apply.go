@@ -95,6 +95,10 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		stop, cancel = context.WithDeadlineCause(stop, deadline, ErrDuration)
 		defer cancel()
 	}
+	// A store's limit (a *backends.StopError from an action) stops the
+	// run as Stop does.
+	stop, halt := context.WithCancelCause(stop)
+	defer halt(nil)
 	stats, err := p.CopyStats(ctx, "")
 	if err != nil {
 		return Result{}, err
@@ -126,7 +130,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		interval = 10 * time.Second
 	}
 	e := &executor{
-		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop,
+		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop, halt: halt,
 		workers: dec.Workers, limiter: newLimiter(cfg.Limits.Bandwidth),
 		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
 		rec:  newRecorder(st, log),
@@ -144,6 +148,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		res.StopReason = "interrupted"
 		if errors.Is(context.Cause(stop), ErrDuration) {
 			res.StopReason = "duration limit reached"
+		}
+		if se := backends.AsStop(context.Cause(stop)); se != nil {
+			res.StopReason = "stopped (" + se.Reason + ")"
 		}
 	}
 	status := "complete"
@@ -178,6 +185,7 @@ type executor struct {
 	open    plan.Opener
 	log     *slog.Logger
 	stop    context.Context
+	halt    context.CancelCauseFunc // stops the run for a *backends.StopError
 	workers int
 	limiter *rate.Limiter
 	prog    *progress
@@ -391,6 +399,14 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 // an aborted action is not a failure of its object.
 func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error) {
 	if ctx.Err() != nil {
+		return
+	}
+	if se := backends.AsStop(err); se != nil {
+		// Not this object's failure: the store takes no more today.
+		if j.e.stop.Err() == nil {
+			j.e.log.Warn("stopping: "+se.Reason, "sync", j.s.Name, "key", key, "err", err)
+		}
+		j.e.halt(se)
 		return
 	}
 	j.e.failed.Add(1)

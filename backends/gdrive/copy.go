@@ -41,6 +41,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}
+	if err := b.capUpErr("copy", key); err != nil {
+		return backends.Object{}, err
+	}
 	sf, _, err := s.lookup(ctx, srcKey)
 	if err != nil {
 		return backends.Object{}, s.wrap(ctx, "copy from", srcKey, err)
@@ -75,6 +78,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err != nil {
 		if isNotFound(err) && ctx.Err() == nil {
 			return backends.Object{}, s.notFound("copy from", srcKey)
+		}
+		if ctx.Err() == nil && b.upCapped(err) {
+			return backends.Object{}, b.stopUp(ctx, "copy", key, err)
 		}
 		return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
 	}

@@ -189,6 +189,8 @@ type Backend struct {
 	ids   []string    // generated ids not used yet (see createOnce)
 	noIDs atomic.Bool // Drive refused a generated id: create without
 
+	capUp, capDown atomic.Bool // Drive answered with a daily cap (limits.go)
+
 	ranged     rangedFiles  // files recently read by ranges
 	folders    *lru         // folder key -> id
 	maxPending atomic.Int64 // the most folders a walk held pending, for tests

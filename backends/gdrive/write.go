@@ -37,6 +37,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
+	if err := b.capUpErr("put", key); err != nil {
+		return backends.Object{}, err
+	}
 	t, unlock, err := b.writeTarget(ctx, "put", key)
 	if err != nil {
 		return backends.Object{}, err
@@ -47,6 +50,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		existing = nil
 	}
 	f, err := b.upload(ctx, key, parent, leaf, existing, r, src)
+	if err != nil && ctx.Err() == nil && b.upCapped(err) {
+		return backends.Object{}, b.stopUp(ctx, "put", key, err)
+	}
 	if err != nil {
 		if st := statusOf(err); (st == http.StatusNotFound || st == http.StatusGone) && ctx.Err() == nil {
 			// Either the folder (or the file being replaced) went away,

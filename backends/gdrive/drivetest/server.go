@@ -81,6 +81,7 @@ type Server struct {
 	expireCode  int             // sessions answer this status when non-zero
 	generated   map[string]bool // ids from files.generateIds not used yet
 	ignoreOrder bool
+	caps        dailyCap // SetDailyCaps
 
 	requests   atomic.Int64
 	uploaded   atomic.Int64
@@ -106,6 +107,7 @@ func New() *Server {
 		rng:         rand.New(rand.NewPCG(1, 2)),
 		exportLimit: DefaultExportLimit,
 		kinds:       map[string]int64{},
+		caps:        dailyCap{upAt: -1, downAt: -1},
 	}
 	s.mu.Lock()
 	s.rootID = "0AMyDriveRootFolder0000000"
@@ -206,6 +208,14 @@ func (s *Server) Stats() Stats {
 
 // ResetStats zeroes the counters.
 func (s *Server) ResetStats() {
+	s.mu.Lock()
+	if s.caps.upAt >= 0 {
+		s.caps.upAt = max(0, s.caps.upAt-s.uploaded.Load())
+	}
+	if s.caps.downAt >= 0 {
+		s.caps.downAt = max(0, s.caps.downAt-s.downloaded.Load())
+	}
+	s.mu.Unlock()
 	s.requests.Store(0)
 	s.uploaded.Store(0)
 	s.downloaded.Store(0)
@@ -362,7 +372,9 @@ func faultError(f *Fault) *apiError {
 			reason = "userRateLimitExceeded"
 		}
 		e.Domain = "usageLimits"
-		e.Message = "User rate limit exceeded."
+		// The per-minute quota's wording; the daily cap's is
+		// UploadCapMessage (SetDailyCaps).
+		e.Message = "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota. You may consider re-evaluating expected per-user traffic to the API and adjust project quota limits accordingly."
 	case f.Status == 429:
 		if reason == "" {
 			reason = "rateLimitExceeded"
@@ -446,6 +458,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var cut int64
 	var rewrite func(map[string]any)
+	if e := s.realFault(r, kind); e != nil {
+		io.Copy(io.Discard, r.Body)
+		writeError(w, e)
+		return
+	}
 	if f := s.pickFault(r, kind); f != nil {
 		if f.Stall > 0 {
 			t := time.NewTimer(f.Stall)

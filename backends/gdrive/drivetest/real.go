@@ -1,0 +1,66 @@
+package drivetest
+
+import (
+	"net/http"
+)
+
+// Modes in which the fake behaves as the real Drive does and a naive
+// client would not expect (issue 17). Each is off until a test sets it.
+
+// dailyCap is Drive's answer once an account's daily upload (about 750 GB)
+// or a file's download quota is used up: the same 403 on every such
+// request until the quota resets, whatever the backoff.
+type dailyCap struct {
+	upAt, downAt int64 // absolute Stats.Uploaded / Downloaded; <0: off
+}
+
+// SetDailyCaps makes the fake refuse uploads (multipart, media, resumable
+// init and chunks, and files.copy) once up more media bytes were received,
+// and downloads (alt=media) once down more bytes were sent, as Drive's
+// daily caps do: uploads with 403 userRateLimitExceeded "User rate limit
+// exceeded." (the daily-cap form, which rclone's stop_on_upload_limit
+// recognises; the per-minute limit words it differently), downloads with
+// 403 downloadQuotaExceeded. A negative value turns a cap off; 0 refuses
+// at once.
+func (s *Server) SetDailyCaps(up, down int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.caps = dailyCap{upAt: -1, downAt: -1}
+	if up >= 0 {
+		s.caps.upAt = s.uploaded.Load() + up
+	}
+	if down >= 0 {
+		s.caps.downAt = s.downloaded.Load() + down
+	}
+}
+
+// UploadCapMessage is the message of the daily upload cap's 403.
+const UploadCapMessage = "User rate limit exceeded."
+
+// capError returns the daily cap's answer to a request of kind, if any.
+// s.mu must be held.
+func (s *Server) capError(kind string) *apiError {
+	switch kind {
+	case "upload-multipart", "upload-media", "upload-init", "upload-chunk", "copy":
+		if s.caps.upAt >= 0 && s.uploaded.Load() >= s.caps.upAt {
+			return &apiError{Code: 403, Domain: "usageLimits", Reason: "userRateLimitExceeded", Message: UploadCapMessage}
+		}
+	case "media":
+		if s.caps.downAt >= 0 && s.downloaded.Load() >= s.caps.downAt {
+			return &apiError{Code: 403, Domain: "usageLimits", Reason: "downloadQuotaExceeded", Message: "The download quota for this file has been exceeded."}
+		}
+	}
+	return nil
+}
+
+// realFault is the answer of the realistic modes to r, if any; it is
+// checked before the injected faults and counted in Stats.Faults.
+func (s *Server) realFault(r *http.Request, kind string) *apiError {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.capError(kind); e != nil {
+		s.injected.Add(1)
+		return e
+	}
+	return nil
+}

@@ -1,0 +1,60 @@
+package e2e
+
+// Google Drive as it really behaves (issue 17): runs of the built syncer
+// against the fake Drive's realistic modes.
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestGDriveDailyUploadCap: once Drive answers uploads with its daily cap
+// (the same 403 userRateLimitExceeded "User rate limit exceeded." on
+// every upload), apply takes no new object, exits 130 saying the limit
+// was reached, and the state keeps what was finished: a run after the
+// reset copies only the rest.
+func TestGDriveDailyUploadCap(t *testing.T) {
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	const files, size = 12, 3000
+	for i := range files {
+		writeSeeded(t, filepath.Join(l.Src, fmt.Sprintf("d%d/f%02d.bin", i%3, i)), fmt.Sprintf("cap/%d", i), size)
+	}
+	folder := srv.Mkdir("", "Capped")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up", `delete = "managed"`))
+
+	srv.SetDailyCaps(3*size+1, -1) // the fourth upload is refused
+	srv.ResetStats()
+	res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	st := srv.Stats()
+	t.Logf("apply under the cap: exit %d; %d requests, %d refused by the cap; %v", res.Code, st.Requests, st.Faults, st.ByKind)
+	const msg = "Google Drive's daily upload limit reached; run again after it resets"
+	if res.Code != 130 || !strings.Contains(res.Stdout, msg) {
+		t.Fatalf("apply under the daily cap: want exit 130 and %q on stdout\n%s", msg, res)
+	}
+	// At most the two workers' uploads in flight meet the cap, each tried
+	// three times; nothing after.
+	if st.Faults == 0 || st.Faults > 6 {
+		t.Errorf("the cap refused %d requests; want 1..6 (no new upload once it was seen)", st.Faults)
+	}
+	done := driveFiles(t, srv, folder)
+	if len(done) < 3 || len(done) >= files {
+		t.Errorf("Drive holds %d files after the capped run; want the 3+ finished before the cap, not all %d", len(done), files)
+	}
+
+	srv.SetDailyCaps(-1, -1) // the next day
+	res = runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("apply after the reset: want exit 0\n%s", res)
+	}
+	if sum, line := parseApplyComplete(t, res); sum.Created != files-len(done) {
+		t.Errorf("apply after the reset: %s; want the %d left created (the state kept the %d finished)", line, files-len(done), len(done))
+	}
+	assertDriveMatchesDir(t, srv, folder, l.Src)
+	wantNoChanges(t, l.Base, l.Config, "after the reset")
+}
