@@ -5,6 +5,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,4 +58,47 @@ func TestGDriveDailyUploadCap(t *testing.T) {
 	}
 	assertDriveMatchesDir(t, srv, folder, l.Src)
 	wantNoChanges(t, l.Base, l.Config, "after the reset")
+}
+
+// TestGDriveFileOverDriveLimitSkipped: a local file over Drive's 5,120 GB
+// (sparse, so it takes no disk) is shown by the plan as one that cannot be
+// written, naming the key and the limit, and apply skips it without a
+// request for it, copying the rest.
+func TestGDriveFileOverDriveLimitSkipped(t *testing.T) {
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	writeSeeded(t, filepath.Join(l.Src, "small.txt"), "small", 100)
+	huge := filepath.Join(l.Src, "video", "huge.mkv")
+	if err := os.MkdirAll(filepath.Dir(huge), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Create(huge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(5121 << 30); err != nil {
+		t.Fatalf("a sparse 5,121 GiB file: %v", err)
+	}
+	f.Close()
+	folder := srv.Mkdir("", "Big")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up"))
+	res := runDrive(t, l.Base, "plan", "-config", l.Config)
+	t.Logf("plan:\n%s", res.Stdout)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "video/huge.mkv") || !strings.Contains(res.Stdout, "5,120 GB") || !strings.Contains(res.Stdout, "1 cannot be written") {
+		t.Fatalf("plan: want video/huge.mkv shown as not writable (over 5,120 GB)\n%s", res)
+	}
+	srv.ResetStats()
+	res = runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("apply: want exit 0\n%s", res)
+	}
+	if got := driveFiles(t, srv, folder); len(got) != 1 || got["small.txt"].ID == "" {
+		t.Errorf("Drive holds %v; want only small.txt", got)
+	}
+	if st := srv.Stats(); st.Uploaded != 100 {
+		t.Errorf("apply uploaded %d bytes; want only small.txt's 100", st.Uploaded)
+	}
 }

@@ -78,7 +78,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 				}
 				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}
 				if refuser != nil && !dst {
-					if err := refuser.RefuseKey(o.Key); err != nil {
+					if err := backends.RefuseObject(refuser, o); err != nil {
 						r.refused = fmt.Sprintf("cannot be written to %s: %v", d.to, err)
 						d.refused.Add(1)
 					}

@@ -109,7 +109,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	}
 	if old != nil && old.Id != nf.Id && !strings.HasPrefix(old.MimeType, googlePrefix) {
 		if err := b.remove(ctx, old.Id); err != nil && !isNotFound(err) {
-			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))
+			return backends.Object{}, b.wrapRemove(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))
 		}
 	}
 	o, err := b.object(key, nf)

@@ -177,6 +177,7 @@ type Backend struct {
 	log        *slog.Logger
 	chunkSize  int64
 	deleteMode string
+	ackAbuse   bool // Options.AcknowledgeAbuse
 	skipDocs   bool
 	pageSize   int64
 	exports    map[string]exportFormat // Google mime type -> format
@@ -274,6 +275,7 @@ func newBackend(opts *Options) (*Backend, error) {
 		endpoint:   opts.Endpoint,
 		chunkSize:  opts.ChunkSize,
 		deleteMode: opts.DeleteMode,
+		ackAbuse:   opts.AcknowledgeAbuse,
 		skipDocs:   opts.SkipGoogleDocs,
 		pageSize:   int64(opts.ListPageSize),
 		log:        opts.Logger,

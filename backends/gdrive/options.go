@@ -47,6 +47,10 @@ type Options struct {
 	// of 256 KiB); each upload buffers at most one chunk.
 	ChunkSize  int64
 	DeleteMode string // "trash" (default) or "permanent"
+	// AcknowledgeAbuse downloads files Drive flags as malware or spam
+	// (acknowledgeAbuse=true; Drive allows it to the owner or a shared
+	// drive's organizer); without it they fail with an explanation.
+	AcknowledgeAbuse bool
 	// Endpoint is the API's base URL for tests, e.g. "http://127.0.0.1:8080"
 	// (the API is then at Endpoint+"/drive/v3/"); "" is Google.
 	Endpoint string
@@ -81,6 +85,7 @@ func (o *Options) Attrs() []backends.Attr {
 		{Name: "skip_google_docs", Kind: backends.AttrBool, Ptr: &o.SkipGoogleDocs},
 		{Name: "chunk_size", Kind: backends.AttrSize, Ptr: &o.ChunkSize},
 		{Name: "delete_mode", Kind: backends.AttrString, Ptr: &o.DeleteMode},
+		{Name: "acknowledge_abuse", Kind: backends.AttrBool, Ptr: &o.AcknowledgeAbuse},
 		{Name: "endpoint", Kind: backends.AttrString, Ptr: &o.Endpoint},
 	}
 }

@@ -240,9 +240,16 @@ func (d *downloader) open(ctx context.Context, pos, end int64) (io.ReadCloser, i
 		if rng != "" {
 			call.Header().Set("Range", rng)
 		}
+		if b.ackAbuse {
+			call.AcknowledgeAbuse(true)
+		}
 		resp, err = call.Download()
 	}
 	if err != nil {
+		if ctx.Err() == nil && b.ackAbuse && reason(err) == "cannotDownloadAbusiveFile" {
+			where, err := backends.Describe(ctx, "open", b, d.key, err)
+			return nil, 0, &backends.PermanentError{Msg: where + ": Drive flags the file as malware or spam and refuses to download it even with acknowledge_abuse = true: only the file's owner or a shared drive's organizer may (cannotDownloadAbusiveFile)", Err: err}
+		}
 		if ctx.Err() == nil && b.downCapped(err) {
 			return nil, 0, &backends.StopError{Reason: DownloadCapReason, Err: b.wrap(ctx, "open", d.key, err)}
 		}

@@ -5,9 +5,11 @@ package gdrive
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"syncer/backends"
@@ -98,5 +100,102 @@ func TestDownloadQuotaStops(t *testing.T) {
 			io.Copy(&buf, rc)
 			rc.Close()
 		}
+	}
+}
+
+// wantErr fails unless err is a permanent error naming key and containing
+// every one of parts.
+func wantErr(t *testing.T, what string, err error, key string, parts ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("%s: no error", what)
+		return
+	}
+	msg := err.Error()
+	if !IsPermanent(err) || !strings.Contains(msg, fmt.Sprintf("%q", key)) {
+		t.Errorf("%s: %v; want a permanent error naming key %q", what, err, key)
+	}
+	for _, p := range parts {
+		if !strings.Contains(msg, p) {
+			t.Errorf("%s: %v; want it to say %q", what, err, p)
+		}
+	}
+}
+
+func TestServiceAccountWithoutStorage(t *testing.T) {
+	srv := newFake(t)
+	srv.SetServiceAccount(true)
+	b := mustNew(t, testOptions(srv, newFolder(srv)))
+	for _, size := range []int{10, 3 << 20} { // multipart and resumable
+		key := fmt.Sprintf("dir/f%d", size)
+		_, err := b.Put(t.Context(), key, bytes.NewReader(make([]byte, size)), backends.Object{Size: int64(size)})
+		wantErr(t, "Put as a service account", err, key, "service account has no Drive storage", "drive_id", "subject", "storageQuotaExceeded")
+	}
+	// A shared drive takes its files.
+	opts := testOptions(srv, "")
+	opts.DriveID = srv.AddSharedDrive("Team")
+	backendtest.PutBytes(t, mustNew(t, opts), "dir/f", []byte("in a shared drive"))
+
+	// quotaExceeded worded for a user still names the service-account fix.
+	srv.SetServiceAccount(false)
+	srv.AddFault(drivetest.Fault{Status: 403, Reason: "quotaExceeded", Match: func(r *http.Request, kind string) bool {
+		return strings.HasPrefix(kind, "upload")
+	}})
+	_, err := b.Put(t.Context(), "q", strings.NewReader("q"), backends.Object{Size: 1})
+	wantErr(t, "Put over quota", err, "q", "storage quota is exceeded", "drive_id", "subject", "quotaExceeded")
+}
+
+func TestAbusiveFile(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	data := backendtest.RandomBytes(3, 5000)
+	srv.Add(drivetest.FileSpec{Name: "flagged.exe", Parent: root, Content: data, Abusive: true})
+	b := mustNew(t, testOptions(srv, root))
+	_, err := b.Open(t.Context(), "flagged.exe", 0, -1)
+	wantErr(t, "Open of a flagged file", err, "flagged.exe", "malware or spam", "acknowledge_abuse = true", "cannotDownloadAbusiveFile")
+
+	var acked atomic.Int64
+	srv.SetHook(func(r *http.Request) {
+		if r.URL.Query().Get("acknowledgeAbuse") == "true" {
+			acked.Add(1)
+		}
+	})
+	opts := testOptions(srv, root)
+	opts.AcknowledgeAbuse = true
+	if got := backendtest.ReadAll(t, mustNew(t, opts), "flagged.exe"); !bytes.Equal(got, data) {
+		t.Errorf("with acknowledge_abuse the flagged file reads %d bytes; content differs", len(got))
+	}
+	if acked.Load() == 0 {
+		t.Errorf("no request said acknowledgeAbuse=true")
+	}
+}
+
+func TestTrashNeedsOwner(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	id := srv.Add(drivetest.FileSpec{Name: "theirs.txt", Parent: root, Content: []byte("not ours"), NotOwned: true})
+	b := mustNew(t, testOptions(srv, root))
+	err := b.Delete(t.Context(), "theirs.txt")
+	wantErr(t, "Delete of a file owned by another account", err, "theirs.txt", "only the file's owner may move it to the trash", `delete_mode = "permanent"`, "insufficientFilePermissions")
+	if fi, ok := srv.Get(id); !ok || fi.InTrash {
+		t.Errorf("the refused file is gone or trashed: %+v", fi)
+	}
+}
+
+func TestFilesOverDriveLimitRefused(t *testing.T) {
+	srv := newFake(t)
+	b := mustNew(t, testOptions(srv, newFolder(srv)))
+	if err := backends.RefuseObject(b, backends.Object{Key: "k", Size: MaxFileSize}); err != nil {
+		t.Errorf("a file of exactly 5,120 GB refused: %v", err)
+	}
+	err := backends.RefuseObject(b, backends.Object{Key: "k", Size: MaxFileSize + 1})
+	if err == nil || !strings.Contains(err.Error(), "5,120 GB") {
+		t.Errorf("a file over 5,120 GB: %v; want it refused", err)
+	}
+	srv.ResetStats()
+	_, err = b.Put(t.Context(), "huge", strings.NewReader(""), backends.Object{Size: MaxFileSize + 1})
+	wantErr(t, "Put over 5,120 GB", err, "huge", "5,120 GB")
+	if n := srv.Stats().Requests; n != 0 {
+		t.Errorf("Put over 5,120 GB sent %d requests", n)
 	}
 }

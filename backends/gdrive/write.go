@@ -37,6 +37,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
+	if src.Size > MaxFileSize {
+		return backends.Object{}, &backends.PermanentError{Msg: fmt.Sprintf("put %s: key %q", b, key), Err: tooLarge(src.Size)}
+	}
 	if err := b.capUpErr("put", key); err != nil {
 		return backends.Object{}, err
 	}
@@ -239,7 +242,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := b.remove(ctx, f.Id); err != nil && !(isNotFound(err) && ctx.Err() == nil) {
-		return b.wrap(ctx, "delete", key, err)
+		return b.wrapRemove(ctx, "delete", key, err)
 	}
 	return nil
 }

@@ -64,3 +64,38 @@ func (s *Server) realFault(r *http.Request, kind string) *apiError {
 	}
 	return nil
 }
+
+// errNotOwner is Drive's answer to trashing or deleting a My Drive file
+// that another account owns.
+func errNotOwner() *apiError {
+	return &apiError{Code: 403, Reason: "insufficientFilePermissions", Message: "The user does not have sufficient permissions for this file."}
+}
+
+// SetServiceAccount makes the fake answer as Drive does a service account
+// without domain-wide delegation: it may create folders, but a file in My
+// Drive (uploaded, copied or a Doc) answers 403 storageQuotaExceeded,
+// since service accounts have no storage quota. Shared drives work.
+func (s *Server) SetServiceAccount(on bool) {
+	s.mu.Lock()
+	s.serviceAccount = on
+	s.mu.Unlock()
+}
+
+// ServiceAccountMessage is Drive's message for a service account's file
+// in My Drive.
+const ServiceAccountMessage = "Service Accounts do not have storage quota. Leverage shared drives (https://developers.google.com/workspace/drive/api/guides/about-shareddrives), or use OAuth delegation (http://support.google.com/a/answer/7281227) instead."
+
+// noStorage refuses a new item under p when the fake plays a service
+// account and it would take storage in My Drive. s.mu must be held.
+func (s *Server) noStorage(p *file, mimeType string, m *meta) error {
+	if !s.serviceAccount || p.DriveID != "" {
+		return nil
+	}
+	if m.MimeType != "" {
+		mimeType = m.MimeType
+	}
+	if mimeType == FolderMime || mimeType == ShortcutMime {
+		return nil
+	}
+	return &apiError{Code: 403, Domain: "usageLimits", Reason: "storageQuotaExceeded", Message: ServiceAccountMessage}
+}

@@ -82,6 +82,9 @@ type Server struct {
 	generated   map[string]bool // ids from files.generateIds not used yet
 	ignoreOrder bool
 	caps        dailyCap // SetDailyCaps
+	// serviceAccount: files in My Drive answer storageQuotaExceeded
+	// (SetServiceAccount).
+	serviceAccount bool
 
 	requests   atomic.Int64
 	uploaded   atomic.Int64
@@ -997,6 +1000,8 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string, cut
 			err = &apiError{Code: 403, Reason: "fileNotDownloadable", Message: "Only files with binary content can be downloaded. Use Export with Docs Editors files.", Loc: "alt", LocType: "parameter"}
 		case !f.HasBlob:
 			err = &apiError{Code: 403, Reason: "fileNotDownloadable", Message: "Only files with binary content can be downloaded.", Loc: "alt", LocType: "parameter"}
+		case f.abusive && !boolParam(r, "acknowledgeAbuse"):
+			err = &apiError{Code: 403, Reason: "cannotDownloadAbusiveFile", Message: "This file has been identified as malware or spam and cannot be downloaded.", Loc: "acknowledgeAbuse", LocType: "parameter"}
 		default:
 			path, size = s.blobPath(f.ID), f.Size
 		}
@@ -1078,6 +1083,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, id string) error
 	f, err := s.lookup(r, id)
 	if err == nil && f.isRoot {
 		err = &apiError{Code: 403, Reason: "cannotDeleteRoot", Message: "The root folder cannot be deleted."}
+	}
+	if err == nil && f.notOwned && f.DriveID == "" {
+		err = errNotOwner()
 	}
 	if err == nil {
 		s.deleteLocked(f)

@@ -77,6 +77,7 @@ type file struct {
 	DriveID            string // shared drive, "" for My Drive
 	ShortcutTarget     string
 	ShortcutTargetMime string
+	abusive, notOwned  bool // FileSpec.Abusive, NotOwned
 	isRoot             bool
 }
 
@@ -119,8 +120,14 @@ type FileSpec struct {
 	Trashed           bool
 	ShortcutTarget    string // for ShortcutMime
 	ID                string // "" = a fresh id
-	isRoot            bool
-	driveID           string
+	// Abusive: Drive flagged the file as malware or spam; downloads answer
+	// 403 cannotDownloadAbusiveFile unless acknowledgeAbuse=true.
+	Abusive bool
+	// NotOwned: another account owns the file (My Drive); trashing or
+	// deleting it answers 403 insufficientFilePermissions.
+	NotOwned bool
+	isRoot   bool
+	driveID  string
 }
 
 // fileJSON renders f as Drive's File resource (every field the fake knows).
@@ -325,6 +332,8 @@ func (s *Server) addLocked(spec FileSpec) (string, error) {
 		Version:  1,
 		DriveID:  spec.driveID,
 		isRoot:   spec.isRoot,
+		abusive:  spec.Abusive,
+		notOwned: spec.NotOwned,
 	}
 	if f.ID == "" {
 		f.ID = s.newID()
