@@ -55,9 +55,9 @@
 // up to 50 Docs awaiting their collision check and the folder's emitted
 // keys (at most 4096 exactly, else a 128 KiB filter) are held at a time.
 // An upload holds one buffer of ChunkSize (objects of known size below it
-// are sent in one multipart request from a buffer of their size; larger or
-// unknown-size ones go as resumable sessions through the Go client's one
-// chunk buffer). Downloads stream.
+// and at most 5 MB, MaxMultipartSize, are sent in one multipart request
+// from a buffer of their size; larger or unknown-size ones go as resumable
+// sessions through the Go client's one chunk buffer). Downloads stream.
 //
 // # Errors and rate limits
 //

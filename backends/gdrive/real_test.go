@@ -199,3 +199,40 @@ func TestFilesOverDriveLimitRefused(t *testing.T) {
 		t.Errorf("Put over 5,120 GB sent %d requests", n)
 	}
 }
+
+// One-request uploads stop at Google's documented 5 MB, whatever
+// chunk_size says; above, a resumable session (seen in the fake's log).
+func TestMultipartUpTo5MB(t *testing.T) {
+	srv := newFake(t)
+	opts := testOptions(srv, newFolder(srv))
+	opts.ChunkSize = 16 << 20
+	b := mustNew(t, opts)
+	for _, c := range []struct {
+		size      int
+		multipart bool
+	}{{0, true}, {MaxMultipartSize, true}, {MaxMultipartSize + 1, false}, {12 << 20, false}} {
+		data := backendtest.RandomBytes(int64(c.size), c.size)
+		srv.ResetStats()
+		backendtest.PutBytes(t, b, fmt.Sprintf("f%d", c.size), data)
+		st := srv.Stats()
+		mp, init := st.ByKind["upload-multipart"], st.ByKind["upload-init"]
+		if c.multipart && (mp != 1 || init != 0) || !c.multipart && (mp != 0 || init != 1 || st.ByKind["upload-chunk"] == 0) {
+			t.Errorf("%d bytes with chunk_size 16 MiB: requests %v; want multipart %v", c.size, st.ByKind, c.multipart)
+		}
+		if got := backendtest.ReadAll(t, b, fmt.Sprintf("f%d", c.size)); !bytes.Equal(got, data) {
+			t.Errorf("%d bytes: content differs", c.size)
+		}
+	}
+	// A stream of unknown size over 5 MB goes resumable too.
+	data := backendtest.RandomBytes(7, 6<<20)
+	srv.ResetStats()
+	if _, err := b.Put(t.Context(), "stream", bytes.NewReader(data), backends.Object{Size: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if st := srv.Stats(); st.ByKind["upload-multipart"] != 0 || st.ByKind["upload-init"] != 1 || st.MaxChunk > MaxMultipartSize {
+		t.Errorf("6 MiB of unknown size: requests %v, largest chunk %d; want a resumable session in chunks under 5 MB", st.ByKind, st.MaxChunk)
+	}
+	if got := backendtest.ReadAll(t, b, "stream"); !bytes.Equal(got, data) {
+		t.Errorf("the stream's content differs")
+	}
+}

@@ -20,10 +20,15 @@ import (
 	"syncer/backends"
 )
 
+// MaxMultipartSize is the largest upload sent in one (multipart) request:
+// Google documents that upload type for files of 5 MB or less.
+const MaxMultipartSize = 5_000_000
+
 // Put uploads r to key. An existing binary file at key is updated in
 // place (files.update: the id, sharing and history stay); otherwise a new
 // file is created, with missing folders. Objects of known size below
-// ChunkSize go in one multipart request from a buffer of their size;
+// ChunkSize and at most MaxMultipartSize go in one multipart request from
+// a buffer of their size;
 // others in a resumable session, one ChunkSize chunk at a time. Drive
 // shows the new content only when the upload completes, so a failed Put
 // leaves nothing (or the old content) at key. The source's modification
@@ -110,6 +115,22 @@ func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget,
 	return t, unlock, nil
 }
 
+// resumableChunk is the chunk for a resumable upload of size bytes (-1:
+// unknown). The Go client sends a body that fits in one chunk as one
+// multipart request, so a chunk never reaches size when size is over
+// MaxMultipartSize, and stays below it when size is unknown: the chunk is
+// then the largest 256 KiB multiple under the size (or the limit).
+func resumableChunk(chunk, size int64) int64 {
+	limit := size - 1
+	if size < 0 {
+		limit = MaxMultipartSize
+	}
+	if limit < chunk {
+		chunk = max(ChunkGranularity, limit/ChunkGranularity*ChunkGranularity)
+	}
+	return chunk
+}
+
 // formatTime renders a modification time as Drive takes it (RFC 3339,
 // UTC, milliseconds).
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
@@ -134,9 +155,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	sent := md5.New()
 	cr := backends.NewExactReader(ctx, r, src.Size, sent)
 	var media io.Reader = cr
-	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(b.chunkSize))}
+	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(resumableChunk(b.chunkSize, src.Size)))}
 	var buf []byte // the whole content, for small objects
-	if src.Size >= 0 && src.Size < b.chunkSize {
+	if src.Size >= 0 && src.Size < b.chunkSize && src.Size <= MaxMultipartSize {
 		// Small: read it whole into a buffer of its size (below one
 		// chunk) and send one multipart request that the transport can
 		// repeat on a transient error.
