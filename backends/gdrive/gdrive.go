@@ -87,7 +87,11 @@
 // an unknown size, -1: compared by time and read to its end); a ranged
 // download whose Content-Range does not start at the byte asked for; an
 // upload answer without md5Checksum whose file still has none when fetched
-// again. Such an item fails the whole listing rather than being left out,
+// again. A page token that Drive no longer takes (400 at pageToken: tokens
+// expire after hours on a huge tree) restarts that folder's listing from
+// its first page, passing over the items already taken after checking
+// they are the same ones (a running hash of their ids); a folder that
+// changed meanwhile fails the listing. Such an item fails the whole listing rather than being left out,
 // as a listing that misses an item would have the plan delete its copy.
 package gdrive
 

@@ -236,3 +236,65 @@ func TestMultipartUpTo5MB(t *testing.T) {
 		t.Errorf("the stream's content differs")
 	}
 }
+
+// age sends n requests to the fake, so that page tokens handed out
+// before grow old.
+func age(t *testing.T, srv *drivetest.Server, n int) {
+	for range n {
+		resp, err := http.Get(srv.URL + "/drive/v3/about")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+}
+
+func TestExpiredPageTokenRestartsFolder(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	var want []string
+	for i := range 30 {
+		name := fmt.Sprintf("f%02d", i)
+		srv.Add(drivetest.FileSpec{Name: name, Parent: root, Content: []byte(name)})
+		want = append(want, name)
+	}
+	logs := &logBuffer{}
+	opts := testOptions(srv, root)
+	opts.ListPageSize = 5
+	opts.Logger = newLogger(logs)
+	b := mustNew(t, opts)
+	srv.SetPageTokenLife(3)
+	srv.ResetStats()
+	var got []string
+	err := b.List(t.Context(), "", func(o backends.Object) error {
+		got = append(got, o.Key)
+		if len(got) == 8 || len(got) == 21 {
+			age(t, srv, 5) // a slow consumer: the next page's token expires
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("List with expiring page tokens: %v", err)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("listed %q;\nwant each of the 30 once: %q", got, want)
+	}
+	if st := srv.Stats(); st.Faults != 2 || logs.Count("page token expired") != 2 {
+		t.Errorf("%d tokens refused, %d restarts logged; want 2 of each\n%s", st.Faults, logs.Count("page token expired"), logs)
+	}
+
+	// A folder that changed before the restart fails the listing rather
+	// than list an item twice or miss one.
+	got = nil
+	err = b.List(t.Context(), "", func(o backends.Object) error {
+		got = append(got, o.Key)
+		if len(got) == 8 {
+			srv.Add(drivetest.FileSpec{Name: "a-first", Parent: root, Content: []byte("new")})
+			age(t, srv, 5)
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "changed while its listing started over") {
+		t.Errorf("List of a folder that changed before a restart: %v (listed %d); want it to fail saying so", err, len(got))
+	}
+}

@@ -129,8 +129,9 @@ type driveErrorBody struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 		Errors  []struct {
-			Reason  string `json:"reason"`
-			Message string `json:"message"`
+			Reason   string `json:"reason"`
+			Message  string `json:"message"`
+			Location string `json:"location"`
 		} `json:"errors"`
 	} `json:"error"`
 }

@@ -99,3 +99,23 @@ func (s *Server) noStorage(p *file, mimeType string, m *meta) error {
 	}
 	return &apiError{Code: 403, Domain: "usageLimits", Reason: "storageQuotaExceeded", Message: ServiceAccountMessage}
 }
+
+// SetPageTokenLife makes a files.list page token expire once more than n
+// requests (of any kind) reached the fake after it was handed out; an
+// expired token answers 400 invalid "Invalid Value" at pageToken, as
+// Drive's tokens do after hours on a huge tree. 0 turns expiry off. Such
+// answers count in Stats.Faults.
+func (s *Server) SetPageTokenLife(n int64) {
+	s.mu.Lock()
+	s.tokenLife = n
+	s.mu.Unlock()
+}
+
+// tokenExpired reports whether a token handed out at request count issued
+// has expired.
+func (s *Server) tokenExpired(issued int64) bool {
+	s.mu.Lock()
+	life := s.tokenLife
+	s.mu.Unlock()
+	return life > 0 && s.requests.Load()-issued > life
+}

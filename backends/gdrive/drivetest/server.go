@@ -85,6 +85,7 @@ type Server struct {
 	// serviceAccount: files in My Drive answer storageQuotaExceeded
 	// (SetServiceAccount).
 	serviceAccount bool
+	tokenLife      int64 // SetPageTokenLife; 0: tokens never expire
 
 	requests   atomic.Int64
 	uploaded   atomic.Int64
@@ -653,6 +654,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) error {
 type pageToken struct {
 	Offset int    `json:"o"`
 	Query  string `json:"q"`
+	Issued int64  `json:"i,omitempty"` // Stats.Requests when it was handed out
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
@@ -696,6 +698,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
 		var pt pageToken
 		if err != nil || json.Unmarshal(b, &pt) != nil || pt.Query != identity || pt.Offset < 0 {
+			return errInvalid("pageToken", "Invalid Value")
+		}
+		if s.tokenExpired(pt.Issued) {
+			s.injected.Add(1)
 			return errInvalid("pageToken", "Invalid Value")
 		}
 		offset = pt.Offset
@@ -754,7 +760,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		resp["files"] = []any{}
 	}
 	if end < len(hits) {
-		b, _ := json.Marshal(pageToken{Offset: end, Query: identity})
+		b, _ := json.Marshal(pageToken{Offset: end, Query: identity, Issued: s.requests.Load()})
 		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString(b)
 	}
 	out, err := sel.apply(resp, func(p string) bool {
