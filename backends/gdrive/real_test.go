@@ -298,3 +298,27 @@ func TestExpiredPageTokenRestartsFolder(t *testing.T) {
 		t.Errorf("List of a folder that changed before a restart: %v (listed %d); want it to fail saying so", err, len(got))
 	}
 }
+
+// Docs in a shared drive export like any other: files.export takes no
+// supportsAllDrives parameter and Drive serves them (the fake once
+// answered 404).
+func TestSharedDriveDocsExport(t *testing.T) {
+	srv := newFake(t)
+	sd := srv.AddSharedDrive("Team")
+	sub := srv.Mkdir(sd, "notes")
+	srv.Add(drivetest.FileSpec{Name: "Plan", Parent: sub, MimeType: drivetest.DocumentMime, Content: []byte("the plan")})
+	srv.Add(drivetest.FileSpec{Name: "Budget", Parent: sd, MimeType: drivetest.SpreadsheetMime, Content: []byte("1,2,3")})
+	opts := testOptions(srv, "")
+	opts.DriveID = sd
+	opts.ExportFormats = map[string]string{"spreadsheet": "csv"}
+	b := mustNew(t, opts)
+	if got := keysOf(t, b, ""); strings.Join(got, ",") != "Budget.csv,notes/Plan.docx" {
+		t.Errorf("keys = %q", got)
+	}
+	if got, want := backendtest.ReadAll(t, b, "notes/Plan.docx"), drivetest.ExportBytes(docxMime, []byte("the plan")); !bytes.Equal(got, want) {
+		t.Errorf("the Doc exported as %q; want %q", got, want)
+	}
+	if got, want := backendtest.ReadAll(t, b, "Budget.csv"), drivetest.ExportBytes("text/csv", []byte("1,2,3")); !bytes.Equal(got, want) {
+		t.Errorf("the Sheet exported as %q; want %q", got, want)
+	}
+}

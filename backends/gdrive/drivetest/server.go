@@ -1054,7 +1054,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string, cut
 func (s *Server) export(w http.ResponseWriter, r *http.Request, id string, cut int64) error {
 	mime := r.URL.Query().Get("mimeType")
 	s.mu.Lock()
-	f, err := s.lookup(r, id)
+	// files.export has no supportsAllDrives parameter: Drive exports Docs
+	// in shared drives without it.
+	f, err := s.lookupID(id, true)
 	var data []byte
 	limit := s.exportLimit
 	if err == nil {
