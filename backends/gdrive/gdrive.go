@@ -125,6 +125,9 @@ const (
 	DefaultRetryBaseDelay  = time.Second
 	DefaultRetryMaxDelay   = 32 * time.Second
 	DefaultResponseTimeout = 5 * time.Minute
+	// DefaultIdleTimeout: a connection that moves no byte for this long is
+	// dropped and its request retried (rclone's --timeout is also 5m).
+	DefaultIdleTimeout     = 5 * time.Minute
 	DefaultFolderCacheSize = 10000
 	DefaultListPageSize    = 1000
 
@@ -234,6 +237,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		if t.ResponseHeaderTimeout <= 0 {
 			t.ResponseHeaderTimeout = DefaultResponseTimeout
 		}
+		idle := opts.IdleTimeout
+		if idle <= 0 {
+			idle = DefaultIdleTimeout
+		}
+		t.DialContext = idleDialer(idle)
 		base = &http.Client{Transport: t}
 	}
 	rt := base.Transport

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"syncer/backends"
 	"syncer/backends/backendtest"
@@ -320,5 +321,42 @@ func TestSharedDriveDocsExport(t *testing.T) {
 	}
 	if got, want := backendtest.ReadAll(t, b, "Budget.csv"), drivetest.ExportBytes("text/csv", []byte("1,2,3")); !bytes.Equal(got, want) {
 		t.Errorf("the Sheet exported as %q; want %q", got, want)
+	}
+}
+
+// A body that stalls mid-transfer on an open connection is given up after
+// the idle timeout and retried from where it was: a download resumes at
+// its offset, an upload chunk is sent again.
+func TestStalledBodiesRetried(t *testing.T) {
+	srv := newFake(t)
+	logs := &logBuffer{}
+	opts := testOptions(srv, newFolder(srv))
+	opts.IdleTimeout = 300 * time.Millisecond
+	opts.Logger = newLogger(logs)
+	b := mustNew(t, opts)
+	data := backendtest.RandomBytes(11, 3<<20+5) // 4 chunks of 1 MiB
+	srv.AddFault(drivetest.Fault{Stall: 3 * time.Second, StallAfter: 100000, Count: 1, Match: func(r *http.Request, kind string) bool {
+		return kind == "upload-chunk"
+	}})
+	backendtest.PutBytes(t, b, "big", data)
+	if st := srv.Stats(); st.Faults != 1 || b.Backoffs() == 0 {
+		t.Errorf("upload: %d stalls injected, %d retries; want 1 and at least 1", st.Faults, b.Backoffs())
+	}
+
+	srv.ResetStats()
+	srv.AddFault(drivetest.Fault{Stall: 3 * time.Second, StallAfter: 200000, Count: 1, Match: func(r *http.Request, kind string) bool {
+		return kind == "media"
+	}})
+	if got := backendtest.ReadAll(t, b, "big"); !bytes.Equal(got, data) {
+		t.Errorf("the stalled download read %d bytes; content differs", len(got))
+	}
+	st := srv.Stats()
+	if st.Faults != 1 || logs.Count("download interrupted; resuming") != 1 {
+		t.Errorf("download: %d stalls injected, %d resumes logged; want 1 and 1\n%s", st.Faults, logs.Count("download interrupted; resuming"), logs)
+	}
+	// Resumed from its offset: what was sent before the stall is not sent
+	// again (a little slack for what the client had not read yet).
+	if st.Downloaded > int64(len(data))+200000 {
+		t.Errorf("the fake sent %d bytes for a %d-byte file stalled after 200000", st.Downloaded, len(data))
 	}
 }

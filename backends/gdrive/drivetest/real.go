@@ -1,7 +1,11 @@
 package drivetest
 
 import (
+	"bufio"
+	"io"
+	"net"
 	"net/http"
+	"time"
 )
 
 // Modes in which the fake behaves as the real Drive does and a naive
@@ -118,4 +122,82 @@ func (s *Server) tokenExpired(issued int64) bool {
 	life := s.tokenLife
 	s.mu.Unlock()
 	return life > 0 && s.requests.Load()-issued > life
+}
+
+// pause waits for d or until done is closed.
+func pause(d time.Duration, done <-chan struct{}) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// stallReader reads left bytes of a request body, then pauses once
+// (Fault.StallAfter): a server that stops taking an upload mid-body.
+type stallReader struct {
+	r     io.ReadCloser
+	left  int64
+	stall time.Duration
+	done  <-chan struct{}
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	if s.left == 0 {
+		pause(s.stall, s.done)
+		s.left = -1
+	}
+	if s.left > 0 && int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.r.Read(p)
+	if s.left > 0 {
+		s.left -= int64(n)
+	}
+	return n, err
+}
+
+func (s *stallReader) Close() error { return s.r.Close() }
+
+// stallWriter sends left bytes of an answer's body, then pauses once
+// with them flushed (Fault.StallAfter): a download stalled mid-body.
+type stallWriter struct {
+	http.ResponseWriter
+	left  int64
+	stall time.Duration
+	done  <-chan struct{}
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	if s.left < 0 || int64(len(p)) < s.left {
+		n, err := s.ResponseWriter.Write(p)
+		if s.left > 0 {
+			s.left -= int64(n)
+		}
+		return n, err
+	}
+	n, err := s.ResponseWriter.Write(p[:s.left])
+	if err != nil {
+		return n, err
+	}
+	s.Flush()
+	pause(s.stall, s.done)
+	s.left = -1
+	m, err := s.ResponseWriter.Write(p[n:])
+	return n + m, err
+}
+
+func (s *stallWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Hijack lets a fault drop the connection through the wrapper.
+func (s *stallWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := s.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, http.ErrNotSupported
 }

@@ -249,6 +249,11 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Stall delays the answer (until the client gives up, at most Stall).
 	Stall time.Duration
+	// StallAfter, with Stall, serves the request but pauses its body
+	// mid-transfer on the open connection for Stall: after StallAfter
+	// bytes of the answer sent (downloads, exports) or of the request
+	// body read (uploads), whichever the request has.
+	StallAfter int64
 	// CutAfter, for downloads (alt=media, export), sends that many bytes
 	// of the body and then drops the connection. Status is ignored.
 	CutAfter int64
@@ -468,7 +473,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f := s.pickFault(r, kind); f != nil {
-		if f.Stall > 0 {
+		if f.Stall > 0 && f.StallAfter > 0 {
+			s.injected.Add(1)
+			r.Body = &stallReader{r: r.Body, left: f.StallAfter, stall: f.Stall, done: r.Context().Done()}
+			w = &stallWriter{ResponseWriter: w, left: f.StallAfter, stall: f.Stall, done: r.Context().Done()}
+		} else if f.Stall > 0 {
 			t := time.NewTimer(f.Stall)
 			select {
 			case <-r.Context().Done():
