@@ -5,10 +5,14 @@ package e2e
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"syncer/backends/gdrive/drivetest"
 )
 
 // TestGDriveDailyUploadCap: once Drive answers uploads with its daily cap
@@ -100,5 +104,49 @@ func TestGDriveFileOverDriveLimitSkipped(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Uploaded != 100 {
 		t.Errorf("apply uploaded %d bytes; want only small.txt's 100", st.Uploaded)
+	}
+}
+
+// TestGDriveSourceChangedDuringListing: an item of the Drive source is
+// trashed while the plan lists it; Drive's offset page tokens then hide
+// another item, still there, from the listing. The plan must fail saying
+// the source changed, never plan a delete of the hidden item's copy; the
+// next plan sees only the trashed one gone.
+func TestGDriveSourceChangedDuringListing(t *testing.T) {
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	folder := srv.Mkdir("", "Moving")
+	ids := map[string]string{}
+	w := want{}
+	for i := range 2500 { // three pages of 1000
+		name := fmt.Sprintf("f%04d", i)
+		ids[name] = srv.Add(drivetest.FileSpec{Name: name, Parent: folder, Content: []byte(name)})
+		w[name] = []byte(name)
+	}
+	writeHCL(t, l.Config, l.State, nil,
+		gdriveBlock{Name: "src", Srv: srv, Folder: folder}.hcl(),
+		localBlock("dst", l.Dst),
+		syncBlock("down", "backend.gdrive.src", "backend.local.dst", `delete = "all"`))
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code != 0 {
+		t.Fatalf("first apply: want exit 0\n%s", res)
+	}
+	assertDirHolds(t, l.Dst, w)
+
+	var once sync.Once
+	srv.SetHook(func(r *http.Request) {
+		if r.URL.Path == "/drive/v3/files" && r.URL.Query().Get("pageToken") != "" {
+			once.Do(func() { srv.Trash(ids["f0000"]) })
+		}
+	})
+	res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	srv.SetHook(nil)
+	if res.Code != 1 || !strings.Contains(res.Stderr, "source changed during listing") {
+		t.Fatalf("apply while the source changed under the listing: want exit 1 and \"source changed during listing\"\n%s", res)
+	}
+	assertDirHolds(t, l.Dst, w) // nothing deleted
+
+	res = runDrive(t, l.Base, "plan", "-config", l.Config)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "0 to create, 0 to update, 1 to delete") || !strings.Contains(res.Stdout, "- f0000") {
+		t.Errorf("plan after the change: want only f0000 deleted\n%s", res)
 	}
 }

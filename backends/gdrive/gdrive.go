@@ -91,7 +91,10 @@
 // expire after hours on a huge tree) restarts that folder's listing from
 // its first page, passing over the items already taken after checking
 // they are the same ones (a running hash of their ids); a folder that
-// changed meanwhile fails the listing. Such an item fails the whole listing rather than being left out,
+// changed meanwhile fails the listing. And a listing during which anything below
+// the listed folder changed (changes.list from a token taken before the
+// walk) fails with ErrChangedWhileListing: Drive's listings may then miss
+// items that are still there. Such an item fails the whole listing rather than being left out,
 // as a listing that misses an item would have the plan delete its copy.
 package gdrive
 

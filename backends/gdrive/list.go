@@ -106,6 +106,12 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if start == "" {
 		return ctx.Err() // a root or folder that does not exist holds nothing
 	}
+	// Changes from here on show whether the walk saw a folder that held
+	// still (see changes.go).
+	token, err := b.changesToken(ctx)
+	if err != nil {
+		return b.wrap(ctx, "list", prefix, err)
+	}
 	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter}}
 	if dirKey != "" {
 		stack[0].prefix += "/"
@@ -132,7 +138,27 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 			return b.wrap(ctx, "list", strings.TrimSuffix(p.prefix, "/"), err)
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	folder := start
+	if folder == "root" {
+		if err := b.resolveRoot(ctx); err != nil {
+			return b.wrap(ctx, "list", prefix, err)
+		}
+		b.rootMu.Lock()
+		folder = b.rootID
+		b.rootMu.Unlock()
+	}
+	id, err := b.changedBelow(ctx, token, folder)
+	if err != nil {
+		return b.wrap(ctx, "list", prefix, err)
+	}
+	if id != "" {
+		where, _ := backends.Describe(ctx, "list", b, prefix, nil)
+		return fmt.Errorf("%s: %w (item %s changed)", where, ErrChangedWhileListing, id)
+	}
+	return nil
 }
 
 // folderLister lists one folder: it groups items with equal names (case

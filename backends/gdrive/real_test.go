@@ -360,3 +360,51 @@ func TestStalledBodiesRetried(t *testing.T) {
 		t.Errorf("the fake sent %d bytes for a %d-byte file stalled after 200000", st.Downloaded, len(data))
 	}
 }
+
+// Drive's page tokens behave as offsets: an item removed before the
+// cursor makes another vanish from the listing. The backend reads the
+// changes made during the walk and fails such a listing rather than let
+// the plan delete the copy of the item it missed.
+func TestListingThatChangesUnderneathFails(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	other := newFolder(srv) // outside the listed tree
+	ids := map[string]string{}
+	for i := range 10 {
+		name := fmt.Sprintf("f%02d", i)
+		ids[name] = srv.Add(drivetest.FileSpec{Name: name, Parent: root, Content: []byte(name)})
+	}
+	opts := testOptions(srv, root)
+	opts.ListPageSize = 3
+	b := mustNew(t, opts)
+
+	// Changes elsewhere in the account do not fail the listing.
+	var got []string
+	err := b.List(t.Context(), "", func(o backends.Object) error {
+		got = append(got, o.Key)
+		if len(got) == 4 {
+			srv.Add(drivetest.FileSpec{Name: "elsewhere", Parent: other, Content: []byte("x")})
+		}
+		return nil
+	})
+	if err != nil || len(got) != 10 {
+		t.Fatalf("List with a change outside the folder: %v after %d keys; want all 10", err, len(got))
+	}
+
+	got = nil
+	err = b.List(t.Context(), "", func(o backends.Object) error {
+		got = append(got, o.Key)
+		if len(got) == 4 {
+			srv.Trash(ids["f00"]) // before the cursor
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrChangedWhileListing) || !strings.Contains(err.Error(), "source changed during listing") {
+		t.Errorf("List while an item before the cursor went: %v; want ErrChangedWhileListing", err)
+	}
+	// The fake has Drive's habit: the listing itself missed an item
+	// that is still there.
+	if strings.Contains(strings.Join(got, ","), "f06") {
+		t.Errorf("listed %q: the offset habit did not show (f06 should have vanished)", got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -200,4 +201,90 @@ func (s *stallWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return h.Hijack()
 	}
 	return nil, nil, http.ErrNotSupported
+}
+
+// change is one entry of the fake's change log (changes.list).
+type change struct {
+	id      string
+	driveID string
+	removed bool // deleted for good: Drive then sends no file
+}
+
+// changed logs a change of f. s.mu must be held.
+func (s *Server) changed(f *file) {
+	if f.isRoot {
+		return
+	}
+	s.changeLog = append(s.changeLog, change{id: f.ID, driveID: f.DriveID})
+}
+
+// changedRemoved logs the permanent deletion of f. s.mu must be held.
+func (s *Server) changedRemoved(f *file) {
+	s.changeLog = append(s.changeLog, change{id: f.ID, driveID: f.DriveID, removed: true})
+}
+
+// changesStart serves changes.getStartPageToken: the position after the
+// last change.
+func (s *Server) changesStart(w http.ResponseWriter, r *http.Request) error {
+	s.mu.Lock()
+	n := len(s.changeLog)
+	s.mu.Unlock()
+	writeJSON(w, 200, map[string]any{"kind": "drive#startPageToken", "startPageToken": strconv.Itoa(n + 1)})
+	return nil
+}
+
+// changesList serves changes.list from pageToken (a position in the log):
+// one entry per change (Drive may fold several changes of a file into
+// one; the fake does not), with the file as it is now unless removed.
+// driveId restricts them to a shared drive; without it, shared-drive
+// items are included only with includeItemsFromAllDrives and
+// supportsAllDrives.
+func (s *Server) changesList(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	pos, err := strconv.Atoi(q.Get("pageToken"))
+	if err != nil || pos < 1 {
+		return errInvalid("pageToken", "Invalid Value")
+	}
+	pageSize := 100
+	if v := q.Get("pageSize"); v != "" {
+		if pageSize, err = strconv.Atoi(v); err != nil || pageSize < 1 {
+			return errInvalid("pageSize", "Invalid value for pageSize: "+v)
+		}
+		pageSize = min(pageSize, 1000)
+	}
+	driveID := q.Get("driveId")
+	all := boolParam(r, "includeItemsFromAllDrives") && allDrives(r)
+	includeRemoved := q.Get("includeRemoved") != "false"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if pos > len(s.changeLog)+1 {
+		return errInvalid("pageToken", "Invalid Value")
+	}
+	out := []any{}
+	i := pos - 1
+	for ; i < len(s.changeLog) && len(out) < pageSize; i++ {
+		c := s.changeLog[i]
+		switch {
+		case driveID != "" && c.driveID != driveID:
+			continue
+		case driveID == "" && c.driveID != "" && !all:
+			continue
+		}
+		f := s.files[c.id]
+		if c.removed || f == nil {
+			if includeRemoved {
+				out = append(out, map[string]any{"kind": "drive#change", "changeType": "file", "fileId": c.id, "removed": true})
+			}
+			continue
+		}
+		out = append(out, map[string]any{"kind": "drive#change", "changeType": "file", "fileId": c.id, "removed": false, "file": s.fileJSON(f)})
+	}
+	resp := map[string]any{"kind": "drive#changeList", "changes": out}
+	if i < len(s.changeLog) {
+		resp["nextPageToken"] = strconv.Itoa(i + 1)
+	} else {
+		resp["newStartPageToken"] = strconv.Itoa(len(s.changeLog) + 1)
+	}
+	writeJSON(w, 200, resp)
+	return nil
 }

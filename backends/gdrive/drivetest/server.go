@@ -86,6 +86,7 @@ type Server struct {
 	// (SetServiceAccount).
 	serviceAccount bool
 	tokenLife      int64 // SetPageTokenLife; 0: tokens never expire
+	changeLog      []change
 
 	requests   atomic.Int64
 	uploaded   atomic.Int64
@@ -424,6 +425,10 @@ func classify(r *http.Request) string {
 			return "upload-multipart"
 		}
 		return "upload-media"
+	case p == "/drive/v3/changes/startPageToken":
+		return "changes-start"
+	case p == "/drive/v3/changes":
+		return "changes"
 	case p == "/drive/v3/about":
 		return "about"
 	case p == "/drive/v3/files":
@@ -567,6 +572,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, kind string, cut 
 			break
 		}
 		return s.generateIDs(w, r)
+	case "changes-start", "changes":
+		if r.Method != http.MethodGet {
+			break
+		}
+		if kind == "changes" {
+			return s.changesList(w, r)
+		}
+		return s.changesStart(w, r)
 	case "upload-init", "upload-multipart", "upload-media":
 		return s.upload(w, r, kind)
 	case "upload-chunk", "upload-status":

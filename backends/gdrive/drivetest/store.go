@@ -381,6 +381,7 @@ func (s *Server) addLocked(spec FileSpec) (string, error) {
 	if len(f.Parents) > 0 {
 		s.addChild(f.Parents[0], f.ID)
 	}
+	s.changed(f)
 	return f.ID, nil
 }
 
@@ -414,6 +415,7 @@ func (s *Server) installBlob(f *file, tmp string, size int64, h *hasher) error {
 	f.Size = size
 	f.MD5, f.SHA256 = h.sums()
 	f.HeadRevision = s.newRevision()
+	s.changed(f)
 	return nil
 }
 
@@ -505,6 +507,7 @@ func (s *Server) Update(id string, content []byte, modified time.Time) {
 	}
 	f.ModifiedTime = msTime(modified)
 	f.Version++
+	s.changed(f)
 }
 
 // Trash moves id to the trash, as the Drive UI does.
@@ -514,6 +517,7 @@ func (s *Server) Trash(id string) {
 	if f := s.files[id]; f != nil {
 		f.Trashed = true
 		f.Version++
+		s.changed(f)
 	}
 }
 
@@ -546,4 +550,5 @@ func (s *Server) deleteLocked(f *file) {
 		os.Remove(s.blobPath(f.ID))
 	}
 	delete(s.files, f.ID)
+	s.changedRemoved(f)
 }

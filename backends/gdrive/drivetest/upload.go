@@ -200,6 +200,7 @@ func (s *Server) newFile(m *meta, p *file, mimeType string) (*file, error) {
 func (s *Server) store(f *file) {
 	s.files[f.ID] = f
 	s.addChild(f.Parents[0], f.ID)
+	s.changed(f)
 }
 
 // applyUpdate applies m and the add/removeParents parameters to f.
@@ -239,6 +240,7 @@ func (s *Server) applyUpdate(f *file, m *meta, q url.Values, all bool) error {
 		f.Trashed = *m.Trashed
 	}
 	f.Version++
+	s.changed(f)
 	return nil
 }
 
