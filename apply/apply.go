@@ -103,11 +103,10 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		stop, cancel = context.WithDeadlineCause(stop, deadline, ErrDuration)
 		defer cancel()
 	}
-	var stopXfer context.CancelCauseFunc
-	if cfg.Limits.MaxTransfer > 0 {
-		stop, stopXfer = context.WithCancelCause(stop)
-		defer stopXfer(nil)
-	}
+	// limits.max_transfer (ErrMaxTransfer) and a store's limit (a
+	// *backends.StopError from an action) stop the run as Stop does.
+	stop, halt := context.WithCancelCause(stop)
+	defer halt(nil)
 	stats, err := p.CopyStats(ctx, "")
 	if err != nil {
 		return Result{}, err
@@ -139,12 +138,12 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		interval = 10 * time.Second
 	}
 	e := &executor{
-		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop,
+		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop, halt: halt,
 		workers: dec.Workers, limiter: newLimiter(cfg.Limits.Bandwidth),
 		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
 		rec:  newRecorder(st, log),
 	}
-	e.stopXfer, e.start = stopXfer, start
+	e.start = start
 	runErr := e.run(ctx)
 	e.prog.finish()
 	recErr := e.rec.close()
@@ -162,6 +161,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		}
 		if errors.Is(context.Cause(stop), ErrMaxTransfer) {
 			res.StopReason = "transfer limit reached"
+		}
+		if se := backends.AsStop(context.Cause(stop)); se != nil {
+			res.StopReason = "stopped (" + se.Reason + ")"
 		}
 	}
 	status := "complete"
@@ -200,6 +202,7 @@ type executor struct {
 	open    plan.Opener
 	log     *slog.Logger
 	stop    context.Context
+	halt    context.CancelCauseFunc // stops the run for a *backends.StopError
 	workers int
 	limiter *rate.Limiter
 	prog    *progress
@@ -209,8 +212,6 @@ type executor struct {
 	archived, restoring                      atomic.Int64
 	// cut is set when Stop or an abort left planned work undone.
 	cut atomic.Bool
-	// stopXfer stops the run at limits.max_transfer; nil without one.
-	stopXfer context.CancelCauseFunc
 	start    time.Time // the run's start, which names its backups
 	backedUp atomic.Int64
 }
@@ -408,7 +409,7 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 		}
 		if limit := j.e.cfg.Limits.MaxTransfer; err == nil && limit > 0 && j.e.bytes.Load() >= limit {
 			// Objects in flight finish; no new one starts.
-			j.e.stopXfer(ErrMaxTransfer)
+			j.e.halt(ErrMaxTransfer)
 		}
 	case plan.Delete:
 		if err := j.backup(ctx, a.Key); err != nil {
@@ -446,6 +447,14 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 // an aborted action is not a failure of its object.
 func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error) {
 	if ctx.Err() != nil {
+		return
+	}
+	if se := backends.AsStop(err); se != nil {
+		// Not this object's failure: the store takes no more today.
+		if j.e.stop.Err() == nil {
+			j.e.log.Warn("stopping: "+se.Reason, "sync", j.s.Name, "key", key, "err", err)
+		}
+		j.e.halt(se)
 		return
 	}
 	j.e.failed.Add(1)

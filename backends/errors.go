@@ -73,3 +73,25 @@ func Wrap(ctx context.Context, op string, b fmt.Stringer, key string, err error,
 func Errorf(op string, b fmt.Stringer, key string, format string, args ...any) error {
 	return fmt.Errorf("%s %s: key %q: %s", op, b, key, fmt.Sprintf(format, args...))
 }
+
+// StopError is a store limit that no retry within this run can cure, such
+// as a daily upload quota: apply takes no new work once one comes back,
+// lets the transfers in flight finish, and stops as interrupted (exit
+// 130) saying Reason. The object it came from is not counted as failed;
+// the next run copies it.
+type StopError struct {
+	Reason string // what the user reads, e.g. "... limit reached; run again after it resets"
+	Err    error
+}
+
+func (e *StopError) Error() string { return e.Reason + ": " + e.Err.Error() }
+func (e *StopError) Unwrap() error { return e.Err }
+
+// AsStop returns the *StopError in err's chain, or nil.
+func AsStop(err error) *StopError {
+	var se *StopError
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
+}

@@ -20,3 +20,23 @@ func RefuseKey(b Backend, key string) error {
 	}
 	return nil
 }
+
+// ObjectRefuser is a KeyRefuser that also refuses listed objects by more
+// than their key: a size over what the store holds in one object.
+type ObjectRefuser interface {
+	// RefuseObject returns why the backend can never store o (a source
+	// object as listed), or nil; pure and cheap, as RefuseKey.
+	RefuseObject(o Object) error
+}
+
+// RefuseObject returns why r can never store o: its key (RefuseKey), or
+// the object itself when r is also an ObjectRefuser.
+func RefuseObject(r KeyRefuser, o Object) error {
+	if err := r.RefuseKey(o.Key); err != nil {
+		return err
+	}
+	if or, ok := r.(ObjectRefuser); ok {
+		return or.RefuseObject(o)
+	}
+	return nil
+}

@@ -103,7 +103,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 					r.archived, r.restoring = o.Archived, o.Restoring
 				}
 				if refuser != nil && !dst {
-					if err := refuser.RefuseKey(o.Key); err != nil {
+					if err := backends.RefuseObject(refuser, o); err != nil {
 						r.refused = fmt.Sprintf("cannot be written to %s: %v", d.to, err)
 						d.refused.Add(1)
 					}

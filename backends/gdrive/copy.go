@@ -41,6 +41,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "copy", key, err)
 	}
+	if err := b.capUpErr("copy", key); err != nil {
+		return backends.Object{}, err
+	}
 	sf, _, err := s.lookup(ctx, srcKey)
 	if err != nil {
 		return backends.Object{}, s.wrap(ctx, "copy from", srcKey, err)
@@ -76,6 +79,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 		if isNotFound(err) && ctx.Err() == nil {
 			return backends.Object{}, s.notFound("copy from", srcKey)
 		}
+		if ctx.Err() == nil && b.upCapped(err) {
+			return backends.Object{}, b.stopUp(ctx, "copy", key, err)
+		}
 		return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("from %s key %q: %w", s, srcKey, err))
 	}
 	if want, err := time.Parse(time.RFC3339Nano, sf.ModifiedTime); err == nil {
@@ -103,7 +109,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	}
 	if old != nil && old.Id != nf.Id && !strings.HasPrefix(old.MimeType, googlePrefix) {
 		if err := b.remove(ctx, old.Id); err != nil && !isNotFound(err) {
-			return backends.Object{}, b.wrap(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))
+			return backends.Object{}, b.wrapRemove(ctx, "copy", key, fmt.Errorf("remove the replaced file %s: %w", old.Id, err))
 		}
 	}
 	o, err := b.object(key, nf)

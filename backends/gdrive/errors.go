@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"google.golang.org/api/googleapi"
 
@@ -47,7 +48,9 @@ var permanentReasons = map[string]string{
 	"insufficientPermissions":            "insufficient permissions: the credentials cannot do this (check sharing and the OAuth scope)",
 	"insufficientFilePermissions":        "insufficient permissions on the file: share it with the account (as editor to write)",
 	"insufficientParentPermissions":      "insufficient permissions on the parent folder",
-	"storageQuotaExceeded":               "the account's storage quota is exceeded",
+	"storageQuotaExceeded":               "the account's Drive storage is full (if these are service-account credentials: " + noStorageFix + ")",
+	"quotaExceeded":                      "the account's Drive storage quota is exceeded (if these are service-account credentials: " + noStorageFix + ")",
+	"cannotDownloadAbusiveFile":          "Drive flags the file as malware or spam and refuses to download it; to download it anyway, set acknowledge_abuse = true on the gdrive backend (Drive allows that to the file's owner or a shared drive's organizer)",
 	"teamDriveFileLimitExceeded":         "the shared drive's item limit is exceeded",
 	"numChildrenInNonRootLimitExceeded":  "the folder holds too many items (Drive's 500,000 limit)",
 	"exportSizeLimitExceeded":            "the Google Doc is too large to export (Drive's 10 MB export limit); export it by hand, or set skip_google_docs",
@@ -106,6 +109,9 @@ func (b *Backend) wrap(ctx context.Context, op, key string, err error) error {
 // explain says why err is a permanent Drive error; "" when it is not one.
 func explain(err error) string {
 	r := reason(err)
+	if why := explainFix(err, r); why != "" {
+		return fmt.Sprintf("%s (%s)", why, r)
+	}
 	if why, ok := permanentReasons[r]; ok {
 		return fmt.Sprintf("%s (%s)", why, r)
 	}
@@ -119,4 +125,49 @@ func (b *Backend) notFound(op, key string) error { return backends.NotFound(op, 
 
 func (b *Backend) errorf(op, key string, format string, args ...any) error {
 	return backends.Errorf(op, b, key, format, args...)
+}
+
+// noStorageFix is what a service account without storage can do.
+const noStorageFix = "a service account has no Drive storage of its own, so it cannot own files in My Drive: write into a shared drive it is a member of (drive_id), or impersonate a user with subject (domain-wide delegation)"
+
+// explainFix is the explanation of errors whose fix depends on Drive's
+// message; "" when the generic one applies.
+func explainFix(err error, r string) string {
+	ge := apiError(err)
+	if ge == nil {
+		return ""
+	}
+	switch r {
+	case "storageQuotaExceeded", "quotaExceeded":
+		msg := ge.Message
+		for _, it := range ge.Errors {
+			msg += " " + it.Message
+		}
+		if strings.Contains(strings.ToLower(msg), "service account") {
+			return "Drive refused to store the file: " + noStorageFix
+		}
+	}
+	return ""
+}
+
+// explainRemove explains a refused trash or delete (Delete, or the file a
+// copy replaces); "" when explain's reading applies.
+func (b *Backend) explainRemove(err error) string {
+	if reason(err) != "insufficientFilePermissions" {
+		return ""
+	}
+	if b.deleteMode == DeleteTrash {
+		return `only the file's owner may move it to the trash, and these credentials do not own it: make their account the file's owner, or set delete_mode = "permanent" if they may delete it (in a shared drive, organizers may) (insufficientFilePermissions)`
+	}
+	return `these credentials may not delete the file: only its owner (in a shared drive, an organizer) may; make their account the file's owner or give it that role (insufficientFilePermissions)`
+}
+
+// wrapRemove is wrap for a refused trash or delete of key.
+func (b *Backend) wrapRemove(ctx context.Context, op, key string, err error) error {
+	return backends.Wrap(ctx, op, b, key, err, func(err error) string {
+		if why := b.explainRemove(err); why != "" {
+			return why
+		}
+		return explain(err)
+	})
 }

@@ -55,9 +55,9 @@
 // up to 50 Docs awaiting their collision check and the folder's emitted
 // keys (at most 4096 exactly, else a 128 KiB filter) are held at a time.
 // An upload holds one buffer of ChunkSize (objects of known size below it
-// are sent in one multipart request from a buffer of their size; larger or
-// unknown-size ones go as resumable sessions through the Go client's one
-// chunk buffer). Downloads stream.
+// and at most 5 MB, MaxMultipartSize, are sent in one multipart request
+// from a buffer of their size; larger or unknown-size ones go as resumable
+// sessions through the Go client's one chunk buffer). Downloads stream.
 //
 // # Errors and rate limits
 //
@@ -87,7 +87,14 @@
 // an unknown size, -1: compared by time and read to its end); a ranged
 // download whose Content-Range does not start at the byte asked for; an
 // upload answer without md5Checksum whose file still has none when fetched
-// again. Such an item fails the whole listing rather than being left out,
+// again. A page token that Drive no longer takes (400 at pageToken: tokens
+// expire after hours on a huge tree) restarts that folder's listing from
+// its first page, passing over the items already taken after checking
+// they are the same ones (a running hash of their ids); a folder that
+// changed meanwhile fails the listing. And a listing during which anything below
+// the listed folder changed (changes.list from a token taken before the
+// walk) fails with ErrChangedWhileListing: Drive's listings may then miss
+// items that are still there. Such an item fails the whole listing rather than being left out,
 // as a listing that misses an item would have the plan delete its copy.
 package gdrive
 
@@ -121,6 +128,9 @@ const (
 	DefaultRetryBaseDelay  = time.Second
 	DefaultRetryMaxDelay   = 32 * time.Second
 	DefaultResponseTimeout = 5 * time.Minute
+	// DefaultIdleTimeout: a connection that moves no byte for this long is
+	// dropped and its request retried (rclone's --timeout is also 5m).
+	DefaultIdleTimeout     = 5 * time.Minute
 	DefaultFolderCacheSize = 10000
 	DefaultListPageSize    = 1000
 
@@ -177,6 +187,7 @@ type Backend struct {
 	log        *slog.Logger
 	chunkSize  int64
 	deleteMode string
+	ackAbuse   bool // Options.AcknowledgeAbuse
 	skipDocs   bool
 	pageSize   int64
 	exports    map[string]exportFormat // Google mime type -> format
@@ -188,6 +199,8 @@ type Backend struct {
 	idsMu sync.Mutex
 	ids   []string    // generated ids not used yet (see createOnce)
 	noIDs atomic.Bool // Drive refused a generated id: create without
+
+	capUp, capDown atomic.Bool // Drive answered with a daily cap (limits.go)
 
 	ranged     rangedFiles  // files recently read by ranges
 	folders    *lru         // folder key -> id
@@ -227,6 +240,11 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		if t.ResponseHeaderTimeout <= 0 {
 			t.ResponseHeaderTimeout = DefaultResponseTimeout
 		}
+		idle := opts.IdleTimeout
+		if idle <= 0 {
+			idle = DefaultIdleTimeout
+		}
+		t.DialContext = idleDialer(idle)
 		base = &http.Client{Transport: t}
 	}
 	rt := base.Transport
@@ -272,6 +290,7 @@ func newBackend(opts *Options) (*Backend, error) {
 		endpoint:   opts.Endpoint,
 		chunkSize:  opts.ChunkSize,
 		deleteMode: opts.DeleteMode,
+		ackAbuse:   opts.AcknowledgeAbuse,
 		skipDocs:   opts.SkipGoogleDocs,
 		pageSize:   int64(opts.ListPageSize),
 		log:        opts.Logger,

@@ -7,7 +7,14 @@ import (
 	"syncer/backends"
 )
 
-var _ backends.KeyRefuser = (*Backend)(nil)
+var (
+	_ backends.KeyRefuser    = (*Backend)(nil)
+	_ backends.ObjectRefuser = (*Backend)(nil)
+)
+
+// MaxFileSize is the largest file Drive stores: 5,120 GB (taken as GiB;
+// manage-uploads: "Maximum file size: 5120 GB").
+const MaxFileSize = 5120 << 30
 
 // RefuseKey reports keys whose folders nest deeper than this backend goes
 // (resolveDir refuses them). Drive documents no limit on a name's length,
@@ -19,4 +26,17 @@ func (b *Backend) RefuseKey(key string) error {
 		return fmt.Errorf("folders nested deeper than %d levels below the root", maxFolderDepth)
 	}
 	return nil
+}
+
+// RefuseObject refuses objects larger than Drive's MaxFileSize, so the
+// plan skips them instead of uploading terabytes that Drive then refuses.
+func (b *Backend) RefuseObject(o backends.Object) error {
+	if o.Size > MaxFileSize {
+		return tooLarge(o.Size)
+	}
+	return nil
+}
+
+func tooLarge(size int64) error {
+	return fmt.Errorf("%d bytes is over Google Drive's largest file, 5,120 GB (%d bytes)", size, int64(MaxFileSize))
 }

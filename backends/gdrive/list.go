@@ -2,8 +2,10 @@ package gdrive
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -21,6 +23,43 @@ import (
 const maxFolderDepth = 128
 
 var errTooDeep = fmt.Errorf("folder nesting deeper than Drive allows (%d levels below the root): a folder loop?", maxFolderDepth)
+
+// maxListRestarts bounds how often one folder's listing starts over after
+// an expired page token.
+const maxListRestarts = 5
+
+var errRestartChanged = errors.New("the folder changed while its listing started over after an expired page token (the items already listed are not the first ones any more); plan again")
+
+// idHash adds id to an order-dependent running hash (FNV-1a over the
+// bytes, with a separator).
+func idHash(h uint64, id string) uint64 {
+	if h == 0 {
+		h = 14695981039346656037
+	}
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint64(id[i])) * 1099511628211
+	}
+	return (h ^ 0xff) * 1099511628211
+}
+
+// expiredToken reports whether err is Drive refusing a files.list page
+// token: 400 with the pageToken parameter named (reason invalid), or a
+// message about the page token.
+func expiredToken(err error) bool {
+	ge := apiError(err)
+	if ge == nil || ge.Code != http.StatusBadRequest {
+		return false
+	}
+	var body driveErrorBody
+	if json.Unmarshal([]byte(ge.Body), &body) == nil {
+		for _, it := range body.Error.Errors {
+			if strings.EqualFold(it.Location, "pageToken") {
+				return true
+			}
+		}
+	}
+	return strings.Contains(strings.ToLower(ge.Message), "page token")
+}
 
 // pendingFolder is a folder the walk has yet to list.
 type pendingFolder struct {
@@ -72,6 +111,12 @@ func (b *Backend) list(ctx context.Context, prefix string, keep func(string) boo
 	if start == "" {
 		return ctx.Err() // a root or folder that does not exist holds nothing
 	}
+	// Changes from here on show whether the walk saw a folder that held
+	// still (see changes.go).
+	token, err := b.changesToken(ctx)
+	if err != nil {
+		return b.wrap(ctx, "list", prefix, err)
+	}
 	stack := []pendingFolder{{id: start, prefix: dirKey, filter: filter, keep: keep}}
 	if dirKey != "" {
 		stack[0].prefix += "/"
@@ -98,7 +143,27 @@ func (b *Backend) list(ctx context.Context, prefix string, keep func(string) boo
 			return b.wrap(ctx, "list", strings.TrimSuffix(p.prefix, "/"), err)
 		}
 	}
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	folder := start
+	if folder == "root" {
+		if err := b.resolveRoot(ctx); err != nil {
+			return b.wrap(ctx, "list", prefix, err)
+		}
+		b.rootMu.Lock()
+		folder = b.rootID
+		b.rootMu.Unlock()
+	}
+	id, err := b.changedBelow(ctx, token, folder)
+	if err != nil {
+		return b.wrap(ctx, "list", prefix, err)
+	}
+	if id != "" {
+		where, _ := backends.Describe(ctx, "list", b, prefix, nil)
+		return fmt.Errorf("%s: %w (item %s changed)", where, ErrChangedWhileListing, id)
+	}
+	return nil
 }
 
 // folderLister lists one folder: it groups items with equal names (case
@@ -127,17 +192,46 @@ func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen *seenSet
 	l := &folderLister{b: b, ctx: ctx, p: p, fn: fn, push: push, seen: seen}
 	q := quoteQ(p.id) + " in parents and trashed = false"
 	call := b.listCall(ctx, q).OrderBy("name").PageSize(b.pageSize).Fields(googleapi.Field(listFields))
-	err := pages(ctx, call, func(fl *drive.FileList) error {
-		for _, f := range fl.Files {
-			if err := ctx.Err(); err != nil {
-				return err
+	// A page token that expires (Drive's do, after hours on a huge tree)
+	// restarts the folder's listing from its first page. The items taken
+	// before are passed over, not emitted again: as many as were taken,
+	// checked to be the same ones by a running hash of their ids, so a
+	// folder that changed meanwhile fails the listing instead of
+	// duplicating or dropping an item.
+	var taken int64   // items of this folder passed to l.add
+	var takenH uint64 // their ids' running hash
+	var err error
+	for restarts := 0; ; restarts++ {
+		var n int64
+		var h uint64
+		err = pages(ctx, call, func(fl *drive.FileList) error {
+			for _, f := range fl.Files {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if n < taken {
+					h = idHash(h, f.Id)
+					if n++; n == taken && h != takenH {
+						return errRestartChanged
+					}
+					continue
+				}
+				n++
+				taken, takenH = n, idHash(takenH, f.Id)
+				if err := l.add(f); err != nil {
+					return err
+				}
 			}
-			if err := l.add(f); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err == nil && n < taken {
+			err = errRestartChanged
 		}
-		return nil
-	})
+		if err == nil || !expiredToken(err) || restarts >= maxListRestarts || ctx.Err() != nil {
+			break
+		}
+		b.log.Warn("Google Drive: a page token expired; listing the folder again from its start", "backend", b.String(), "folder", p.prefix, "items_done", taken, "restart", restarts+1)
+	}
 	if err == nil {
 		err = l.flushGroup()
 	}

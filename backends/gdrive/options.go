@@ -47,6 +47,17 @@ type Options struct {
 	// of 256 KiB); each upload buffers at most one chunk.
 	ChunkSize  int64
 	DeleteMode string // "trash" (default) or "permanent"
+	// AcknowledgeAbuse downloads files Drive flags as malware or spam
+	// (acknowledgeAbuse=true; Drive allows it to the owner or a shared
+	// drive's organizer); without it they fail with an explanation.
+	AcknowledgeAbuse bool
+	// IdleTimeout ends a request whose connection moves no byte for that
+	// long (a body stalled mid-transfer, or no answer); it is then retried
+	// like a dropped connection, a download from where it broke.
+	// Default DefaultIdleTimeout; IdleTimeoutText is the config's
+	// idle_timeout ("5m", "90s"), parsed by Validate.
+	IdleTimeout     time.Duration
+	IdleTimeoutText string
 	// Endpoint is the API's base URL for tests, e.g. "http://127.0.0.1:8080"
 	// (the API is then at Endpoint+"/drive/v3/"); "" is Google.
 	Endpoint string
@@ -81,6 +92,8 @@ func (o *Options) Attrs() []backends.Attr {
 		{Name: "skip_google_docs", Kind: backends.AttrBool, Ptr: &o.SkipGoogleDocs},
 		{Name: "chunk_size", Kind: backends.AttrSize, Ptr: &o.ChunkSize},
 		{Name: "delete_mode", Kind: backends.AttrString, Ptr: &o.DeleteMode},
+		{Name: "acknowledge_abuse", Kind: backends.AttrBool, Ptr: &o.AcknowledgeAbuse},
+		{Name: "idle_timeout", Kind: backends.AttrString, Ptr: &o.IdleTimeoutText, Tuning: true},
 		{Name: "endpoint", Kind: backends.AttrString, Ptr: &o.Endpoint},
 	}
 }
@@ -151,6 +164,17 @@ func (o *Options) Validate() error {
 		// Accept the API's own URL too (Google documents
 		// https://www.googleapis.com/drive/v3/): keep the base.
 		o.Endpoint = strings.TrimSuffix(ep, "/drive/v3")
+	}
+	if o.IdleTimeoutText != "" {
+		d, err := time.ParseDuration(o.IdleTimeoutText)
+		if err != nil || d < time.Second {
+			p.Add(backends.Invalid("idle_timeout", `idle_timeout must be a duration of at least 1s such as "5m" or "90s" (how long a transfer may move no byte before it is retried); got %q.`, o.IdleTimeoutText))
+		} else {
+			o.IdleTimeout = d
+		}
+	}
+	if o.IdleTimeout < 0 {
+		p.Add(backends.Invalid("idle_timeout", "idle_timeout must not be negative."))
 	}
 	if o.RequestsPerSecond < 0 {
 		p.Add(backends.Invalid("requests_per_second", "requests_per_second must not be negative."))

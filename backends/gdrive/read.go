@@ -73,6 +73,9 @@ func (b *Backend) open(ctx context.Context, key, rev string, offset, length int6
 	if err := ctx.Err(); err != nil {
 		return nil, b.wrap(ctx, "open", key, err)
 	}
+	if b.capDown.Load() {
+		return nil, &backends.StopError{Reason: DownloadCapReason, Err: b.errorf("open", key, "not sent: Drive refused an earlier download of this run with its download quota")}
+	}
 	// A run of ranges (the parts of an upload elsewhere) looks the key up
 	// at its first range, from offset 0, and reuses that file for the
 	// ranges after it.
@@ -237,9 +240,19 @@ func (d *downloader) open(ctx context.Context, pos, end int64) (io.ReadCloser, i
 		if rng != "" {
 			call.Header().Set("Range", rng)
 		}
+		if b.ackAbuse {
+			call.AcknowledgeAbuse(true)
+		}
 		resp, err = call.Download()
 	}
 	if err != nil {
+		if ctx.Err() == nil && b.ackAbuse && reason(err) == "cannotDownloadAbusiveFile" {
+			where, err := backends.Describe(ctx, "open", b, d.key, err)
+			return nil, 0, &backends.PermanentError{Msg: where + ": Drive flags the file as malware or spam and refuses to download it even with acknowledge_abuse = true: only the file's owner or a shared drive's organizer may (cannotDownloadAbusiveFile)", Err: err}
+		}
+		if ctx.Err() == nil && b.downCapped(err) {
+			return nil, 0, &backends.StopError{Reason: DownloadCapReason, Err: b.wrap(ctx, "open", d.key, err)}
+		}
 		if isNotFound(err) && ctx.Err() == nil {
 			if d.resumed {
 				return nil, 0, b.errorf("open", d.key, "the file was deleted while it was being read")

@@ -49,6 +49,13 @@ func craftedBackend(t *testing.T, folder string, handle func(w http.ResponseWrit
 		p, q := r.URL.Path, r.URL.Query()
 		var c driveCall
 		switch {
+		case p == "/drive/v3/changes/startPageToken":
+			// A Drive where nothing changes while a listing runs.
+			replyJSON(w, map[string]any{"startPageToken": "1"})
+			return
+		case p == "/drive/v3/changes":
+			replyJSON(w, map[string]any{"changes": []any{}, "newStartPageToken": "1"})
+			return
 		case p == "/drive/v3/files" && r.Method == http.MethodGet:
 			c.kind, c.token = "list", q.Get("pageToken")
 			if m := qParentRe.FindStringSubmatch(q.Get("q")); m != nil {

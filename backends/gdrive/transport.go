@@ -87,8 +87,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		resp, err := t.base.RoundTrip(r)
-		why, after := transient(resp, err)
-		if why == "" || !replayable || attempt >= t.maxAttempts || ctx.Err() != nil {
+		why, after, daily := transient(resp, err)
+		giveUp := attempt >= t.maxAttempts || daily && attempt >= capAttempts && isWriteRequest(req)
+		if why == "" || !replayable || giveUp || ctx.Err() != nil {
 			return resp, err
 		}
 		if resp != nil {
@@ -128,15 +129,54 @@ type driveErrorBody struct {
 		Code    int    `json:"code"`
 		Message string `json:"message"`
 		Errors  []struct {
-			Reason string `json:"reason"`
+			Reason   string `json:"reason"`
+			Message  string `json:"message"`
+			Location string `json:"location"`
 		} `json:"errors"`
 	} `json:"error"`
 }
 
 // transient reports why a response or error is worth retrying ("" when
-// not) and the server's Retry-After. It may read a 403's body to find its
-// reason; the body is then replaced, so callers still see it whole.
-func transient(resp *http.Response, err error) (string, time.Duration) {
+// not), the server's Retry-After, and whether the answer is worded as
+// Drive's daily upload cap (uploadCapMessage). It may read a 403's body
+// to find its reason; the body is then replaced, so callers still see it
+// whole.
+func transient(resp *http.Response, err error) (string, time.Duration, bool) {
+	why, after := transientWhy(resp, err)
+	return why, after, daily(resp)
+}
+
+// daily reports whether resp is a 403 worded as the daily upload cap; its
+// body was made re-readable by transientWhy.
+func daily(resp *http.Response) bool {
+	if resp == nil || resp.StatusCode != http.StatusForbidden {
+		return false
+	}
+	rs, ok := resp.Body.(*bytesBody)
+	if !ok {
+		return false
+	}
+	var e driveErrorBody
+	if json.Unmarshal(rs.b, &e) != nil {
+		return false
+	}
+	for _, it := range e.Error.Errors {
+		if it.Reason == "userRateLimitExceeded" && it.Message == uploadCapMessage {
+			return true
+		}
+	}
+	return false
+}
+
+// bytesBody is a response body read whole (a 403's), readable again.
+type bytesBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (bytesBody) Close() error { return nil }
+
+func transientWhy(resp *http.Response, err error) (string, time.Duration) {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			return "", 0
@@ -160,7 +200,7 @@ func transient(resp *http.Response, err error) (string, time.Duration) {
 	case st == http.StatusForbidden:
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(body))
+		resp.Body = &bytesBody{Reader: bytes.NewReader(body), b: body}
 		var e driveErrorBody
 		if json.Unmarshal(body, &e) == nil {
 			for _, it := range e.Error.Errors {

@@ -20,10 +20,15 @@ import (
 	"syncer/backends"
 )
 
+// MaxMultipartSize is the largest upload sent in one (multipart) request:
+// Google documents that upload type for files of 5 MB or less.
+const MaxMultipartSize = 5_000_000
+
 // Put uploads r to key. An existing binary file at key is updated in
 // place (files.update: the id, sharing and history stay); otherwise a new
 // file is created, with missing folders. Objects of known size below
-// ChunkSize go in one multipart request from a buffer of their size;
+// ChunkSize and at most MaxMultipartSize go in one multipart request from
+// a buffer of their size;
 // others in a resumable session, one ChunkSize chunk at a time. Drive
 // shows the new content only when the upload completes, so a failed Put
 // leaves nothing (or the old content) at key. The source's modification
@@ -37,6 +42,12 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap(ctx, "put", key, err)
 	}
+	if src.Size > MaxFileSize {
+		return backends.Object{}, &backends.PermanentError{Msg: fmt.Sprintf("put %s: key %q", b, key), Err: tooLarge(src.Size)}
+	}
+	if err := b.capUpErr("put", key); err != nil {
+		return backends.Object{}, err
+	}
 	t, unlock, err := b.writeTarget(ctx, "put", key)
 	if err != nil {
 		return backends.Object{}, err
@@ -47,6 +58,9 @@ func (b *Backend) Put(ctx context.Context, key string, r io.Reader, src backends
 		existing = nil
 	}
 	f, err := b.upload(ctx, key, parent, leaf, existing, r, src)
+	if err != nil && ctx.Err() == nil && b.upCapped(err) {
+		return backends.Object{}, b.stopUp(ctx, "put", key, err)
+	}
 	if err != nil {
 		if st := statusOf(err); (st == http.StatusNotFound || st == http.StatusGone) && ctx.Err() == nil {
 			// Either the folder (or the file being replaced) went away,
@@ -101,6 +115,22 @@ func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget,
 	return t, unlock, nil
 }
 
+// resumableChunk is the chunk for a resumable upload of size bytes (-1:
+// unknown). The Go client sends a body that fits in one chunk as one
+// multipart request, so a chunk never reaches size when size is over
+// MaxMultipartSize, and stays below it when size is unknown: the chunk is
+// then the largest 256 KiB multiple under the size (or the limit).
+func resumableChunk(chunk, size int64) int64 {
+	limit := size - 1
+	if size < 0 {
+		limit = MaxMultipartSize
+	}
+	if limit < chunk {
+		chunk = max(ChunkGranularity, limit/ChunkGranularity*ChunkGranularity)
+	}
+	return chunk
+}
+
 // formatTime renders a modification time as Drive takes it (RFC 3339,
 // UTC, milliseconds).
 func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
@@ -125,9 +155,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 	sent := md5.New()
 	cr := backends.NewExactReader(ctx, r, src.Size, sent)
 	var media io.Reader = cr
-	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(b.chunkSize))}
+	opts := []googleapi.MediaOption{googleapi.ContentType(ctype), googleapi.ChunkSize(int(resumableChunk(b.chunkSize, src.Size)))}
 	var buf []byte // the whole content, for small objects
-	if src.Size >= 0 && src.Size < b.chunkSize {
+	if src.Size >= 0 && src.Size < b.chunkSize && src.Size <= MaxMultipartSize {
 		// Small: read it whole into a buffer of its size (below one
 		// chunk) and send one multipart request that the transport can
 		// repeat on a transient error.
@@ -233,7 +263,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 		return nil
 	}
 	if err := b.remove(ctx, f.Id); err != nil && !(isNotFound(err) && ctx.Err() == nil) {
-		return b.wrap(ctx, "delete", key, err)
+		return b.wrapRemove(ctx, "delete", key, err)
 	}
 	return nil
 }

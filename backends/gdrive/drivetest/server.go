@@ -81,6 +81,12 @@ type Server struct {
 	expireCode  int             // sessions answer this status when non-zero
 	generated   map[string]bool // ids from files.generateIds not used yet
 	ignoreOrder bool
+	caps        dailyCap // SetDailyCaps
+	// serviceAccount: files in My Drive answer storageQuotaExceeded
+	// (SetServiceAccount).
+	serviceAccount bool
+	tokenLife      int64 // SetPageTokenLife; 0: tokens never expire
+	changeLog      []change
 
 	requests   atomic.Int64
 	uploaded   atomic.Int64
@@ -106,6 +112,7 @@ func New() *Server {
 		rng:         rand.New(rand.NewPCG(1, 2)),
 		exportLimit: DefaultExportLimit,
 		kinds:       map[string]int64{},
+		caps:        dailyCap{upAt: -1, downAt: -1},
 	}
 	s.mu.Lock()
 	s.rootID = "0AMyDriveRootFolder0000000"
@@ -206,6 +213,14 @@ func (s *Server) Stats() Stats {
 
 // ResetStats zeroes the counters.
 func (s *Server) ResetStats() {
+	s.mu.Lock()
+	if s.caps.upAt >= 0 {
+		s.caps.upAt = max(0, s.caps.upAt-s.uploaded.Load())
+	}
+	if s.caps.downAt >= 0 {
+		s.caps.downAt = max(0, s.caps.downAt-s.downloaded.Load())
+	}
+	s.mu.Unlock()
 	s.requests.Store(0)
 	s.uploaded.Store(0)
 	s.downloaded.Store(0)
@@ -235,6 +250,11 @@ type Fault struct {
 	RetryAfter time.Duration
 	// Stall delays the answer (until the client gives up, at most Stall).
 	Stall time.Duration
+	// StallAfter, with Stall, serves the request but pauses its body
+	// mid-transfer on the open connection for Stall: after StallAfter
+	// bytes of the answer sent (downloads, exports) or of the request
+	// body read (uploads), whichever the request has.
+	StallAfter int64
 	// CutAfter, for downloads (alt=media, export), sends that many bytes
 	// of the body and then drops the connection. Status is ignored.
 	CutAfter int64
@@ -362,7 +382,9 @@ func faultError(f *Fault) *apiError {
 			reason = "userRateLimitExceeded"
 		}
 		e.Domain = "usageLimits"
-		e.Message = "User rate limit exceeded."
+		// The per-minute quota's wording; the daily cap's is
+		// UploadCapMessage (SetDailyCaps).
+		e.Message = "User Rate Limit Exceeded. Rate of requests for user exceed configured project quota. You may consider re-evaluating expected per-user traffic to the API and adjust project quota limits accordingly."
 	case f.Status == 429:
 		if reason == "" {
 			reason = "rateLimitExceeded"
@@ -403,6 +425,10 @@ func classify(r *http.Request) string {
 			return "upload-multipart"
 		}
 		return "upload-media"
+	case p == "/drive/v3/changes/startPageToken":
+		return "changes-start"
+	case p == "/drive/v3/changes":
+		return "changes"
 	case p == "/drive/v3/about":
 		return "about"
 	case p == "/drive/v3/files":
@@ -446,8 +472,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	var cut int64
 	var rewrite func(map[string]any)
+	if e := s.realFault(r, kind); e != nil {
+		io.Copy(io.Discard, r.Body)
+		writeError(w, e)
+		return
+	}
 	if f := s.pickFault(r, kind); f != nil {
-		if f.Stall > 0 {
+		if f.Stall > 0 && f.StallAfter > 0 {
+			s.injected.Add(1)
+			r.Body = &stallReader{r: r.Body, left: f.StallAfter, stall: f.Stall, done: r.Context().Done()}
+			w = &stallWriter{ResponseWriter: w, left: f.StallAfter, stall: f.Stall, done: r.Context().Done()}
+		} else if f.Stall > 0 {
 			t := time.NewTimer(f.Stall)
 			select {
 			case <-r.Context().Done():
@@ -537,6 +572,14 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, kind string, cut 
 			break
 		}
 		return s.generateIDs(w, r)
+	case "changes-start", "changes":
+		if r.Method != http.MethodGet {
+			break
+		}
+		if kind == "changes" {
+			return s.changesList(w, r)
+		}
+		return s.changesStart(w, r)
 	case "upload-init", "upload-multipart", "upload-media":
 		return s.upload(w, r, kind)
 	case "upload-chunk", "upload-status":
@@ -633,6 +676,7 @@ func (s *Server) get(w http.ResponseWriter, r *http.Request, id string) error {
 type pageToken struct {
 	Offset int    `json:"o"`
 	Query  string `json:"q"`
+	Issued int64  `json:"i,omitempty"` // Stats.Requests when it was handed out
 }
 
 func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
@@ -676,6 +720,10 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		b, err := base64.RawURLEncoding.DecodeString(tok)
 		var pt pageToken
 		if err != nil || json.Unmarshal(b, &pt) != nil || pt.Query != identity || pt.Offset < 0 {
+			return errInvalid("pageToken", "Invalid Value")
+		}
+		if s.tokenExpired(pt.Issued) {
+			s.injected.Add(1)
 			return errInvalid("pageToken", "Invalid Value")
 		}
 		offset = pt.Offset
@@ -734,7 +782,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		resp["files"] = []any{}
 	}
 	if end < len(hits) {
-		b, _ := json.Marshal(pageToken{Offset: end, Query: identity})
+		b, _ := json.Marshal(pageToken{Offset: end, Query: identity, Issued: s.requests.Load()})
 		resp["nextPageToken"] = base64.RawURLEncoding.EncodeToString(b)
 	}
 	out, err := sel.apply(resp, func(p string) bool {
@@ -980,6 +1028,8 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string, cut
 			err = &apiError{Code: 403, Reason: "fileNotDownloadable", Message: "Only files with binary content can be downloaded. Use Export with Docs Editors files.", Loc: "alt", LocType: "parameter"}
 		case !f.HasBlob:
 			err = &apiError{Code: 403, Reason: "fileNotDownloadable", Message: "Only files with binary content can be downloaded.", Loc: "alt", LocType: "parameter"}
+		case f.abusive && !boolParam(r, "acknowledgeAbuse"):
+			err = &apiError{Code: 403, Reason: "cannotDownloadAbusiveFile", Message: "This file has been identified as malware or spam and cannot be downloaded.", Loc: "acknowledgeAbuse", LocType: "parameter"}
 		default:
 			path, size = s.blobPath(f.ID), f.Size
 		}
@@ -1026,7 +1076,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, id string, cut
 func (s *Server) export(w http.ResponseWriter, r *http.Request, id string, cut int64) error {
 	mime := r.URL.Query().Get("mimeType")
 	s.mu.Lock()
-	f, err := s.lookup(r, id)
+	// files.export has no supportsAllDrives parameter: Drive exports Docs
+	// in shared drives without it.
+	f, err := s.lookupID(id, true)
 	var data []byte
 	limit := s.exportLimit
 	if err == nil {
@@ -1061,6 +1113,9 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, id string) error
 	f, err := s.lookup(r, id)
 	if err == nil && f.isRoot {
 		err = &apiError{Code: 403, Reason: "cannotDeleteRoot", Message: "The root folder cannot be deleted."}
+	}
+	if err == nil && f.notOwned && f.DriveID == "" {
+		err = errNotOwner()
 	}
 	if err == nil {
 		s.deleteLocked(f)

@@ -77,6 +77,7 @@ type file struct {
 	DriveID            string // shared drive, "" for My Drive
 	ShortcutTarget     string
 	ShortcutTargetMime string
+	abusive, notOwned  bool // FileSpec.Abusive, NotOwned
 	isRoot             bool
 }
 
@@ -119,8 +120,14 @@ type FileSpec struct {
 	Trashed           bool
 	ShortcutTarget    string // for ShortcutMime
 	ID                string // "" = a fresh id
-	isRoot            bool
-	driveID           string
+	// Abusive: Drive flagged the file as malware or spam; downloads answer
+	// 403 cannotDownloadAbusiveFile unless acknowledgeAbuse=true.
+	Abusive bool
+	// NotOwned: another account owns the file (My Drive); trashing or
+	// deleting it answers 403 insufficientFilePermissions.
+	NotOwned bool
+	isRoot   bool
+	driveID  string
 }
 
 // fileJSON renders f as Drive's File resource (every field the fake knows).
@@ -325,6 +332,8 @@ func (s *Server) addLocked(spec FileSpec) (string, error) {
 		Version:  1,
 		DriveID:  spec.driveID,
 		isRoot:   spec.isRoot,
+		abusive:  spec.Abusive,
+		notOwned: spec.NotOwned,
 	}
 	if f.ID == "" {
 		f.ID = s.newID()
@@ -372,6 +381,7 @@ func (s *Server) addLocked(spec FileSpec) (string, error) {
 	if len(f.Parents) > 0 {
 		s.addChild(f.Parents[0], f.ID)
 	}
+	s.changed(f)
 	return f.ID, nil
 }
 
@@ -405,6 +415,7 @@ func (s *Server) installBlob(f *file, tmp string, size int64, h *hasher) error {
 	f.Size = size
 	f.MD5, f.SHA256 = h.sums()
 	f.HeadRevision = s.newRevision()
+	s.changed(f)
 	return nil
 }
 
@@ -496,6 +507,7 @@ func (s *Server) Update(id string, content []byte, modified time.Time) {
 	}
 	f.ModifiedTime = msTime(modified)
 	f.Version++
+	s.changed(f)
 }
 
 // Trash moves id to the trash, as the Drive UI does.
@@ -505,6 +517,7 @@ func (s *Server) Trash(id string) {
 	if f := s.files[id]; f != nil {
 		f.Trashed = true
 		f.Version++
+		s.changed(f)
 	}
 }
 
@@ -537,4 +550,5 @@ func (s *Server) deleteLocked(f *file) {
 		os.Remove(s.blobPath(f.ID))
 	}
 	delete(s.files, f.ID)
+	s.changedRemoved(f)
 }

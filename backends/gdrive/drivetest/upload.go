@@ -152,6 +152,9 @@ func (s *Server) parentFor(m *meta, all bool) (*file, error) {
 // newFile builds (but does not store) an item from m under parent p.
 // s.mu must be held.
 func (s *Server) newFile(m *meta, p *file, mimeType string) (*file, error) {
+	if err := s.noStorage(p, mimeType, m); err != nil {
+		return nil, err
+	}
 	id := m.ID
 	if id == "" {
 		id = s.newID()
@@ -197,6 +200,7 @@ func (s *Server) newFile(m *meta, p *file, mimeType string) (*file, error) {
 func (s *Server) store(f *file) {
 	s.files[f.ID] = f
 	s.addChild(f.Parents[0], f.ID)
+	s.changed(f)
 }
 
 // applyUpdate applies m and the add/removeParents parameters to f.
@@ -230,9 +234,13 @@ func (s *Server) applyUpdate(f *file, m *meta, q url.Values, all bool) error {
 		f.ModifiedTime = *m.ModifiedTime
 	}
 	if m.Trashed != nil {
+		if f.notOwned && f.DriveID == "" && *m.Trashed != f.Trashed {
+			return errNotOwner()
+		}
 		f.Trashed = *m.Trashed
 	}
 	f.Version++
+	s.changed(f)
 	return nil
 }
 
@@ -442,8 +450,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, kind string) err
 			_, err := s.lookupID(target, all)
 			return err
 		}
-		_, err := s.parentFor(m, all)
-		return err
+		p, err := s.parentFor(m, all)
+		if err != nil {
+			return err
+		}
+		return s.noStorage(p, "application/octet-stream", m)
 	}
 
 	switch kind {

@@ -1,0 +1,43 @@
+package gdrive
+
+import (
+	"context"
+	"net"
+	"time"
+)
+
+// idleDialer returns a DialContext whose connections fail a Read or Write
+// that moves no byte for idle: a body stalled mid-transfer on an open
+// connection (which a response-header timeout does not catch) then ends
+// in a timeout error, which the transport retries and a download resumes
+// from where it broke.
+func idleDialer(idle time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
+}
+
+// idleConn pushes its deadlines idle ahead at every Read and Write. A
+// Write pushes the read deadline too: the HTTP transport keeps a Read
+// pending on a pooled connection, whose deadline must count from the
+// request sent, not from when the connection went idle.
+type idleConn struct {
+	net.Conn
+	idle time.Duration
+}
+
+func (c *idleConn) Read(p []byte) (int, error) {
+	c.Conn.SetReadDeadline(time.Now().Add(c.idle))
+	return c.Conn.Read(p)
+}
+
+func (c *idleConn) Write(p []byte) (int, error) {
+	t := time.Now().Add(c.idle)
+	c.Conn.SetDeadline(t)
+	return c.Conn.Write(p)
+}
