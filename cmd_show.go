@@ -18,7 +18,7 @@ func (c *cli) show(args []string) int {
 	var co common
 	co.register(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
-	if fs.Parse(args) != nil {
+	if !c.parseFlags(fs, args) {
 		return exitError
 	}
 	ctx := context.Background()

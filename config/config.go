@@ -149,7 +149,9 @@ func (s *Sync) Match(key string) bool {
 
 // LoadOptions carries the inputs that come from outside the file.
 type LoadOptions struct {
-	Vars map[string]string // -var NAME=VALUE
+	Vars map[string]string // -var NAME=VALUE, as if given before VarArgs
+	// VarArgs are -var and -var-file in command-line order (later wins).
+	VarArgs []VarArg
 	// LookupEnv reads the environment for env() and SYNCER_VAR_*;
 	// nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
