@@ -49,6 +49,7 @@ Commands:
   plan         show what apply would do
   apply        make the destinations match the configuration
   show         show a saved plan, or a summary of the state
+  fmt          rewrite configuration files in canonical style
   state list   list the objects the state records
   state pull   write the remote state to standard output
   state push   replace the remote state with a state file
@@ -151,6 +152,8 @@ func (c *cli) dispatch(cmd string, rest []string) int {
 		return c.apply(rest)
 	case "show":
 		return c.show(rest)
+	case "fmt":
+		return c.fmtCmd(rest)
 	case "state":
 		if len(rest) > 0 {
 			switch rest[0] {
