@@ -70,7 +70,7 @@ type Limits struct {
 	Bandwidth  int64         // bytes per second; 0 = unlimited
 	MaxDelete  int           // -1 = no cap
 	Duration   time.Duration // 0 = none
-	// RequestsPerSecond paces API calls per remote account (Google Drive);
+	// RequestsPerSecond paces API calls per remote account (S3, Drive);
 	// 0 = unlimited.
 	RequestsPerSecond float64
 }
