@@ -49,6 +49,8 @@ Commands:
   plan         show what apply would do
   apply        make the destinations match the configuration
   show         show a saved plan, or a summary of the state
+  check        compare sources and destinations, without the state
+  ls           list a configured backend's objects
   fmt          rewrite configuration files in canonical style
   state list   list the objects the state records
   state pull   write the remote state to standard output
@@ -154,6 +156,10 @@ func (c *cli) dispatch(cmd string, rest []string) int {
 		return c.show(rest)
 	case "fmt":
 		return c.fmtCmd(rest)
+	case "check":
+		return c.check(rest)
+	case "ls":
+		return c.ls(rest)
 	case "state":
 		if len(rest) > 0 {
 			switch rest[0] {
