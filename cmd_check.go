@@ -157,7 +157,11 @@ func (c *cli) ls(args []string) int {
 		if *asJSON {
 			return enc.Encode(lsObject{"object", o.Key, o.Size, mtime, o.Hash(backends.MD5)})
 		}
-		_, err := fmt.Fprintf(c.stdout, "%12d  %-30s  %s\n", o.Size, mtime, plan.DisplayKey(o.Key))
+		when := "-" // fixed width, so that columns line up
+		if !o.ModTime.IsZero() {
+			when = o.ModTime.UTC().Format("2006-01-02T15:04:05.000000000Z")
+		}
+		_, err := fmt.Fprintf(c.stdout, "%12d  %-30s  %s\n", o.Size, when, plan.DisplayKey(o.Key))
 		return err
 	})
 	if err != nil {

@@ -151,7 +151,11 @@ func (d *differ) check(ctx context.Context, download bool, report func(CheckLine
 				sum.Differ++
 				return emit(key, SizeDiffers, FormatBytes(ssize)+" vs "+FormatBytes(dsize))
 			}
-			if download && ssize != 0 {
+			if ssize == 0 && dsize == 0 {
+				sum.Match++ // nothing to differ in
+				return nil
+			}
+			if download {
 				var err error
 				if smd5 == "" {
 					if smd5, err = backends.MD5Of(ctx, d.from, key); err != nil {
