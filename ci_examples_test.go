@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"sigs.k8s.io/yaml"
+
+	"syncer/config"
 )
 
 // actionlint finds the linter that scripts/test-deps.sh installs; in CI a
@@ -142,5 +144,30 @@ func TestExamplesValidate(t *testing.T) {
 				t.Errorf("syncer validate %s: exit %d\n%s", f, code, stderr.String())
 			}
 		})
+	}
+}
+
+// Every example is in canonical style, and formatting is idempotent:
+// `syncer fmt -check` passes on them, and formatting twice changes nothing.
+func TestExamplesFormatted(t *testing.T) {
+	var stdout, stderr strings.Builder
+	if code := run([]string{"fmt", "-check", "-recursive", "examples"}, strings.NewReader(""), &stdout, &stderr); code != 0 {
+		t.Fatalf("syncer fmt -check examples: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	files, _ := filepath.Glob("examples/*.hcl")
+	more, _ := filepath.Glob("examples/*/*.hcl")
+	for _, f := range append(files, more...) {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		once, diags := config.Format(f, src)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %s", f, diags.Error())
+		}
+		twice, _ := config.Format(f, once)
+		if string(once) != string(twice) || string(once) != string(src) {
+			t.Errorf("%s: formatting is not idempotent or the example is not canonical", f)
+		}
 	}
 }

@@ -154,9 +154,13 @@ func (c *cli) apply(args []string) int {
 	return c.report(res, err, af.json)
 }
 
-const noTerminal = "Error: apply needs confirmation, but standard input is not a terminal.\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`."
+const noTerminal = "Error: apply needs confirmation, but standard input is not a terminal (or -input=false was given).\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`."
 
+// stdinIsTerminal reports whether apply may ask; -input=false says never.
 func (c *cli) stdinIsTerminal() bool {
+	if c.noInput {
+		return false
+	}
 	f, ok := c.stdin.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +91,7 @@ func (c *cli) plan(args []string) int {
 		// Nothing to save: the lock is needed only to read the state.
 		sh.remote.Release(context.WithoutCancel(stop))
 	}
-	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log, Shard: pf.shard})
+	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log, Shard: pf.shard, NoState: sh.none})
 	if err != nil {
 		return c.fail(stop, err)
 	}
@@ -134,6 +136,7 @@ func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJS
 type stateHandle struct {
 	st     *state.Store
 	remote *state.Remote // nil for a local state
+	none   bool          // no state exists yet; st is an empty stand-in
 	close  func()
 }
 
@@ -141,6 +144,9 @@ type stateHandle struct {
 func (c *cli) openState(ctx context.Context, cfg *config.Config, open openFunc, op string, timeout time.Duration) (*stateHandle, int) {
 	if cfg.State.Remote() {
 		return c.openRemoteState(ctx, cfg, open, op, timeout)
+	}
+	if _, err := os.Lstat(cfg.State.Path); op == "plan" && errors.Is(err, fs.ErrNotExist) {
+		return c.noState(ctx)
 	}
 	st, err := state.Open(ctx, cfg.State.Path, true)
 	if err != nil {
@@ -152,6 +158,22 @@ func (c *cli) openState(ctx context.Context, cfg *config.Config, open openFunc, 
 		return nil, c.lockFailed(ctx, err)
 	}
 	return &stateHandle{st: st, close: func() { unlock(); st.Close() }}, exitOK
+}
+
+// noState stands for a local state that does not exist yet: plan never
+// creates one (apply does), so it plans against an empty state in a
+// temporary folder, with nothing to lock.
+func (c *cli) noState(ctx context.Context) (*stateHandle, int) {
+	dir, err := os.MkdirTemp("", "syncer-nostate-")
+	if err != nil {
+		return nil, c.fail(ctx, err)
+	}
+	st, err := state.Open(ctx, filepath.Join(dir, "state.db"), true)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, c.fail(ctx, err)
+	}
+	return &stateHandle{st: st, none: true, close: func() { st.Close(); os.RemoveAll(dir) }}, exitOK
 }
 
 // lockFailed prints why the state lock could not be taken.

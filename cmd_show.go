@@ -19,7 +19,7 @@ func (c *cli) show(args []string) int {
 	co.register(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
 	shards := fs.Int("shards", 0, "sum the states of shards 0..`N`-1 (see -shard): objects, bytes, last runs, unfinished and locked shards")
-	if fs.Parse(args) != nil {
+	if !c.parseFlags(fs, args) {
 		return exitError
 	}
 	if *shards != 0 && (fs.NArg() > 0 || co.shardArg != "") {

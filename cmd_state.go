@@ -194,7 +194,7 @@ func (c *cli) statePush(args []string) int {
 	co.register(fs, false)
 	force := fs.Bool("force", false, "push a state of another lineage, or an older serial")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock")
-	if fs.Parse(args) != nil {
+	if !c.parseFlags(fs, args) {
 		return exitError
 	}
 	if fs.NArg() != 1 {
@@ -232,7 +232,7 @@ func (c *cli) forceUnlock(args []string) int {
 	fs := c.flags("force-unlock", "LOCK_ID")
 	var co common
 	co.register(fs, false)
-	if fs.Parse(args) != nil {
+	if !c.parseFlags(fs, args) {
 		return exitError
 	}
 	if fs.NArg() != 1 {

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,6 +50,9 @@ Commands:
   plan         show what apply would do
   apply        make the destinations match the configuration
   show         show a saved plan, or a summary of the state
+  check        compare sources and destinations, without the state
+  ls           list a configured backend's objects
+  fmt          rewrite configuration files in canonical style
   state list   list the objects the state records
   state pull   write the remote state to standard output
   state push   replace the remote state with a state file
@@ -79,6 +84,8 @@ type cli struct {
 	log            *slog.Logger
 	start          time.Time   // limits.duration counts from here
 	shard          shard.Shard // of the loaded config (see loadConfig)
+	helped         bool        // -h was asked for: the usage is the answer, exit 0
+	noInput        bool        // -input=false: never ask, as without a terminal
 }
 
 // deadline is when limits.duration ends for this process; zero for none.
@@ -95,7 +102,51 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitError
 	}
-	cmd, rest := args[0], args[1:]
+	args, ok := c.global(args)
+	if !ok {
+		return exitError
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	code := c.dispatch(args[0], args[1:])
+	if c.helped {
+		return exitOK
+	}
+	return code
+}
+
+// global applies the options that come before the command, as
+// Terraform's: -chdir=DIR switches to DIR before anything is read.
+func (c *cli) global(args []string) ([]string, bool) {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		if name != "chdir" {
+			break
+		}
+		args = args[1:]
+		if !hasValue {
+			if len(args) == 0 {
+				fmt.Fprintln(c.stderr, "Error: -chdir needs a folder: -chdir=DIR")
+				return nil, false
+			}
+			value, args = args[0], args[1:]
+		}
+		if value == "" {
+			fmt.Fprintln(c.stderr, "Error: -chdir needs a folder: -chdir=DIR")
+			return nil, false
+		}
+		if err := os.Chdir(value); err != nil {
+			fmt.Fprintf(c.stderr, "Error: -chdir: %v\n", err)
+			return nil, false
+		}
+	}
+	return args, true
+}
+
+func (c *cli) dispatch(cmd string, rest []string) int {
+	stderr, stdout := c.stderr, c.stdout
 	switch cmd {
 	case "validate":
 		return c.validate(rest)
@@ -105,6 +156,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return c.apply(rest)
 	case "show":
 		return c.show(rest)
+	case "fmt":
+		return c.fmtCmd(rest)
+	case "check":
+		return c.check(rest)
+	case "ls":
+		return c.ls(rest)
 	case "state":
 		if len(rest) > 0 {
 			switch rest[0] {
@@ -178,16 +235,29 @@ func (l *listFlag) Set(v string) error {
 // common flags of the commands that read a config.
 type common struct {
 	config   string
-	vars     listFlag
+	vars     []config.VarArg // -var and -var-file, in command-line order
 	targets  listFlag
 	shardArg string       // -shard as given; "" = $SYNCER_SHARD
 	shard    shard.Shard  // set by loadConfig
 	base     config.State // the state before the shard renamed it; set by loadConfig
 }
 
+// varFlag appends one kind of variable argument to a shared ordered list.
+type varFlag struct {
+	list *[]config.VarArg
+	kind config.VarArgKind
+}
+
+func (v varFlag) String() string { return "" }
+func (v varFlag) Set(s string) error {
+	*v.list = append(*v.list, config.VarArg{Kind: v.kind, Value: s})
+	return nil
+}
+
 func (co *common) register(fs *flag.FlagSet, targets bool) {
 	fs.StringVar(&co.config, "config", "", "configuration `file` (default $SYNCER_CONFIG or ./syncer.hcl)")
-	fs.Var(&co.vars, "var", "set a variable: `NAME=VALUE` (repeatable)")
+	fs.Var(varFlag{&co.vars, config.VarArgValue}, "var", "set a variable: `NAME=VALUE` (repeatable; later -var and -var-file win)")
+	fs.Var(varFlag{&co.vars, config.VarArgFile}, "var-file", "set variables from an HCL `FILE` of NAME = VALUE lines (repeatable)")
 	if targets {
 		fs.Var(&co.targets, "target", "plan or apply only this `SYNC` (repeatable)")
 	}
@@ -221,6 +291,16 @@ func (c *cli) nonNegative(flag string, d time.Duration) bool {
 func (c *cli) flags(name, args string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
+	// Accepted for Terraform users' scripts: syncer prints no colour.
+	fs.Bool("no-color", false, "accepted; syncer prints no colour")
+	fs.Func("input", "`false`: never ask for input (apply without -auto-approve refuses)", func(v string) error {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false")
+		}
+		c.noInput = !b
+		return nil
+	})
 	fs.Usage = func() {
 		fmt.Fprintf(c.stderr, "Usage: syncer %s [flags] %s\n\nFlags:\n", name, args)
 		fs.PrintDefaults()
@@ -238,16 +318,13 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	if path == "" {
 		path = "syncer.hcl"
 	}
-	vars := map[string]string{}
 	for _, v := range co.vars {
-		name, value, ok := strings.Cut(v, "=")
-		if !ok || name == "" {
-			fmt.Fprintf(c.stderr, "Error: invalid -var %q: expected NAME=VALUE\n", v)
+		if name, _, ok := strings.Cut(v.Value, "="); v.Kind == config.VarArgValue && (!ok || name == "") {
+			fmt.Fprintf(c.stderr, "Error: invalid -var %q: expected NAME=VALUE\n", v.Value)
 			return nil, false
 		}
-		vars[name] = value
 	}
-	cfg, diags := config.Load(path, config.LoadOptions{Vars: vars})
+	cfg, diags := config.Load(path, config.LoadOptions{VarArgs: co.vars})
 	if len(diags) > 0 {
 		var files map[string]*hcl.File
 		if cfg != nil {
@@ -273,10 +350,17 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	return cfg, true
 }
 
+// parseFlags parses args into fs; -h makes the usage the command's answer.
+func (c *cli) parseFlags(fs *flag.FlagSet, args []string) bool {
+	err := fs.Parse(args)
+	c.helped = errors.Is(err, flag.ErrHelp)
+	return err == nil
+}
+
 // parse parses args into fs and refuses more than max arguments after the
 // flags.
 func (c *cli) parse(fs *flag.FlagSet, args []string, max int) bool {
-	if fs.Parse(args) != nil {
+	if !c.parseFlags(fs, args) {
 		return false
 	}
 	if fs.NArg() > max {

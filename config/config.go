@@ -70,7 +70,7 @@ type Limits struct {
 	Bandwidth  int64         // bytes per second; 0 = unlimited
 	MaxDelete  int           // -1 = no cap
 	Duration   time.Duration // 0 = none
-	// RequestsPerSecond paces API calls per remote account (Google Drive);
+	// RequestsPerSecond paces API calls per remote account (S3, Drive);
 	// 0 = unlimited.
 	RequestsPerSecond float64
 	// MaxTransfer stops apply from taking new objects once this many bytes
@@ -162,7 +162,9 @@ func (s *Sync) Match(key string) bool {
 
 // LoadOptions carries the inputs that come from outside the file.
 type LoadOptions struct {
-	Vars map[string]string // -var NAME=VALUE
+	Vars map[string]string // -var NAME=VALUE, as if given before VarArgs
+	// VarArgs are -var and -var-file in command-line order (later wins).
+	VarArgs []VarArg
 	// LookupEnv reads the environment for env() and SYNCER_VAR_*;
 	// nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)

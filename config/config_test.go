@@ -165,7 +165,7 @@ func TestLimits(t *testing.T) {
 		{`max_workers = 16`, Limits{MaxWorkers: 16, MaxDelete: -1}},
 		{`max_delete = 0`, Limits{MaxWorkers: 2, MaxDelete: 0}},
 		{`memory = "1.5GiB"`, Limits{MaxWorkers: 2, MaxDelete: -1, Memory: 3 << 29}},
-		{`bandwidth = "10MB"`, Limits{MaxWorkers: 2, MaxDelete: -1, Bandwidth: 10e6}},
+		{`bandwidth = "10MB/s"`, Limits{MaxWorkers: 2, MaxDelete: -1, Bandwidth: 10e6}},
 		{`duration = "1h30m"`, Limits{MaxWorkers: 2, MaxDelete: -1, Duration: 90 * time.Minute}},
 		{`requests_per_second = 10`, Limits{MaxWorkers: 2, MaxDelete: -1, RequestsPerSecond: 10}},
 	}
@@ -562,7 +562,6 @@ func TestParseRate(t *testing.T) {
 		want int64
 	}{
 		{"50MiB/s", 50 << 20},
-		{"50MiB", 50 << 20},
 		{"50 MiB/s", 50 << 20},
 		{"1MB /s", 1e6},
 		{"0", 0},
@@ -574,7 +573,7 @@ func TestParseRate(t *testing.T) {
 			t.Errorf("ParseRate(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "/s", "50/s", "50M/s", "50MiB/m", "50MiB/s/s", "50mbps", "-1MiB/s"} {
+	for _, in := range []string{"", "/s", "50/s", "50M/s", "50MiB/m", "50MiB/s/s", "50mbps", "-1MiB/s", "50MiB", "10MB"} {
 		if got, err := ParseRate(in); err == nil {
 			t.Errorf("ParseRate(%q) = %d, want error", in, got)
 		} else if !strings.Contains(err.Error(), "/s") {

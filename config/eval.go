@@ -30,6 +30,7 @@ func (d *decoder) required(expr hcl.Expression, attr string) bool {
 }
 
 func (d *decoder) decodeVariables(blocks []*variableBlock) {
+	cli := d.cliVars()
 	for _, vb := range blocks {
 		if !hclsyntax.ValidIdentifier(vb.Name) {
 			d.errorf(vb.DefRange.Ptr(), "Invalid variable name",
@@ -45,8 +46,8 @@ func (d *decoder) decodeVariables(blocks []*variableBlock) {
 		d.vars[vb.Name] = v
 		d.evalIn(d.funcCtx, vb.Description, cty.String, "description")
 		def, defOK := d.evalIn(d.funcCtx, vb.Default, cty.DynamicPseudoType, "default")
-		if s, ok := d.opts.Vars[vb.Name]; ok {
-			v.value = cty.StringVal(s)
+		if c, ok := cli[vb.Name]; ok {
+			v.value = c.value
 		} else if s, ok := d.opts.LookupEnv(VarEnvPrefix + vb.Name); ok {
 			v.value = cty.StringVal(s)
 		} else if !defOK {
@@ -58,15 +59,27 @@ func (d *decoder) decodeVariables(blocks []*variableBlock) {
 		}
 	}
 	var extra []string
-	for name := range d.opts.Vars {
+	for name := range cli {
 		if d.vars[name] == nil {
 			extra = append(extra, name)
 		}
 	}
 	slices.Sort(extra)
 	for _, name := range extra {
+		c := cli[name]
+		if c.rng != nil {
+			// As Terraform: a shared variables file may set more than one
+			// configuration uses.
+			d.diags = append(d.diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  "Value for undeclared variable",
+				Detail:   fmt.Sprintf("The variables file sets %q, but the configuration declares no variable %q; the value is ignored.", name, name),
+				Subject:  c.rng,
+			})
+			continue
+		}
 		d.errorf(nil, "Value for undeclared variable",
-			"A value was given for the variable %q (with -var), but the configuration declares no variable %q. Declare it with a variable %q {} block, or remove the -var.", name, name, name)
+			"A value was given for the variable %q (with %s), but the configuration declares no variable %q. Declare it with a variable %q {} block, or remove the -var.", name, c.from, name, name)
 	}
 
 	vals := map[string]cty.Value{}

@@ -61,12 +61,15 @@ func ParseSize(s string) (int64, error) {
 	return n.Int64(), nil
 }
 
-// ParseRate is ParseSize with an optional "/s" suffix: bytes per second.
+// ParseRate parses a size per second, "50MiB/s": bytes per second. The
+// "/s" is required (a size alone is not a rate), but for "0", unlimited.
 func ParseRate(s string) (int64, error) {
 	in := strings.TrimSpace(s)
-	if rest, ok := strings.CutSuffix(in, "/s"); ok {
-		in = strings.TrimRight(rest, " ")
+	rest, ok := strings.CutSuffix(in, "/s")
+	if !ok && in != "0" {
+		return 0, fmt.Errorf("%q is not a rate: write a size per second, e.g. \"50MiB/s\"", s)
 	}
+	in = strings.TrimRight(rest, " ")
 	n, err := ParseSize(in)
 	if err != nil {
 		return 0, fmt.Errorf("%w (a rate may end in \"/s\", e.g. \"50MiB/s\")", err)

@@ -198,6 +198,10 @@ func (d *decoder) backendRef(expr hcl.Expression, attr string, backends map[stri
 	return nil
 }
 
+// CheckPrefix validates a key prefix (a sync's, or `syncer ls`'s); the
+// error completes "prefix %q ...".
+func CheckPrefix(p string) error { return checkPrefix(p) }
+
 // checkPrefix validates a key prefix; the error completes "prefix %q ...".
 func checkPrefix(p string) error {
 	if !utf8.ValidString(p) {

@@ -224,6 +224,8 @@ func TestMemoryManySmallFiles(t *testing.T) {
 	}
 	checkRSS(t, "100,000-file plan", res)
 
+	checkManyFiles(t, l)
+
 	// Remove the 200,000 files here rather than in t.TempDir's cleanup, to
 	// show what that costs.
 	start = time.Now()
@@ -231,4 +233,67 @@ func TestMemoryManySmallFiles(t *testing.T) {
 		t.Errorf("removing the test folders: %v", err)
 	}
 	t.Logf("removed the test folders in %.1fs", time.Since(start).Seconds())
+}
+
+// checkManyFiles runs syncer check over the 100,000 copied files: they
+// match; then a byte flipped in one destination file (same size), one
+// removed and one added are found, -download reading every file, with
+// memory as bounded as plan's.
+func checkManyFiles(t *testing.T, l layout) {
+	t.Helper()
+	res := runMeasured(t, l.Base, syncerEnv(), "check", "-config", l.Config)
+	t.Logf("100,000-file check: peak RSS %s in %.1fs (exit %d)", mib(res.MaxRSSKiB), res.Elapsed.Seconds(), res.Code)
+	if res.Code != 0 || !strings.Contains(res.Stdout, "the destinations match their sources; 100000 matching") {
+		t.Fatalf("check after apply: want exit 0 and a match\n%s", res)
+	}
+	checkRSS(t, "100,000-file check", res)
+
+	dir := filepath.Join(l.Dst, "folder-007")
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var flipped string
+	for _, n := range names {
+		b, err := os.ReadFile(filepath.Join(dir, n.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) > 0 {
+			b[len(b)/2] ^= 1
+			writeFile(t, filepath.Join(dir, n.Name()), b)
+			flipped = "folder-007/" + n.Name()
+			break
+		}
+	}
+	removed := "folder-042/" + names[0].Name()
+	if err := os.Remove(filepath.Join(l.Dst, "folder-042", names[0].Name())); err != nil {
+		// names come from folder-007; folder-042 holds other numbers.
+		entries, _ := os.ReadDir(filepath.Join(l.Dst, "folder-042"))
+		removed = "folder-042/" + entries[0].Name()
+		if err := os.Remove(filepath.Join(l.Dst, removed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(t, filepath.Join(l.Dst, "folder-099", "extra.dat"), []byte("extra"))
+
+	res = runMeasured(t, l.Base, syncerEnv(), "check", "-download", "-config", l.Config)
+	t.Logf("100,000-file check -download: peak RSS %s in %.1fs (exit %d)", mib(res.MaxRSSKiB), res.Elapsed.Seconds(), res.Code)
+	if res.Code != 2 {
+		t.Fatalf("check -download after three changes: want exit 2\n%s", res)
+	}
+	if strings.Contains(res.Stdout, "not compared") {
+		t.Errorf("check -download left pairs uncompared\n%s", res)
+	}
+	for _, want := range []string{
+		"  + " + removed + " (only in source, ",
+		"  - folder-099/extra.dat (only in destination, 5 B)",
+		"  ~ " + flipped + " (content differs: md5 ",
+		"Check: 3 differences (1 only in a source, 1 only in a destination, 1 differing); 99998 matching.",
+	} {
+		if !strings.Contains(res.Stdout, want) {
+			t.Errorf("check -download: no %q in\n%s", want, res)
+		}
+	}
+	checkRSS(t, "100,000-file check -download", res)
 }

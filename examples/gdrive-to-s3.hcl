@@ -35,7 +35,7 @@ state {
 }
 
 limits {
-  workers     = "auto"   # the tuner picks 1..max_workers from the sizes to copy
+  workers     = "auto" # the tuner picks 1..max_workers from the sizes to copy
   max_workers = 4
   memory      = "512MiB" # the Go memory limit; 4 workers x one 16 MiB S3 part fit easily
   # Drive enforces per-minute request quotas per project and per user:

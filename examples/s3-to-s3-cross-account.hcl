@@ -55,7 +55,7 @@ limits {
   max_workers = 4         # granted only where memory covers 4 x (part_size + 1 MiB)
   memory      = "1800MiB" # the Go memory limit: stay well inside a 2Gi pod limit
   bandwidth   = "200MiB/s"
-  max_delete  = 100       # refuse a plan that would delete more than this
+  max_delete  = 100 # refuse a plan that would delete more than this
   # duration  = "50m"     # stop taking new work after 50 minutes (exit 130, resumable)
 }
 
@@ -103,11 +103,11 @@ backend "s3" "archive" {
 sync "media" {
   from    = backend.s3.legacy
   to      = backend.s3.archive
-  prefix  = "photos/"          # only keys under photos/, kept as they are
+  prefix  = "photos/" # only keys under photos/, kept as they are
   include = ["**/*.jpg"]
-  exclude = ["photos/tmp/**"]  # globs match the whole key
-  delete  = "managed"          # delete from the archive only what syncer wrote and the legacy bucket dropped
-  compare = "checksum"         # MD5 where the stores know it, and verify what was written
+  exclude = ["photos/tmp/**"] # globs match the whole key
+  delete  = "managed"         # delete from the archive only what syncer wrote and the legacy bucket dropped
+  compare = "checksum"        # MD5 where the stores know it, and verify what was written
 
   # Headers, user metadata and tags travel with each object; these override
   # or drop some on the way (header names; not part of the plan's diff).

@@ -34,13 +34,9 @@ type differ struct {
 	now      time.Time    // the run's start, for age filters
 }
 
-func (d *differ) run(ctx context.Context) error {
-	tx, err := d.conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	d.tx = tx
+// listTables lists both sides (the destination only with refresh) into
+// the tables src and dst of d.tx, indexed by key.
+func (d *differ) listTables(ctx context.Context) error {
 	for _, q := range []string{
 		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
 		// refused says why the destination can never hold the key ("" when
@@ -54,7 +50,7 @@ func (d *differ) run(ctx context.Context) error {
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
 	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
+		if _, err := d.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
 		}
 	}
@@ -64,12 +60,25 @@ func (d *differ) run(ctx context.Context) error {
 	// Rows arrive in listing order; indexing afterwards is one sort, far
 	// cheaper than keeping a b-tree ordered through every insert.
 	for _, t := range []string{"src", "dst"} {
-		if _, err := tx.ExecContext(ctx, `CREATE UNIQUE INDEX `+t+`_key ON `+t+` (key)`); err != nil {
+		if _, err := d.tx.ExecContext(ctx, `CREATE UNIQUE INDEX `+t+`_key ON `+t+` (key)`); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return fmt.Errorf("the %s listing returned a key twice: %w", map[string]string{"src": "source", "dst": "destination"}[t], err)
 			}
 			return fmt.Errorf("index listing: %w", err)
 		}
+	}
+	return nil
+}
+
+func (d *differ) run(ctx context.Context) error {
+	tx, err := d.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	d.tx = tx
+	if err := d.listTables(ctx); err != nil {
+		return err
 	}
 	if err := d.applyFilters(ctx); err != nil {
 		return err

@@ -152,6 +152,9 @@ type Options struct {
 	// Shard plans only the keys of this shard, on both sides: listed
 	// keys of other shards are dropped as they arrive.
 	Shard shard.Shard
+	// NoState: st stands in for a state that does not exist yet; a saved
+	// plan then records no lineage (see CheckFresh).
+	NoState bool
 }
 
 // Make computes the plan for cfg against st. The plan lives in a temporary
@@ -183,6 +186,9 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 		return nil, fmt.Errorf("plan: create work file: %w", err)
 	}
 	f.Close()
+	if opts.NoState {
+		ver.Lineage = ""
+	}
 	p := &Plan{path: f.Name(), temp: true, Meta: Meta{
 		Lineage: ver.Lineage, Serial: ver.Serial, ConfigHash: cfg.Hash, Version: opts.Version,
 		Created: time.Now().UTC(), Refresh: opts.Refresh, Targets: opts.Targets, Shard: opts.Shard,
@@ -465,7 +471,10 @@ func (e *StaleError) Error() string {
 // version v and the config whose hash is configHash.
 func (p *Plan) CheckFresh(v state.Version, configHash string) error {
 	switch {
-	case p.Meta.Lineage != v.Lineage:
+	case p.Meta.Lineage == "" && v.Serial != 0:
+		// Made when no state existed: good for a state nothing was applied to.
+		return &StaleError{fmt.Sprintf("it was made before any state existed, and the state has been applied to since (serial %d)", v.Serial)}
+	case p.Meta.Lineage != "" && p.Meta.Lineage != v.Lineage:
 		return &StaleError{fmt.Sprintf("it was made for another state (lineage %s, the state's is %s)", p.Meta.Lineage, v.Lineage)}
 	case p.Meta.Serial != v.Serial:
 		return &StaleError{fmt.Sprintf("the state changed since it was made (serial %d, now %d)", p.Meta.Serial, v.Serial)}

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -160,6 +161,10 @@ func checkFile(path string, create bool) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		if !create {
 			return fmt.Errorf("state %s: %w", path, ErrNoState)
+		}
+		// The first apply makes the state's folder, as Terraform does.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return fmt.Errorf("create state %s: %w", path, err)
 		}
 		var f *os.File
 		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

@@ -108,7 +108,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/time/rate"
 	"google.golang.org/api/drive/v3"
 	"google.golang.org/api/option"
 
@@ -262,7 +261,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		if pacers == nil {
 			pacers = &Pacers{}
 		}
-		b.tr.limiter = pacers.get(b.endpoint+"\x00"+identity, opts.RequestsPerSecond)
+		b.tr.limiter = pacers.Get(b.endpoint+"\x00"+identity, opts.RequestsPerSecond)
 	}
 	client := &http.Client{Transport: b.tr, Timeout: base.Timeout, Jar: base.Jar, CheckRedirect: base.CheckRedirect}
 	copts := []option.ClientOption{option.WithHTTPClient(client)}
@@ -332,31 +331,8 @@ func newBackend(opts *Options) (*Backend, error) {
 	return b, nil
 }
 
-// Pacers holds one request pacer per account (credentials identity,
-// endpoint and rate): backends that reach Drive as the same user share it,
-// since Drive's quotas are per user. The zero value is ready to use; one
-// process keeps one, handed to every backend it opens (Options.Pacers).
-type Pacers struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-// get returns the pacer of rps requests per second (burst: one second's
-// worth) for an account.
-func (p *Pacers) get(account string, rps float64) *rate.Limiter {
-	key := fmt.Sprintf("%s\x00%g", account, rps)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l := p.m[key]
-	if l == nil {
-		if p.m == nil {
-			p.m = map[string]*rate.Limiter{}
-		}
-		l = rate.NewLimiter(rate.Limit(rps), max(1, int(rps)))
-		p.m[key] = l
-	}
-	return l
-}
+// Pacers is the process's request pacers, shared with the other backends.
+type Pacers = backends.Pacers
 
 // String returns e.g. `gdrive "team" (folder 1AbC in shared drive 0AxY)`;
 // it never includes a secret.

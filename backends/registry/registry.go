@@ -27,11 +27,11 @@ type Kind struct {
 // Env is what every backend a process opens shares. Make one per process.
 type Env struct {
 	Logger *slog.Logger
-	// RequestsPerSecond paces each remote account's requests (Google
-	// Drive); 0 = unlimited.
+	// RequestsPerSecond paces each remote account's requests (S3 and
+	// Google Drive); 0 = unlimited.
 	RequestsPerSecond float64
 
-	drivePacers gdrive.Pacers
+	pacers backends.Pacers
 }
 
 var kinds = []Kind{
@@ -50,6 +50,7 @@ var kinds = []Kind{
 		Open: func(ctx context.Context, name string, o backends.Options, env *Env) (backends.Backend, error) {
 			opts := *o.(*s3.Options)
 			opts.Name, opts.Logger = name, env.Logger
+			opts.RequestsPerSecond, opts.Pacers = env.RequestsPerSecond, &env.pacers
 			return s3.New(ctx, opts)
 		},
 	},
@@ -59,7 +60,7 @@ var kinds = []Kind{
 		Open: func(ctx context.Context, name string, o backends.Options, env *Env) (backends.Backend, error) {
 			opts := *o.(*gdrive.Options)
 			opts.Name, opts.Logger = name, env.Logger
-			opts.RequestsPerSecond, opts.Pacers = env.RequestsPerSecond, &env.drivePacers
+			opts.RequestsPerSecond, opts.Pacers = env.RequestsPerSecond, &env.pacers
 			return gdrive.New(ctx, opts)
 		},
 	},

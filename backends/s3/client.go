@@ -117,6 +117,13 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 		// Response checksums are validated where we ask for them: whole
 		// GETs (see getter.get), never ranges.
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		if opts.RequestsPerSecond > 0 {
+			pacers := opts.Pacers
+			if pacers == nil {
+				pacers = &backends.Pacers{}
+			}
+			o.APIOptions = append(o.APIOptions, paceRequests(pacers.Get(b.account(), opts.RequestsPerSecond)))
+		}
 	})
 	// Requests that may work long before the first header (see slowOp) go
 	// through a copy of the client's HTTP client, as the SDK resolved it

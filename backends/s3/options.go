@@ -93,6 +93,10 @@ type Options struct {
 	// Logger gets a line for each key List skips because it cannot be a
 	// syncer key ("a//b", "../x"); nil discards them.
 	Logger *slog.Logger
+	// RequestsPerSecond paces every request (0 = unlimited); backends
+	// reaching S3 as one account share one pacer of Pacers (nil: its own).
+	RequestsPerSecond float64
+	Pacers            *backends.Pacers
 
 	// Tuning not exposed in the config (zero: default).
 	CopyCutoff      int64         // DefaultCopyCutoff

@@ -4,16 +4,16 @@
 # Keys come from the CI's secrets, as environment variables.
 
 state {
-  backend    = backend.s3.ops     # the state object and its lock live here
+  backend    = backend.s3.ops # the state object and its lock live here
   key        = "syncer/media.db"
-  checkpoint = "2m"               # a killed runner loses at most this much
-  lock_ttl   = "2m"               # a lock not renewed for this long may be taken over
+  checkpoint = "2m" # a killed runner loses at most this much
+  lock_ttl   = "2m" # a lock not renewed for this long may be taken over
 }
 
 limits {
   max_workers = 2
   memory      = "1GiB"
-  duration    = "55m"             # below the job's 60-minute timeout: exit 130, resumable
+  duration    = "55m" # below the job's 60-minute timeout: exit 130, resumable
 }
 
 backend "s3" "ops" {

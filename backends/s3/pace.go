@@ -1,0 +1,31 @@
+package s3
+
+import (
+	"context"
+
+	"github.com/aws/smithy-go/middleware"
+	"golang.org/x/time/rate"
+)
+
+// account names who a backend reaches S3 as, for sharing a request pacer
+// (limits.requests_per_second): the endpoint, region and credentials'
+// identity. It holds no secret.
+func (b *Backend) account() string {
+	c := b.creds
+	return "s3\x00" + b.endpoint + "\x00" + b.region + "\x00" + c.kind + "\x00" + c.keyID + "\x00" + c.profile + "\x00" + c.roleARN
+}
+
+// paceRequests waits for lim before every HTTP request the SDK sends,
+// retries included (it runs after the retry middleware), as rclone's
+// --tpslimit does.
+func paceRequests(lim *rate.Limiter) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("syncerPace",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				if err := lim.Wait(ctx); err != nil {
+					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
+				}
+				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}
