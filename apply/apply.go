@@ -211,7 +211,7 @@ type executor struct {
 	created, updated, deleted, failed, bytes atomic.Int64
 	archived, restoring                      atomic.Int64
 	// cut is set when Stop or an abort left planned work undone.
-	cut atomic.Bool
+	cut      atomic.Bool
 	start    time.Time // the run's start, which names its backups
 	backedUp atomic.Int64
 }
