@@ -203,6 +203,9 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	case res.Archived > 0:
 		skipped += fmt.Sprintf(", %d archived, skipped", res.Archived)
 	}
+	if res.BackedUp > 0 {
+		skipped += fmt.Sprintf(", %d backed up first", res.BackedUp)
+	}
 	summary := fmt.Sprintf("%d created, %d updated, %d deleted%s, %s in %s",
 		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
 	code := exitOK
@@ -221,7 +224,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	if asJSON {
 		json.NewEncoder(c.stdout).Encode(map[string]any{
 			"type": "apply_complete", "created": res.Created, "updated": res.Updated, "deleted": res.Deleted,
-			"failed": res.Failed, "skipped": res.Skipped, "archived": res.Archived, "restores_pending": res.Restoring, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
+			"failed": res.Failed, "skipped": res.Skipped, "archived": res.Archived, "restores_pending": res.Restoring, "backed_up": res.BackedUp, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
 			"interrupted": res.Interrupted, "message": msg,
 		})
 	} else if code == exitError {

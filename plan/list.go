@@ -237,7 +237,13 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 				in.args = append(in.args, r.refused, r.archived, r.restoring)
 			}
 		}
-		if _, err := st.ExecContext(ctx, in.args...); err != nil {
+		// Cancellation is checked here, between statements: a statement
+		// given a cancellable context costs the driver a goroutine to
+		// watch it, per statement, and one insert of 64 rows is short.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(context.WithoutCancel(ctx), in.args...); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return fmt.Errorf("a listing returned the same key twice among %q...: %w", rows[0].key, err)
 			}

@@ -90,8 +90,11 @@ func (s *Store) MarkPending(ctx context.Context, sync string, keys []string) err
 		return s.wrap("mark pending", err)
 	}
 	defer st.Close()
+	// One short statement per key: a cancellable context would cost the
+	// driver a goroutine per statement; the transaction still watches ctx.
+	quick := context.WithoutCancel(ctx)
 	for _, k := range keys {
-		if _, err := st.ExecContext(ctx, sync, k); err != nil {
+		if _, err := st.ExecContext(quick, sync, k); err != nil {
 			return s.wrap("mark pending", err)
 		}
 	}
