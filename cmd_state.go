@@ -71,7 +71,9 @@ func (c *cli) openRemoteState(ctx context.Context, cfg *config.Config, open open
 		return nil, c.lockFailed(ctx, err)
 	}
 	c.log.Debug("remote state opened", "state", r.Where(), "lock_id", r.LockID(), "existed", r.Existed())
-	return &stateHandle{st: r.Store(), remote: r, close: func() { r.Close(context.Background()) }}, exitOK
+	// No state object yet: a plan saved now records no lineage (the
+	// first apply makes the state), as with a local state (noState).
+	return &stateHandle{st: r.Store(), remote: r, none: !r.Existed(), close: func() { r.Close(context.Background()) }}, exitOK
 }
 
 // checkpoints uploads r every `every` until the returned func is called

@@ -156,8 +156,14 @@ func TestRemoteStateFreshFolders(t *testing.T) {
 	for i := range 5 {
 		writeFile(t, filepath.Join(r.src, fmt.Sprintf("f%d.txt", i)), []byte(strings.Repeat("x", 1000+i)))
 	}
+	// A plan saved before any state exists applies once: the first apply
+	// makes the state.
 	one := r.folder(t)
-	mustCode(t, "first apply", r.run(t, one, "apply", "-auto-approve"), 0, "5 created")
+	mustCode(t, "plan -out before any state", r.run(t, one, "plan", "-out", "first.plan"), 0, "5 to create")
+	if _, _, ok := r.object(t, remoteStateKey); ok {
+		t.Fatal("plan wrote a state object")
+	}
+	mustCode(t, "first apply", r.run(t, one, "apply", "first.plan"), 0, "5 created")
 	if _, err := os.Stat(filepath.Join(one, "syncer.db")); err == nil {
 		t.Error("a local state file was written")
 	}
@@ -201,7 +207,9 @@ func TestRemoteStateFreshFolders(t *testing.T) {
 // after kill -9 of the first, the second takes its lock over once stale.
 func TestRemoteStateLockTakeover(t *testing.T) {
 	r := newRemoteRig(t)
-	r.stateBlock = "  lock_ttl = \"2s\"\n  checkpoint = \"1s\"\n"
+	// A holder stops itself when its lease goes half a TTL unrenewed: on
+	// a loaded machine 2 s is too tight for the taker's own run.
+	r.stateBlock = "  lock_ttl = \"6s\"\n  checkpoint = \"1s\"\n"
 	r.limits = []string{`bandwidth = "1MiB/s"`, "workers = 1"}
 	genTree(t, r.src, "takeover", 40, 64<<10, 128<<10)
 

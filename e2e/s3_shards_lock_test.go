@@ -15,8 +15,10 @@ import (
 // resumes.
 func TestRemoteShardLocks(t *testing.T) {
 	r := newRemoteRig(t)
-	r.limits = []string{`bandwidth = "512KiB/s"`, "workers = 1"}
-	genTree(t, r.src, "shard-locks", 40, 64<<10, 128<<10)
+	// Slow enough that shard 0 is still copying after shard 1's whole run,
+	// on a loaded machine too (about 12 s for shard 0 alone).
+	r.limits = []string{`bandwidth = "256KiB/s"`, "workers = 1"}
+	genTree(t, r.src, "shard-locks", 60, 64<<10, 128<<10)
 	one, two := r.folder(t), r.folder(t)
 
 	p := r.start(t, one, "apply", "-auto-approve", "-shard", "0/2")
