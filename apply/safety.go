@@ -57,10 +57,11 @@ func describe(size int64, mtime time.Time, md5, etag string) string {
 
 // backup saves the destination's current version of key in the sync's
 // backup place (see config.Backup), before an update or a delete replaces
-// it: server-side where the backup store can copy from the destination
-// (S3 CopyObject with the same credentials; file to file in the kernel on
-// one machine), else streamed through syncer, read pinned to the version
-// it found. A key absent from the destination needs no backup. An error
+// it: as a hard link between local folders on one filesystem (the delete
+// that follows makes it a rename), else server-side where the backup store
+// can copy from the destination (S3 CopyObject with the same credentials;
+// file to file in the kernel on one machine), else streamed through
+// syncer, read pinned to the version it found. A key absent from the destination needs no backup. An error
 // means the caller must not touch key.
 func (j *job) backup(ctx context.Context, key string) error {
 	if j.bak == nil {
@@ -77,9 +78,22 @@ func (j *job) backup(ctx context.Context, key string) error {
 	if err := backends.CheckKey(to); err != nil {
 		return fmt.Errorf("backup first: %w", err)
 	}
-	if sc, ok := j.bak.(backends.ServerSideCopier); ok && sc.CanCopyFrom(j.to) {
+	linked := false
+	if l, ok := j.bak.(backends.Linker); ok {
+		// A second name for the file, where the filesystem allows it;
+		// otherwise one of the copies below.
+		if _, lerr := l.LinkFrom(ctx, j.to, key, to, o); lerr == nil {
+			linked = true
+		} else {
+			j.e.log.Debug("backup: no hard link, copying", "sync", j.s.Name, "key", key, "err", lerr)
+		}
+	}
+	sc, copier := j.bak.(backends.ServerSideCopier)
+	switch {
+	case linked:
+	case copier && sc.CanCopyFrom(j.to):
 		_, err = sc.CopyFrom(ctx, j.to, key, to, o)
-	} else {
+	default:
 		var rc io.ReadCloser
 		if rc, err = backends.OpenPinned(ctx, j.to, o, 0, -1); err == nil {
 			_, err = j.bak.Put(ctx, to, rc, withMeta(o, backends.MetaOf(rc)))

@@ -120,10 +120,17 @@ func (d *decoder) decodeFilters(s *Sync, sb *syncBlock, known map[string]*Backen
 			d.errorf(sb.FilesFrom.Range().Ptr(), "Invalid files_from", "files_from must name a file.")
 		} else {
 			abs := d.absPath(p)
+			bad := 0 // malformed lines; the first maxBadLines are reported
 			sum, err := CheckFilesFrom(abs, s.Prefix, func(line, offset int, msg string) {
-				rng := hcl.Range{Filename: abs, Start: hcl.Pos{Line: line, Column: 1, Byte: offset}, End: hcl.Pos{Line: line, Column: 1, Byte: offset}}
-				d.errorf(&rng, "Malformed files_from line", "%s", msg)
+				if bad++; bad <= maxBadLines {
+					rng := hcl.Range{Filename: abs, Start: hcl.Pos{Line: line, Column: 1, Byte: offset}, End: hcl.Pos{Line: line, Column: 1, Byte: offset}}
+					d.errorf(&rng, "Malformed files_from line", "%s", msg)
+				}
 			})
+			if bad > maxBadLines {
+				d.errorf(sb.FilesFrom.Range().Ptr(), "Malformed files_from lines",
+					"%s has %d more malformed lines after the %d shown.", abs, bad-maxBadLines, maxBadLines)
+			}
 			if err != nil {
 				d.errorf(sb.FilesFrom.Range().Ptr(), "Invalid files_from", "Cannot read the list of keys: %s.", err)
 			} else {
@@ -147,6 +154,10 @@ func (d *decoder) decodeFilters(s *Sync, sb *syncBlock, known map[string]*Backen
 	}
 	s.Backup = d.decodeBackup(s, sb.Backup, known)
 }
+
+// maxBadLines bounds the diagnostics of one files_from list, so that a
+// wrong file (a binary, another list format) gives a readable answer.
+const maxBadLines = 10
 
 // optBool evaluates an optional bool attribute; ok is false when it is
 // absent or invalid.

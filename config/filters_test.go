@@ -136,4 +136,11 @@ func TestFilterErrors(t *testing.T) {
 	if len(lines) != 3 || lines[0] != 2 || lines[1] != 3 || lines[2] != 4 {
 		t.Errorf("bad lines reported at %v; want [2 3 4]", lines)
 	}
+
+	// A list of many bad lines gives the first few and a count.
+	os.WriteFile(filepath.Join(dir, "many.txt"), []byte(strings.Repeat("../x\n", 100000)), 0o644)
+	_, diags = parseIn(t, dir, strings.Replace(filtersBase, "%s", `files_from = "many.txt"`, 1), LoadOptions{})
+	if len(diags) != maxBadLines+1 || !strings.Contains(diagText(diags), "99990 more malformed lines") {
+		t.Errorf("%d diagnostics: %s", len(diags), diagText(diags[len(diags)-1:]))
+	}
 }

@@ -58,12 +58,23 @@ func TestS3Backup(t *testing.T) {
 	env := needS3(t)
 	needRclone(t)
 	for _, c := range []struct {
-		name string
-		srv  *s3test.Server
-		acct string
-	}{{"same account", env.A, "A"}, {"other account", env.B, "B"}} {
+		name   string
+		srv    *s3test.Server
+		acct   string
+		copies int // CopyObject requests: the two backups, server-side
+	}{{"same account", env.A, "A", 2}, {"other account", env.B, "B", 0}} {
 		t.Run(c.name, func(t *testing.T) {
 			l := newLayout(t)
+			// Both buckets through one proxy, which counts the requests.
+			proxy, err := s3test.NewProxy(env.A.Endpoint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer proxy.Close()
+			archEndpoint := proxy.URL
+			if c.srv != env.A {
+				archEndpoint = ""
+			}
 			dst := newS3Bucket(t, env.A, "backupdst")
 			arch := newS3Bucket(t, c.srv, "backuparch")
 			writeFile(t, filepath.Join(l.Src, "a.txt"), []byte("old a"))
@@ -71,8 +82,8 @@ func TestS3Backup(t *testing.T) {
 			writeFile(t, filepath.Join(l.Src, "c.txt"), []byte("c stays"))
 			writeHCL(t, l.Config, l.State, nil,
 				localBlock("src", l.Src),
-				s3Block{Name: "dst", Srv: env.A, Bucket: dst}.hcl(env),
-				s3Block{Name: "archive", Srv: c.srv, Bucket: arch}.hcl(env),
+				s3Block{Name: "dst", Srv: env.A, Endpoint: proxy.URL, Bucket: dst}.hcl(env),
+				s3Block{Name: "archive", Srv: c.srv, Endpoint: archEndpoint, Bucket: arch}.hcl(env),
 				syncBlock(syncName, "backend.local.src", "backend.s3.dst", `delete = "all"`,
 					"backup {\n    to     = backend.s3.archive\n    prefix = \"replaced/${run}/\"\n  }"))
 			if res := runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code != 0 {
@@ -97,9 +108,13 @@ func TestS3Backup(t *testing.T) {
 				!slices.Equal(lines["-"], []string{"b.txt (backup first)"}) || len(lines["+"]) != 1 || strings.Contains(lines["+"][0], "backup") {
 				t.Fatalf("plan: want ~ a.txt (backup first), - b.txt (backup first), + d.txt\n%s", res)
 			}
+			proxy.Reset()
 			res = runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
 			if res.Code != 0 {
 				t.Fatalf("second apply: want exit 0\n%s", res)
+			}
+			if n := proxy.Counts()["CopyObject"]; n != c.copies {
+				t.Errorf("second apply sent %d CopyObject requests; want %d (requests %v)", n, c.copies, proxy.Counts())
 			}
 			if sum, line := parseApplyComplete(t, res); sum != (applySummary{1, 1, 1}) {
 				t.Errorf("second apply: %s; want 1 created, 1 updated, 1 deleted", line)

@@ -492,7 +492,7 @@ func (d *differ) deleteRecorded(ctx context.Context, inPrefix string, args []any
 	page := make([]cand, 0, 256)
 	for {
 		page = page[:0]
-		rows, err := d.tx.QueryContext(ctx, sel, append(append(args, d.filterArgs()[:4]...), sql.Named("last", last))...)
+		rows, err := d.tx.QueryContext(ctx, sel, append(append(args, d.filterArgs()...), sql.Named("last", last))...)
 		if err != nil {
 			return fmt.Errorf("diff deletes: %w", err)
 		}

@@ -49,12 +49,12 @@ func (d *differ) filterCond(size, mtime, key string) string {
 	return strings.Join(c, " AND ")
 }
 
+// filterArgs are the named arguments of filterCond's SQL.
 func (d *differ) filterArgs() []any {
 	f := d.s.Filters
 	return []any{
 		sql.Named("f_min_size", f.MinSize), sql.Named("f_max_size", f.MaxSize),
 		sql.Named("f_oldest", d.now.Add(-f.MinAge).UnixNano()), sql.Named("f_newest", d.now.Add(-f.MaxAge).UnixNano()),
-		sql.Named("prefix", d.s.Prefix),
 	}
 }
 
@@ -73,7 +73,7 @@ func (d *differ) applyFilters(ctx context.Context) error {
 		return err
 	}
 	excluded := d.excluded.Load()
-	args := d.filterArgs()
+	args := append(d.filterArgs(), sql.Named("prefix", d.s.Prefix))
 	if d.s.Filters.Active() {
 		cond := d.filterCond("src.size", "src.mtime", "src.key")
 		if _, err := d.tx.ExecContext(ctx, `INSERT OR IGNORE INTO excl SELECT key FROM src WHERE NOT (`+cond+`)`, args...); err != nil {
