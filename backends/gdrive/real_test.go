@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -406,5 +408,51 @@ func TestListingThatChangesUnderneathFails(t *testing.T) {
 	// that is still there.
 	if strings.Contains(strings.Join(got, ","), "f06") {
 		t.Errorf("listed %q: the offset habit did not show (f06 should have vanished)", got)
+	}
+}
+
+// A folder of 20,000 files (SYNCER_GDRIVE_LAG_FILES to change it; the
+// figure for 100,000 is in BENCHMARKS.md) just created, so every name
+// query lags, is listed with as many name queries as with no lag (the
+// seen-set's false positives, each settled by one query), every key once.
+func TestLargeFolderUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("SYNCER_GDRIVE_LAG_FILES")); err == nil && v > 0 {
+		n = v
+	}
+	for i := range n {
+		srv.Add(drivetest.FileSpec{Name: fmt.Sprintf("file-%06d.txt", i), Parent: root})
+	}
+	b := mustNew(t, testOptions(srv, root))
+	count := func(lag time.Duration) (int64, int64, uint64) {
+		srv.SetNameLag(lag)
+		srv.ResetStats()
+		var keys int64
+		var last string
+		peak, _ := heapWatch(func() {
+			err := b.List(t.Context(), "", func(o backends.Object) error {
+				if o.Key <= last {
+					t.Errorf("key %q after %q", o.Key, last)
+				}
+				last = o.Key
+				keys++
+				return nil
+			})
+			if err != nil {
+				t.Errorf("List: %v", err)
+			}
+		})
+		return keys, srv.NameQueries(), peak
+	}
+	keys0, q0, peak0 := count(0)
+	keys, q, peak := count(time.Hour)
+	t.Logf("%d files: %d name queries without lag, %d under lag; heap peak (fake included) +%d KiB / +%d KiB; requests %v", n, q0, q, peak0>>10, peak>>10, srv.Stats().ByKind)
+	if keys0 != int64(n) || keys != int64(n) {
+		t.Errorf("listed %d and %d keys; want %d", keys0, keys, n)
+	}
+	if q > q0 {
+		t.Errorf("%d name queries under lag; want no more than the %d without", q, q0)
 	}
 }
