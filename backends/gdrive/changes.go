@@ -41,9 +41,13 @@ func (b *Backend) changesToken(ctx context.Context) (string, error) {
 
 // changedBelow reads the changes since token and returns the id of one
 // item that changed below folder (the listed folder itself aside), or ""
-// when none did. An item deleted for good carries no place, so it counts
-// as below.
-func (b *Backend) changedBelow(ctx context.Context, token, folder string) (string, error) {
+// when none did. An item deleted for good carries no place: it counts
+// when the walk may have taken it (listed, a set of the ids taken; its
+// rare false "maybe" fails a listing for nothing), as only the removal
+// of an item before the cursor can hide another; one the walk never saw
+// was trashed already (Drive empties the trash after 30 days) or was
+// never in the listed tree.
+func (b *Backend) changedBelow(ctx context.Context, token, folder string, listed *seenSet) (string, error) {
 	const fields = "nextPageToken,newStartPageToken,changes(fileId,removed,file(id,parents,trashed,driveId))"
 	below := map[string]bool{folder: true} // folder id -> below (or at) folder
 	for token != "" {
@@ -67,7 +71,10 @@ func (b *Backend) changedBelow(ctx context.Context, token, folder string) (strin
 				continue
 			}
 			if c.Removed || c.File == nil {
-				return c.FileId, nil
+				if listed.has(c.FileId) {
+					return c.FileId, nil
+				}
+				continue
 			}
 			in, err := b.isBelow(ctx, c.File.Parents, folder, below)
 			if err != nil {

@@ -409,6 +409,34 @@ func TestListingThatChangesUnderneathFails(t *testing.T) {
 	if strings.Contains(strings.Join(got, ","), "f06") {
 		t.Errorf("listed %q: the offset habit did not show (f06 should have vanished)", got)
 	}
+	// Items deleted for good carry no place: one the walk took fails
+	// it, one elsewhere (or already in the trash) does not.
+	perm := testOptions(srv, root)
+	perm.DeleteMode = DeletePermanent
+	inside := mustNew(t, perm)
+	perm.FolderID = other
+	outside := mustNew(t, perm)
+	for _, c := range []struct {
+		what string
+		del  func() error
+		fail bool
+	}{
+		{"an item elsewhere deleted for good", func() error { return outside.Delete(t.Context(), "elsewhere") }, false},
+		{"a listed item deleted for good", func() error { return inside.Delete(t.Context(), "f01") }, true},
+	} {
+		got = nil
+		err = b.List(t.Context(), "", func(o backends.Object) error {
+			if got = append(got, o.Key); len(got) == 4 {
+				if err := c.del(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		})
+		if failed := errors.Is(err, ErrChangedWhileListing); failed != c.fail {
+			t.Errorf("List while %s: %v; want failure %v", c.what, err, c.fail)
+		}
+	}
 }
 
 // A folder of 20,000 files (SYNCER_GDRIVE_LAG_FILES to change it; the
