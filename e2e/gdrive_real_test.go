@@ -150,3 +150,39 @@ func TestGDriveSourceChangedDuringListing(t *testing.T) {
 		t.Errorf("plan after the change: want only f0000 deleted\n%s", res)
 	}
 }
+
+// TestGDriveRequestsPerThousand archives 1,000 Drive files (in 115
+// folders) into S3 and runs again with nothing changed, logging the Drive
+// requests of each by kind (the figures of BENCHMARKS.md): a re-run
+// downloads nothing and lists each folder once.
+func TestGDriveRequestsPerThousand(t *testing.T) {
+	env := needS3(t)
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	folder, _, _ := driveGenTree(t, srv, "thousand", 1000, 100, 4000)
+	bucket := newS3Bucket(t, env.A, "gdrive-counts")
+	writeHCL(t, l.Config, l.State, nil,
+		gdriveBlock{Name: "team", Srv: srv, Folder: folder}.hcl(),
+		s3Block{Name: "archive", Srv: env.A, Bucket: bucket}.hcl(env),
+		syncBlock("drive", "backend.gdrive.team", "backend.s3.archive", `delete = "managed"`))
+	srv.ResetStats()
+	res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("fresh archive: want exit 0\n%s", res)
+	}
+	fresh := srv.Stats()
+	srv.ResetStats()
+	res = runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("re-run: want exit 0\n%s", res)
+	}
+	again := srv.Stats()
+	t.Logf("Drive requests for 1,000 files: fresh archive %d %v; no-change re-run %d %v", fresh.Requests, fresh.ByKind, again.Requests, again.ByKind)
+	const folders = 1 + 23 + 23*5
+	if again.ByKind["media"] != 0 || again.ByKind["export"] != 0 || again.ByKind["list"] > folders+2 {
+		t.Errorf("no-change re-run: requests %v; want no download and about one list per folder (%d folders)", again.ByKind, folders)
+	}
+	if fresh.ByKind["media"] != 1000 {
+		t.Errorf("fresh archive: %d downloads; want 1000", fresh.ByKind["media"])
+	}
+}
