@@ -484,3 +484,24 @@ func TestLargeFolderUnderNameLag(t *testing.T) {
 		t.Errorf("%d name queries under lag; want no more than the %d without", q, q0)
 	}
 }
+
+// Under name-search lag, a Delete right after the create (by another
+// process: no folder cache) still finds the file, by listing, and
+// trashes it rather than report a missing key deleted.
+func TestDeleteUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	srv.SetNameLag(time.Hour)
+	opts := testOptions(srv, root)
+	backendtest.PutBytes(t, mustNew(t, opts), "d/e/new.txt", []byte("just written"))
+	b := mustNew(t, opts) // a later run
+	if err := b.Delete(t.Context(), "d/e/new.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf(t, b, ""); len(got) != 0 {
+		t.Errorf("after Delete under lag: %q; want nothing", got)
+	}
+	if err := b.Delete(t.Context(), "d/e/never.txt"); err != nil {
+		t.Errorf("Delete of a missing key: %v", err)
+	}
+}

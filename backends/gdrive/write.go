@@ -245,7 +245,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 }
 
 // Delete trashes (delete_mode "trash") or deletes the object at key.
-// A missing key, or a folder's, is not an error.
+// A missing key, or a folder's, is not an error; a key that name search
+// misses is looked for by listing its folders first (scanLookup), as the
+// search lags behind creates.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := backends.CheckKey(key); err != nil {
 		return fmt.Errorf("delete %s: %w", b, err)
@@ -256,6 +258,13 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	unlock := b.locks.lock("key\x00" + key)
 	defer unlock()
 	f, _, err := b.lookup(ctx, key)
+	if err == nil && f == nil {
+		// Name search may lag behind a recent create: make sure by
+		// listing before calling the key gone.
+		if f, err = b.scanLookup(ctx, key); err == nil && f != nil {
+			b.log.Info("Google Drive: name search missed a file that a listing found; deleting it", "backend", b.String(), "key", key, "id", f.Id)
+		}
+	}
 	if err != nil {
 		return b.wrap(ctx, "delete", key, err)
 	}
