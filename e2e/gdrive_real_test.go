@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"syncer/backends/gdrive/drivetest"
 )
@@ -185,4 +186,45 @@ func TestGDriveRequestsPerThousand(t *testing.T) {
 	if fresh.ByKind["media"] != 1000 {
 		t.Errorf("fresh archive: %d downloads; want 1000", fresh.ByKind["media"])
 	}
+}
+
+// TestGDriveRunsUnderNameLag: Drive's name search misses everything
+// created in the last hour, so every run below finds the previous run's
+// files and folders only by listing: an update is made in place (no
+// second file), a new file in a folder an earlier run made goes into that
+// folder (no twin), and a delete trashes the file rather than call it
+// gone.
+func TestGDriveRunsUnderNameLag(t *testing.T) {
+	srv := newFakeDrive(t)
+	srv.SetNameLag(time.Hour)
+	l := newLayout(t)
+	writeSeeded(t, filepath.Join(l.Src, "d/a.txt"), "lag/a", 100)
+	writeSeeded(t, filepath.Join(l.Src, "d/e/b.txt"), "lag/b", 200)
+	folder := srv.Mkdir("", "Lagging")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up", `delete = "managed"`))
+	apply := func(what string) {
+		t.Helper()
+		if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code != 0 {
+			t.Fatalf("apply %s: want exit 0\n%s", what, res)
+		}
+		assertDriveMatchesDir(t, srv, folder, l.Src) // also: no two files at one key
+	}
+	apply("first")
+	writeSeeded(t, filepath.Join(l.Src, "d/a.txt"), "lag/a2", 150)
+	writeSeeded(t, filepath.Join(l.Src, "d/e/c.txt"), "lag/c", 50)
+	apply("after an update and a new file")
+	if err := os.Remove(filepath.Join(l.Src, "d/e/b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	apply("after a delete")
+	if got := srv.Find(folder, "d"); len(got) != 1 {
+		t.Errorf("%d folders named d; want 1", len(got))
+	}
+	for _, fi := range srv.Children(folder) {
+		t.Logf("%s %s trashed=%v", fi.ID, fi.Name, fi.InTrash)
+	}
+	wantNoChanges(t, l.Base, l.Config, "under lag")
 }

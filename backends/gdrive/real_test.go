@@ -505,3 +505,29 @@ func TestDeleteUnderNameLag(t *testing.T) {
 		t.Errorf("Delete of a missing key: %v", err)
 	}
 }
+
+// Under name-search lag, a later run neither makes a twin of a folder an
+// earlier run created nor a second file for a key its state records
+// (backends.WithExisting, as apply marks updates).
+func TestWritesUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	srv.SetNameLag(time.Hour)
+	opts := testOptions(srv, root)
+	backendtest.PutBytes(t, mustNew(t, opts), "d/a.txt", []byte("first"))
+	b := mustNew(t, opts) // a later run
+	backendtest.PutBytes(t, b, "d/b.txt", []byte("new in the same folder"))
+	ctx := backends.WithExisting(t.Context())
+	if _, err := b.Put(ctx, "d/a.txt", strings.NewReader("second"), backends.Object{Size: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Find(root, "d"); len(got) != 1 {
+		t.Errorf("%d folders named d; want 1 (no twin)", len(got))
+	}
+	if got := keysOf(t, b, ""); strings.Join(got, ",") != "d/a.txt,d/b.txt" {
+		t.Errorf("keys = %q; want d/a.txt and d/b.txt, no dup", got)
+	}
+	if got := backendtest.ReadAll(t, b, "d/a.txt"); string(got) != "second" {
+		t.Errorf("d/a.txt = %q; want it updated in place", got)
+	}
+}

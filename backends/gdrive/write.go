@@ -106,6 +106,19 @@ func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget,
 	}
 	var err error
 	t.dir, t.leaf = splitKey(key)
+	if backends.Existing(ctx) {
+		// The caller's state says key exists: find it without making
+		// folders, by listing when name search (which lags behind recent
+		// creates) misses it (lookup), rather than make a second one.
+		f, parent, err := b.lookup(ctx, key)
+		if err != nil {
+			return fail(err)
+		}
+		if f != nil && parent != "" {
+			t.parent, t.existing = parent, f
+			return t, unlock, nil
+		}
+	}
 	if t.parent, err = b.resolveDir(ctx, t.dir, true); err != nil {
 		return fail(err)
 	}
@@ -246,7 +259,7 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 
 // Delete trashes (delete_mode "trash") or deletes the object at key.
 // A missing key, or a folder's, is not an error; a key that name search
-// misses is looked for by listing its folders first (scanLookup), as the
+// misses is looked for by listing its folders first (see lookup), as the
 // search lags behind creates.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := backends.CheckKey(key); err != nil {
@@ -258,13 +271,6 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	unlock := b.locks.lock("key\x00" + key)
 	defer unlock()
 	f, _, err := b.lookup(ctx, key)
-	if err == nil && f == nil {
-		// Name search may lag behind a recent create: make sure by
-		// listing before calling the key gone.
-		if f, err = b.scanLookup(ctx, key); err == nil && f != nil {
-			b.log.Info("Google Drive: name search missed a file that a listing found; deleting it", "backend", b.String(), "key", key, "id", f.Id)
-		}
-	}
 	if err != nil {
 		return b.wrap(ctx, "delete", key, err)
 	}
