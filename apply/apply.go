@@ -432,6 +432,9 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 
 // copy moves one object by the sync's transfer, verifies and records it.
 func (j *job) copy(ctx context.Context, a plan.Action) error {
+	if a.Kind == plan.Update {
+		ctx = backends.WithExisting(ctx) // the state records the key
+	}
 	src := backends.Object{Key: a.Key, Size: a.Size, ETag: a.Src.ETag, MetaEdit: j.s.Metadata}
 	if a.Src.MTime != 0 {
 		src.ModTime = time.Unix(0, a.Src.MTime)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"syncer/backends/gdrive/drivetest"
 )
@@ -149,4 +150,81 @@ func TestGDriveSourceChangedDuringListing(t *testing.T) {
 	if res.Code != 0 || !strings.Contains(res.Stdout, "0 to create, 0 to update, 1 to delete") || !strings.Contains(res.Stdout, "- f0000") {
 		t.Errorf("plan after the change: want only f0000 deleted\n%s", res)
 	}
+}
+
+// TestGDriveRequestsPerThousand archives 1,000 Drive files (in 115
+// folders) into S3 and runs again with nothing changed, logging the Drive
+// requests of each by kind (the figures of BENCHMARKS.md): a re-run
+// downloads nothing and lists each folder once.
+func TestGDriveRequestsPerThousand(t *testing.T) {
+	env := needS3(t)
+	srv := newFakeDrive(t)
+	l := newLayout(t)
+	folder, _, _ := driveGenTree(t, srv, "thousand", 1000, 100, 4000)
+	bucket := newS3Bucket(t, env.A, "gdrive-counts")
+	writeHCL(t, l.Config, l.State, nil,
+		gdriveBlock{Name: "team", Srv: srv, Folder: folder}.hcl(),
+		s3Block{Name: "archive", Srv: env.A, Bucket: bucket}.hcl(env),
+		syncBlock("drive", "backend.gdrive.team", "backend.s3.archive", `delete = "managed"`))
+	srv.ResetStats()
+	res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("fresh archive: want exit 0\n%s", res)
+	}
+	fresh := srv.Stats()
+	srv.ResetStats()
+	res = runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	if res.Code != 0 {
+		t.Fatalf("re-run: want exit 0\n%s", res)
+	}
+	again := srv.Stats()
+	t.Logf("Drive requests for 1,000 files: fresh archive %d %v; no-change re-run %d %v", fresh.Requests, fresh.ByKind, again.Requests, again.ByKind)
+	const folders = 1 + 23 + 23*5
+	if again.ByKind["media"] != 0 || again.ByKind["export"] != 0 || again.ByKind["list"] > folders+2 {
+		t.Errorf("no-change re-run: requests %v; want no download and about one list per folder (%d folders)", again.ByKind, folders)
+	}
+	if fresh.ByKind["media"] != 1000 {
+		t.Errorf("fresh archive: %d downloads; want 1000", fresh.ByKind["media"])
+	}
+}
+
+// TestGDriveRunsUnderNameLag: Drive's name search misses everything
+// created in the last hour, so every run below finds the previous run's
+// files and folders only by listing: an update is made in place (no
+// second file), a new file in a folder an earlier run made goes into that
+// folder (no twin), and a delete trashes the file rather than call it
+// gone.
+func TestGDriveRunsUnderNameLag(t *testing.T) {
+	srv := newFakeDrive(t)
+	srv.SetNameLag(time.Hour)
+	l := newLayout(t)
+	writeSeeded(t, filepath.Join(l.Src, "d/a.txt"), "lag/a", 100)
+	writeSeeded(t, filepath.Join(l.Src, "d/e/b.txt"), "lag/b", 200)
+	folder := srv.Mkdir("", "Lagging")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up", `delete = "managed"`))
+	apply := func(what string) {
+		t.Helper()
+		if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code != 0 {
+			t.Fatalf("apply %s: want exit 0\n%s", what, res)
+		}
+		assertDriveMatchesDir(t, srv, folder, l.Src) // also: no two files at one key
+	}
+	apply("first")
+	writeSeeded(t, filepath.Join(l.Src, "d/a.txt"), "lag/a2", 150)
+	writeSeeded(t, filepath.Join(l.Src, "d/e/c.txt"), "lag/c", 50)
+	apply("after an update and a new file")
+	if err := os.Remove(filepath.Join(l.Src, "d/e/b.txt")); err != nil {
+		t.Fatal(err)
+	}
+	apply("after a delete")
+	if got := srv.Find(folder, "d"); len(got) != 1 {
+		t.Errorf("%d folders named d; want 1", len(got))
+	}
+	for _, fi := range srv.Children(folder) {
+		t.Logf("%s %s trashed=%v", fi.ID, fi.Name, fi.InTrash)
+	}
+	wantNoChanges(t, l.Base, l.Config, "under lag")
 }

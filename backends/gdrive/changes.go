@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+
+	"google.golang.org/api/drive/v3"
+	"google.golang.org/api/googleapi"
 )
 
 // Drive promises no consistent snapshot: while a folder changes, its
@@ -41,9 +45,13 @@ func (b *Backend) changesToken(ctx context.Context) (string, error) {
 
 // changedBelow reads the changes since token and returns the id of one
 // item that changed below folder (the listed folder itself aside), or ""
-// when none did. An item deleted for good carries no place, so it counts
-// as below.
-func (b *Backend) changedBelow(ctx context.Context, token, folder string) (string, error) {
+// when none did. An item deleted for good carries no place: it counts
+// when the walk may have taken it (listed, a set of the ids taken; its
+// rare false "maybe" fails a listing for nothing), as only the removal
+// of an item before the cursor can hide another; one the walk never saw
+// was trashed already (Drive empties the trash after 30 days) or was
+// never in the listed tree.
+func (b *Backend) changedBelow(ctx context.Context, token, folder string, listed *seenSet) (string, error) {
 	const fields = "nextPageToken,newStartPageToken,changes(fileId,removed,file(id,parents,trashed,driveId))"
 	below := map[string]bool{folder: true} // folder id -> below (or at) folder
 	for token != "" {
@@ -67,7 +75,10 @@ func (b *Backend) changedBelow(ctx context.Context, token, folder string) (strin
 				continue
 			}
 			if c.Removed || c.File == nil {
-				return c.FileId, nil
+				if listed.has(c.FileId) {
+					return c.FileId, nil
+				}
+				continue
 			}
 			in, err := b.isBelow(ctx, c.File.Parents, folder, below)
 			if err != nil {
@@ -118,4 +129,61 @@ func (b *Backend) isBelow(ctx context.Context, parents []string, folder string, 
 		below[id] = answer
 	}
 	return answer, nil
+}
+
+// scanLookup finds the object at key as a listing would, listing folders
+// by parent only, with no name term: Drive's name search can lag minutes
+// behind creates, and a Delete that trusted its miss would report success
+// and leave the file. It costs a listing of each folder on the path, so
+// it is only the fallback of a miss. nil when there is no such object.
+func (b *Backend) scanLookup(ctx context.Context, key string) (*drive.File, error) {
+	if err := b.resolveRoot(ctx); err != nil {
+		return nil, err
+	}
+	dir, leaf := splitKey(key)
+	parent := b.root
+	if dir != "" {
+		for _, seg := range strings.Split(dir, "/") {
+			f, err := b.scanChild(ctx, parent, seg, true)
+			if err != nil || f == nil {
+				return nil, err
+			}
+			parent = f.Id
+		}
+	}
+	return b.scanChild(ctx, parent, leaf, false)
+}
+
+// scanChild returns the folder (folder set) or object at segment seg of
+// parent by listing parent's children, chosen as a listing gives keys: a
+// binary file before a Doc, then the oldest; a dup segment names its item.
+func (b *Backend) scanChild(ctx context.Context, parent, seg string, folder bool) (*drive.File, error) {
+	if _, _, ok := parseDup(seg); ok {
+		return b.dupItem(ctx, parent, seg, folder)
+	}
+	q := quoteQ(parent) + " in parents and trashed = false"
+	if folder {
+		q += " and mimeType = " + quoteQ(folderMime)
+	}
+	var best *drive.File
+	bestBin := false
+	err := pages(ctx, b.listCall(ctx, q).PageSize(b.pageSize).Fields(googleapi.Field(listFields)), func(fl *drive.FileList) error {
+		for _, f := range fl.Files {
+			nat, k := b.natural(f)
+			switch {
+			case nat != seg:
+			case folder:
+				if k == kindFolder && (best == nil || older(f, best)) {
+					best = f
+				}
+			case isObject(k):
+				bin := k == kindBinary
+				if best == nil || bin && !bestBin || bin == bestBin && older(f, best) {
+					best, bestBin = f, bin
+				}
+			}
+		}
+		return nil
+	})
+	return best, err
 }

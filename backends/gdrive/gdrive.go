@@ -243,7 +243,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		if idle <= 0 {
 			idle = DefaultIdleTimeout
 		}
-		t.DialContext = idleDialer(idle)
+		t.DialContext = backends.IdleDialer(idle)
 		base = &http.Client{Transport: t}
 	}
 	rt := base.Transport

@@ -122,11 +122,12 @@ func (b *Backend) list(ctx context.Context, prefix string, keep func(string) boo
 		stack[0].prefix += "/"
 		stack[0].depth = strings.Count(dirKey, "/") + 1
 	}
-	seen := &seenSet{} // reused folder after folder
+	seen := &seenSet{}   // reused folder after folder
+	listed := &seenSet{} // the ids of every item taken, for changedBelow
 	for len(stack) > 0 {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		err := b.listFolder(ctx, p, seen, fn, func(f pendingFolder) {
+		err := b.listFolder(ctx, p, seen, listed, fn, func(f pendingFolder) {
 			stack = append(stack, f)
 			for n := int64(len(stack)); ; {
 				old := b.maxPending.Load()
@@ -155,7 +156,7 @@ func (b *Backend) list(ctx context.Context, prefix string, keep func(string) boo
 		folder = b.rootID
 		b.rootMu.Unlock()
 	}
-	id, err := b.changedBelow(ctx, token, folder)
+	id, err := b.changedBelow(ctx, token, folder, listed)
 	if err != nil {
 		return b.wrap(ctx, "list", prefix, err)
 	}
@@ -187,7 +188,7 @@ type docItem struct {
 	seg string
 }
 
-func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen *seenSet, fn func(backends.Object) error, push func(pendingFolder)) error {
+func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen, listed *seenSet, fn func(backends.Object) error, push func(pendingFolder)) error {
 	seen.reset()
 	l := &folderLister{b: b, ctx: ctx, p: p, fn: fn, push: push, seen: seen}
 	q := quoteQ(p.id) + " in parents and trashed = false"
@@ -218,6 +219,7 @@ func (b *Backend) listFolder(ctx context.Context, p pendingFolder, seen *seenSet
 				}
 				n++
 				taken, takenH = n, idHash(takenH, f.Id)
+				listed.add(f.Id)
 				if err := l.add(f); err != nil {
 					return err
 				}

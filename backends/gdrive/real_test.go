@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -406,5 +408,126 @@ func TestListingThatChangesUnderneathFails(t *testing.T) {
 	// that is still there.
 	if strings.Contains(strings.Join(got, ","), "f06") {
 		t.Errorf("listed %q: the offset habit did not show (f06 should have vanished)", got)
+	}
+	// Items deleted for good carry no place: one the walk took fails
+	// it, one elsewhere (or already in the trash) does not.
+	perm := testOptions(srv, root)
+	perm.DeleteMode = DeletePermanent
+	inside := mustNew(t, perm)
+	perm.FolderID = other
+	outside := mustNew(t, perm)
+	for _, c := range []struct {
+		what string
+		del  func() error
+		fail bool
+	}{
+		{"an item elsewhere deleted for good", func() error { return outside.Delete(t.Context(), "elsewhere") }, false},
+		{"a listed item deleted for good", func() error { return inside.Delete(t.Context(), "f01") }, true},
+	} {
+		got = nil
+		err = b.List(t.Context(), "", func(o backends.Object) error {
+			if got = append(got, o.Key); len(got) == 4 {
+				if err := c.del(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			return nil
+		})
+		if failed := errors.Is(err, ErrChangedWhileListing); failed != c.fail {
+			t.Errorf("List while %s: %v; want failure %v", c.what, err, c.fail)
+		}
+	}
+}
+
+// A folder of 20,000 files (SYNCER_GDRIVE_LAG_FILES to change it; the
+// figure for 100,000 is in BENCHMARKS.md) just created, so every name
+// query lags, is listed with as many name queries as with no lag (the
+// seen-set's false positives, each settled by one query), every key once.
+func TestLargeFolderUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	n := 20_000
+	if v, err := strconv.Atoi(os.Getenv("SYNCER_GDRIVE_LAG_FILES")); err == nil && v > 0 {
+		n = v
+	}
+	for i := range n {
+		srv.Add(drivetest.FileSpec{Name: fmt.Sprintf("file-%06d.txt", i), Parent: root})
+	}
+	b := mustNew(t, testOptions(srv, root))
+	count := func(lag time.Duration) (int64, int64, uint64) {
+		srv.SetNameLag(lag)
+		srv.ResetStats()
+		var keys int64
+		var last string
+		peak, _ := heapWatch(func() {
+			err := b.List(t.Context(), "", func(o backends.Object) error {
+				if o.Key <= last {
+					t.Errorf("key %q after %q", o.Key, last)
+				}
+				last = o.Key
+				keys++
+				return nil
+			})
+			if err != nil {
+				t.Errorf("List: %v", err)
+			}
+		})
+		return keys, srv.NameQueries(), peak
+	}
+	keys0, q0, peak0 := count(0)
+	keys, q, peak := count(time.Hour)
+	t.Logf("%d files: %d name queries without lag, %d under lag; heap peak (fake included) +%d KiB / +%d KiB; requests %v", n, q0, q, peak0>>10, peak>>10, srv.Stats().ByKind)
+	if keys0 != int64(n) || keys != int64(n) {
+		t.Errorf("listed %d and %d keys; want %d", keys0, keys, n)
+	}
+	if q > q0 {
+		t.Errorf("%d name queries under lag; want no more than the %d without", q, q0)
+	}
+}
+
+// Under name-search lag, a Delete right after the create (by another
+// process: no folder cache) still finds the file, by listing, and
+// trashes it rather than report a missing key deleted.
+func TestDeleteUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	srv.SetNameLag(time.Hour)
+	opts := testOptions(srv, root)
+	backendtest.PutBytes(t, mustNew(t, opts), "d/e/new.txt", []byte("just written"))
+	b := mustNew(t, opts) // a later run
+	if err := b.Delete(t.Context(), "d/e/new.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if got := keysOf(t, b, ""); len(got) != 0 {
+		t.Errorf("after Delete under lag: %q; want nothing", got)
+	}
+	if err := b.Delete(t.Context(), "d/e/never.txt"); err != nil {
+		t.Errorf("Delete of a missing key: %v", err)
+	}
+}
+
+// Under name-search lag, a later run neither makes a twin of a folder an
+// earlier run created nor a second file for a key its state records
+// (backends.WithExisting, as apply marks updates).
+func TestWritesUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	srv.SetNameLag(time.Hour)
+	opts := testOptions(srv, root)
+	backendtest.PutBytes(t, mustNew(t, opts), "d/a.txt", []byte("first"))
+	b := mustNew(t, opts) // a later run
+	backendtest.PutBytes(t, b, "d/b.txt", []byte("new in the same folder"))
+	ctx := backends.WithExisting(t.Context())
+	if _, err := b.Put(ctx, "d/a.txt", strings.NewReader("second"), backends.Object{Size: 6}); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Find(root, "d"); len(got) != 1 {
+		t.Errorf("%d folders named d; want 1 (no twin)", len(got))
+	}
+	if got := keysOf(t, b, ""); strings.Join(got, ",") != "d/a.txt,d/b.txt" {
+		t.Errorf("keys = %q; want d/a.txt and d/b.txt, no dup", got)
+	}
+	if got := backendtest.ReadAll(t, b, "d/a.txt"); string(got) != "second" {
+		t.Errorf("d/a.txt = %q; want it updated in place", got)
 	}
 }

@@ -409,6 +409,18 @@ func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (s
 			return "", err
 		}
 		if id == "" {
+			// Name search lags behind recent creates (a folder a run
+			// made minutes ago): list the parent's folders before
+			// making a twin. One query per folder created.
+			f, err := b.scanChild(ctx, parent, seg, true)
+			if err != nil {
+				return "", err
+			}
+			if f != nil {
+				id = f.Id
+			}
+		}
+		if id == "" {
 			name := SegmentToName(seg)
 			f, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
 				return b.svc.Files.Create(&drive.File{Id: id, Name: name, MimeType: folderMime, Parents: []string{parent}}).
@@ -427,16 +439,28 @@ func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (s
 }
 
 // lookup returns the object at key and the id of its folder; f is nil
-// when there is none.
+// when there is none. A key that name search misses is looked for by
+// listing its folders (scanLookup) before it is called missing: the
+// search lags behind recent creates, and the keys looked up (to read,
+// update or delete) are ones a listing or the state says exist, so a miss
+// is rare.
 func (b *Backend) lookup(ctx context.Context, key string) (f *drive.File, parent string, err error) {
 	if err := b.resolveRoot(ctx); err != nil {
 		return nil, "", err
 	}
 	dir, leaf := splitKey(key)
 	parent, err = b.resolveDir(ctx, dir, false)
-	if err != nil || parent == "" {
+	if err != nil {
 		return nil, parent, err
 	}
-	f, err = b.findObject(ctx, parent, leaf)
-	return f, parent, err
+	if parent != "" {
+		if f, err = b.findObject(ctx, parent, leaf); err != nil || f != nil {
+			return f, parent, err
+		}
+	}
+	if f, err = b.scanLookup(ctx, key); err != nil || f == nil || len(f.Parents) == 0 {
+		return nil, parent, err
+	}
+	b.log.Info("Google Drive: name search missed a file that a listing found", "backend", b.String(), "key", key, "id", f.Id)
+	return f, f.Parents[0], nil
 }

@@ -73,3 +73,20 @@ func (s *seenSet) bloomAdd(k string) bool {
 	}
 	return present
 }
+
+// has reports whether k may have been recorded (certainly not when
+// false), without recording it.
+func (s *seenSet) has(k string) bool {
+	if len(s.bloom) == 0 {
+		_, ok := s.exact[k]
+		return ok
+	}
+	a, b := bloomHashes(k)
+	for i := range uint64(seenHashes) {
+		bit := (a + i*b) % seenBloomBits
+		if s.bloom[bit/64]&(uint64(1)<<(bit%64)) == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -106,6 +106,19 @@ func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget,
 	}
 	var err error
 	t.dir, t.leaf = splitKey(key)
+	if backends.Existing(ctx) {
+		// The caller's state says key exists: find it without making
+		// folders, by listing when name search (which lags behind recent
+		// creates) misses it (lookup), rather than make a second one.
+		f, parent, err := b.lookup(ctx, key)
+		if err != nil {
+			return fail(err)
+		}
+		if f != nil && parent != "" {
+			t.parent, t.existing = parent, f
+			return t, unlock, nil
+		}
+	}
 	if t.parent, err = b.resolveDir(ctx, t.dir, true); err != nil {
 		return fail(err)
 	}
@@ -245,7 +258,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 }
 
 // Delete trashes (delete_mode "trash") or deletes the object at key.
-// A missing key, or a folder's, is not an error.
+// A missing key, or a folder's, is not an error; a key that name search
+// misses is looked for by listing its folders first (see lookup), as the
+// search lags behind creates.
 func (b *Backend) Delete(ctx context.Context, key string) error {
 	if err := backends.CheckKey(key); err != nil {
 		return fmt.Errorf("delete %s: %w", b, err)

@@ -288,3 +288,22 @@ func (s *Server) changesList(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, 200, resp)
 	return nil
 }
+
+// SetNameLag makes files.list queries with a name term ignore items
+// created less than d ago, as Drive's search index lags behind creates
+// (seconds to minutes); files.get by id and listings by parent alone see
+// them at once. 0 turns the lag off.
+func (s *Server) SetNameLag(d time.Duration) {
+	s.mu.Lock()
+	s.nameLag = d
+	s.mu.Unlock()
+}
+
+// NameQueries returns how many files.list requests had a name term.
+func (s *Server) NameQueries() int64 { return s.nameQueries.Load() }
+
+// lagging reports whether f is too young for a name query. s.mu must be
+// held.
+func (s *Server) lagging(f *file, now time.Time) bool {
+	return s.nameLag > 0 && now.Sub(f.CreatedTime) < s.nameLag
+}

@@ -87,14 +87,16 @@ type Server struct {
 	serviceAccount bool
 	tokenLife      int64 // SetPageTokenLife; 0: tokens never expire
 	changeLog      []change
+	nameLag        time.Duration // SetNameLag
 
-	requests   atomic.Int64
-	uploaded   atomic.Int64
-	downloaded atomic.Int64
-	maxChunk   atomic.Int64
-	injected   atomic.Int64
-	kindsMu    sync.Mutex
-	kinds      map[string]int64
+	requests    atomic.Int64
+	uploaded    atomic.Int64
+	downloaded  atomic.Int64
+	maxChunk    atomic.Int64
+	injected    atomic.Int64
+	nameQueries atomic.Int64
+	kindsMu     sync.Mutex
+	kinds       map[string]int64
 }
 
 // New starts a fake Drive on 127.0.0.1 with an empty My Drive.
@@ -226,6 +228,7 @@ func (s *Server) ResetStats() {
 	s.downloaded.Store(0)
 	s.maxChunk.Store(0)
 	s.injected.Store(0)
+	s.nameQueries.Store(0)
 	s.kindsMu.Lock()
 	s.kinds = map[string]int64{}
 	s.kindsMu.Unlock()
@@ -752,9 +755,14 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	names := requiredNames(q.Get("q"))
+	byName := hasNameTerm(q.Get("q"))
+	if byName {
+		s.nameQueries.Add(1)
+	}
+	now := time.Now()
 	var hits []*file
 	for _, f := range candidates {
-		if f.isRoot || names != nil && !names[f.Name] {
+		if f.isRoot || names != nil && !names[f.Name] || byName && s.lagging(f, now) {
 			continue
 		}
 		switch {
@@ -798,6 +806,20 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, 200, out)
 	return nil
+}
+
+// hasNameTerm reports whether q has a name term (name = / contains ...).
+func hasNameTerm(q string) bool {
+	toks, err := tokenize(q)
+	if err != nil {
+		return false
+	}
+	for _, t := range toks {
+		if t.kind == "word" && t.text == "name" {
+			return true
+		}
+	}
+	return false
 }
 
 // requiredParent returns X when q is an and-chain (at the top level)

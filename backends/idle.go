@@ -1,4 +1,4 @@
-package gdrive
+package backends
 
 import (
 	"context"
@@ -6,12 +6,12 @@ import (
 	"time"
 )
 
-// idleDialer returns a DialContext whose connections fail a Read or Write
-// that moves no byte for idle: a body stalled mid-transfer on an open
-// connection (which a response-header timeout does not catch) then ends
-// in a timeout error, which the transport retries and a download resumes
-// from where it broke.
-func idleDialer(idle time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// IdleDialer returns an http.Transport DialContext whose connections fail
+// a Read or Write that moves no byte for idle: a body stalled mid-transfer
+// on an open connection (which a response-header timeout does not catch)
+// then ends in a timeout error, which a backend retries like a dropped
+// connection (a download from where it broke).
+func IdleDialer(idle time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
