@@ -20,8 +20,10 @@ import (
 // local -> S3, switched to "checksum", must not fall back to times. A
 // same-size edit with its time put back is found both for an object
 // uploaded in parts (its ETag is no MD5: read once to hash it) and for a
-// single-part one (its ETag is its MD5); an unchanged pair is hashed once
-// and recorded; after the apply, no plan reads an object again.
+// single-part one (its ETag is its MD5); a touched file (same bytes) is
+// hashed once, the object read once, and their checksums recorded; a pair
+// untouched since apply copied it is not read; after the apply, no plan
+// reads an object again.
 func TestCompareSwitchedToChecksumS3(t *testing.T) {
 	env := needS3(t)
 	l := newLayout(t)
@@ -34,9 +36,10 @@ func TestCompareSwitchedToChecksumS3(t *testing.T) {
 	const big = 6 << 20 // above part_size: uploaded in parts
 	writeSeeded(t, filepath.Join(l.Src, "big.bin"), "cmpswitch/big", big)
 	writeSeeded(t, filepath.Join(l.Src, "same.bin"), "cmpswitch/same", big)
+	writeSeeded(t, filepath.Join(l.Src, "untouched.bin"), "cmpswitch/untouched", big)
 	writeFile(t, filepath.Join(l.Src, "small.txt"), []byte("hello world\n"))
 	when := time.Unix(1600000000, 0)
-	for _, f := range []string{"big.bin", "same.bin", "small.txt"} {
+	for _, f := range []string{"big.bin", "same.bin", "untouched.bin", "small.txt"} {
 		if err := os.Chtimes(filepath.Join(l.Src, f), when, when); err != nil {
 			t.Fatal(err)
 		}
@@ -69,6 +72,9 @@ func TestCompareSwitchedToChecksumS3(t *testing.T) {
 	}
 
 	config("checksum")
+	if err := os.Chtimes(filepath.Join(l.Src, "same.bin"), when.Add(time.Hour), when.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
 	proxy.Reset()
 	res := runS3Syncer(t, env, l.Base, "plan", "-detailed-exitcode", "-config", l.Config)
 	if res.Code != 2 {
@@ -79,8 +85,11 @@ func TestCompareSwitchedToChecksumS3(t *testing.T) {
 			t.Errorf("plan under checksum lacks %q\n%s", w, res)
 		}
 	}
+	if strings.Contains(res.Stdout, "untouched.bin") {
+		t.Errorf("plan under checksum shows untouched.bin\n%s", res)
+	}
 	if n := proxy.Count("GetObject"); n != 2 {
-		t.Errorf("plan under checksum read %d objects; want 2 (big.bin and same.bin, whose ETags are no MD5s)", n)
+		t.Errorf("plan under checksum read %d objects; want 2 (big.bin and same.bin, whose ETags are no MD5s; not untouched.bin)", n)
 	}
 	res = runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
 	if res.Code != 0 || !strings.Contains(res.Stdout, "Apply complete! 0 created, 2 updated, 0 deleted") {

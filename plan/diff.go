@@ -147,14 +147,21 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 	if table == "src" {
 		readable = "AND t.archived = ''"
 	}
+	// A pair whose two versions (ETags: content-derived on S3, inode and
+	// ctime locally) are the ones apply recorded is the copy syncer made:
+	// it is not read.
 	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ? %s
-		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size) ORDER BY t.key LIMIT 256`, table, readable, other)
+		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size)
+		AND NOT EXISTS (SELECT 1 FROM st_objects r JOIN src s ON s.key = r.key JOIN dst d ON d.key = r.key
+			WHERE r.sync = ? AND r.key = t.key AND s.etag != '' AND d.etag != ''
+			AND r.src_etag = s.etag AND r.dst_etag = d.etag AND r.src_size = s.size AND r.dst_size = d.size)
+		ORDER BY t.key LIMIT 256`, table, readable, other)
 	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
 	last := ""
 	page := make([]string, 0, 256)
 	for {
 		page = page[:0]
-		rows, err := d.tx.QueryContext(ctx, sel, last)
+		rows, err := d.tx.QueryContext(ctx, sel, last, d.s.Name)
 		if err != nil {
 			return fmt.Errorf("hash %s: %w", b, err)
 		}
