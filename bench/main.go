@@ -74,6 +74,7 @@ func main() {
 		if stop := startS3(); stop != nil {
 			defer stop()
 			cases = append(cases, s3Cases()...)
+			cases = append(cases, shardCases()...)
 		}
 	}
 
@@ -328,6 +329,10 @@ func rcloneEnv() []string {
 		"RCLONE_CONFIG_A_ENDPOINT="+s3env["SYNCER_S3_ENDPOINT"],
 		"RCLONE_CONFIG_A_ACCESS_KEY_ID="+s3env["SYNCER_S3_KEY"],
 		"RCLONE_CONFIG_A_SECRET_ACCESS_KEY="+s3env["SYNCER_S3_SECRET"],
+		"RCLONE_CONFIG_P_TYPE=s3", "RCLONE_CONFIG_P_PROVIDER=Other", "RCLONE_CONFIG_P_REGION=us-east-1",
+		"RCLONE_CONFIG_P_ENDPOINT="+proxyURL, // the latency proxy (shards.go), once started
+		"RCLONE_CONFIG_P_ACCESS_KEY_ID="+s3env["SYNCER_S3_KEY"],
+		"RCLONE_CONFIG_P_SECRET_ACCESS_KEY="+s3env["SYNCER_S3_SECRET"],
 		"SYNCER_S3_KEY="+s3env["SYNCER_S3_KEY"], "SYNCER_S3_SECRET="+s3env["SYNCER_S3_SECRET"],
 		"SYNCER_LOG=warn")
 }
