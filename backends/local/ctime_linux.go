@@ -5,12 +5,17 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // changeTime returns the inode's status change time: unlike the mtime, which
 // Put sets to the source's, it shows when a temporary file was last touched.
 func changeTime(fi fs.FileInfo) time.Time {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	switch st := fi.Sys().(type) {
+	case *syscall.Stat_t:
+		return time.Unix(st.Ctim.Unix())
+	case *unix.Stat_t:
 		return time.Unix(st.Ctim.Unix())
 	}
 	return fi.ModTime()
@@ -21,7 +26,10 @@ func changeTime(fi fs.FileInfo) time.Time {
 // changes the ctime), so a plan may trust hashes recorded for a file whose
 // tag is unchanged.
 func versionTag(fi fs.FileInfo) string {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+	switch st := fi.Sys().(type) {
+	case *syscall.Stat_t:
+		return strconv.FormatUint(st.Ino, 16) + "-" + strconv.FormatInt(st.Ctim.Nano(), 16)
+	case *unix.Stat_t:
 		return strconv.FormatUint(st.Ino, 16) + "-" + strconv.FormatInt(st.Ctim.Nano(), 16)
 	}
 	return ""

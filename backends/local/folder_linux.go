@@ -28,9 +28,22 @@ const dirFlags = unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC
 type folder struct {
 	fd   int
 	path string // where it is, for messages and file names
+	// shared is set when fd belongs to the folder cache (see
+	// cachedFolder): close then lets go of it instead of closing it.
+	shared *cachedDir
+	cache  *dirCache
 }
 
-func (d *folder) close() { unix.Close(d.fd) }
+// isCached reports whether d came from the folder cache.
+func (d *folder) isCached() bool { return d.shared != nil }
+
+func (d *folder) close() {
+	if d.shared != nil {
+		d.cache.release(d.shared)
+		return
+	}
+	unix.Close(d.fd)
+}
 
 func (d *folder) join(name string) string { return filepath.Join(d.path, name) }
 

@@ -24,6 +24,8 @@ type folder struct {
 
 func (d *folder) close() {}
 
+func (d *folder) isCached() bool { return false }
+
 func (d *folder) join(name string) string { return filepath.Join(d.path, name) }
 
 // openFolder is documented in folder_linux.go.
@@ -136,3 +138,13 @@ func (d *folder) rmdir(name string) error {
 }
 
 func (d *folder) sync() error { return syncDir(d.path) }
+
+// dirCache keeps folder descriptors on Linux; elsewhere folders are paths.
+type dirCache struct{}
+
+func (b *Backend) cachedFolder(dirKey string, create bool) (*folder, []string, error) {
+	return b.openFolder(dirKey, create)
+}
+
+func (b *Backend) dropFolder(string) {}
+func (b *Backend) dropAllFolders()   {}

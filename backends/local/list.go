@@ -82,9 +82,8 @@ func splitPrefix(prefix string) (dirKey, namePrefix string, err error) {
 // files are skipped unless temps is set, in which case only they are
 // visited. Names that do not make valid keys are skipped; so are symlinks
 // and special files (each logged, unless temps). Subfolders are opened
-// through dir, never following a symlink. (The FileInfo of a file is read
-// by its path: a folder swapped for a symlink meanwhile can give a wrong
-// size or time, never a write or a read outside the root.)
+// through dir, never following a symlink, and on Linux files are stat'd
+// through dir too.
 func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix string, temps bool, visit func(dir *os.File, name, key string, fi fs.FileInfo) error) error {
 	defer dir.Close()
 	for {
@@ -123,7 +122,7 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 				if isTemp(name) != temps {
 					continue
 				}
-				fi, err := e.Info()
+				fi, err := entryInfo(dir, e)
 				if err != nil {
 					if missing(err) {
 						continue

@@ -60,6 +60,7 @@ type Backend struct {
 	// noOpenat2 is set once openat2 turns out to be missing (Linux before
 	// 5.6, some seccomp filters): folders are then opened one at a time.
 	noOpenat2 atomic.Bool
+	dirs      dirCache // recently used folders' descriptors (Linux)
 }
 
 // Whether Put writes unnamed files (O_TMPFILE) and links them into place,

@@ -49,17 +49,31 @@ func (b *Backend) openRegular(op, key string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, fmt.Errorf("%s %s: %w", op, b, err)
 	}
 	dirKey, name := splitKey(key)
-	d, _, err := b.openFolder(dirKey, false)
+	d, _, err := b.cachedFolder(dirKey, false)
 	if err != nil {
 		if missing(err) {
 			return nil, nil, b.notFound(op, key)
 		}
 		return nil, nil, b.wrap(op, key, err)
 	}
-	defer d.close()
 	// Check the type first so that a special file (a FIFO would block) is
 	// not opened.
-	if mode, err := d.mode(name); err != nil {
+	mode, err := d.mode(name)
+	if missing(err) && d.isCached() {
+		// The cached folder may have been removed (and made again)
+		// since: resolve it once more before saying the file is missing.
+		b.dropFolder(dirKey)
+		d.close()
+		if d, _, err = b.openFolder(dirKey, false); err != nil {
+			if missing(err) {
+				return nil, nil, b.notFound(op, key)
+			}
+			return nil, nil, b.wrap(op, key, err)
+		}
+		mode, err = d.mode(name)
+	}
+	defer d.close()
+	if err != nil {
 		if missing(err) {
 			return nil, nil, b.notFound(op, key)
 		}

@@ -56,11 +56,10 @@ func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, 
 	}
 	return b.put(ctx, key, srcObj, func(f *os.File) error {
 		// The kernel copies from the file itself, not through an
-		// ExactReader: copy one byte more than declared, then check.
-		limit := int64(-1)
-		if srcObj.Size >= 0 {
-			limit = srcObj.Size + 1
-		}
+		// ExactReader: copy the declared size, then check. A file that
+		// grew since it was opened fails sameFile below; one that was
+		// larger already failed changedSince.
+		limit := srcObj.Size
 		n, err := copyKernel(ctx, f, in, limit, progress)
 		if err != nil {
 			return err
@@ -125,7 +124,11 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 	// puts go to a folder that exists.
 	for attempt := 1; ; attempt++ {
 		var c []string
-		d, c, err = b.openFolder(dirKey, true)
+		if attempt == 1 {
+			d, c, err = b.cachedFolder(dirKey, true)
+		} else {
+			d, c, err = b.openFolder(dirKey, true)
+		}
 		created = append(created, c...)
 		if err == nil {
 			f, tmp, err = b.openTemp(d, name)
@@ -133,6 +136,9 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 				break
 			}
 			d.close()
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			b.dropFolder(dirKey) // removed since it was cached
 		}
 		// A concurrent Delete may have pruned the folder we just made.
 		if errors.Is(err, fs.ErrNotExist) && attempt < putAttempts {
@@ -155,6 +161,7 @@ func (b *Backend) put(ctx context.Context, key string, src backends.Object, fill
 			}
 			// The folder went away while the file had no name in it (a
 			// Delete prunes folders that look empty): make it again.
+			b.dropFolder(dirKey)
 			nd, c, oerr := b.openFolder(dirKey, true)
 			created = append(created, c...)
 			if oerr != nil {
@@ -338,7 +345,11 @@ func (b *Backend) removeEmptyFolder(dirKey string) error {
 		return err
 	}
 	defer d.close()
-	return d.rmdir(name)
+	if err := d.rmdir(name); err != nil {
+		return err
+	}
+	b.dropAllFolders() // it, and what was below it, may be cached
+	return nil
 }
 
 func syncDir(dir string) error {
