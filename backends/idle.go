@@ -41,3 +41,17 @@ func (c *idleConn) Write(p []byte) (int, error) {
 	c.Conn.SetDeadline(t)
 	return c.Conn.Write(p)
 }
+
+// DefaultIdleTimeout is how long a transfer's connection may move no byte
+// before its request is retried, unless a backend's idle_timeout says.
+const DefaultIdleTimeout = 5 * time.Minute
+
+// ParseIdleTimeout checks a backend's idle_timeout attribute ("5m", "90s"):
+// a duration of at least a second. The error is the attribute's.
+func ParseIdleTimeout(text string) (time.Duration, *AttrError) {
+	d, err := time.ParseDuration(text)
+	if err != nil || d < time.Second {
+		return 0, Invalid("idle_timeout", `idle_timeout must be a duration of at least 1s such as "5m" or "90s" (how long a transfer may move no byte before it is retried); got %q.`, text)
+	}
+	return d, nil
+}

@@ -129,7 +129,7 @@ const (
 	DefaultResponseTimeout = 5 * time.Minute
 	// DefaultIdleTimeout: a connection that moves no byte for this long is
 	// dropped and its request retried (rclone's --timeout is also 5m).
-	DefaultIdleTimeout     = 5 * time.Minute
+	DefaultIdleTimeout     = backends.DefaultIdleTimeout
 	DefaultFolderCacheSize = 10000
 	DefaultListPageSize    = 1000
 

@@ -166,9 +166,8 @@ func (o *Options) Validate() error {
 		o.Endpoint = strings.TrimSuffix(ep, "/drive/v3")
 	}
 	if o.IdleTimeoutText != "" {
-		d, err := time.ParseDuration(o.IdleTimeoutText)
-		if err != nil || d < time.Second {
-			p.Add(backends.Invalid("idle_timeout", `idle_timeout must be a duration of at least 1s such as "5m" or "90s" (how long a transfer may move no byte before it is retried); got %q.`, o.IdleTimeoutText))
+		if d, err := backends.ParseIdleTimeout(o.IdleTimeoutText); err != nil {
+			p.Add(err)
 		} else {
 			o.IdleTimeout = d
 		}

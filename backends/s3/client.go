@@ -58,7 +58,12 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 	if headerTimeout <= 0 {
 		headerTimeout = DefaultResponseHeaderTimeout
 	}
+	idle := opts.IdleTimeout
+	if idle <= 0 {
+		idle = backends.DefaultIdleTimeout
+	}
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.DialContext = backends.IdleDialer(idle)
 		if tr.TLSClientConfig == nil {
 			tr.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 		}
@@ -130,7 +135,11 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 	// (AWS_CA_BUNDLE included), with a longer header timeout.
 	if bc, ok := client.Options().HTTPClient.(*awshttp.BuildableClient); ok {
 		slow := max(headerTimeout, SlowResponseHeaderTimeout)
-		b.slowHTTP = bc.WithTransportOptions(func(tr *http.Transport) { tr.ResponseHeaderTimeout = slow })
+		b.slowHTTP = bc.WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout = slow
+			// Such a request may move no byte until the store is done.
+			tr.DialContext = backends.IdleDialer(max(idle, slow))
+		})
 	}
 	return client, nil
 }

@@ -107,6 +107,12 @@ type Options struct {
 	// ResponseHeaderTimeout: DefaultResponseHeaderTimeout; the requests
 	// of slowOp get at least SlowResponseHeaderTimeout.
 	ResponseHeaderTimeout time.Duration
+	// IdleTimeout drops a connection that moves no byte for this long
+	// mid-request (a stalled body), and the request is retried from its
+	// offset; backends.DefaultIdleTimeout when zero. IdleTimeoutText is
+	// the config's idle_timeout, parsed by Validate.
+	IdleTimeout     time.Duration
+	IdleTimeoutText string
 }
 
 // String describes the options without secrets.
@@ -155,6 +161,7 @@ func (o *Options) Attrs() []backends.Attr {
 		{Name: "restore_days", Kind: backends.AttrInt, Ptr: &o.RestoreDays, Min: 1, Tuning: true},
 		{Name: "restore_tier", Kind: backends.AttrString, Ptr: &o.RestoreTier, Tuning: true},
 		{Name: "insecure_skip_verify", Kind: backends.AttrBool, Ptr: &o.InsecureSkipVerify},
+		{Name: "idle_timeout", Kind: backends.AttrString, Ptr: &o.IdleTimeoutText, Tuning: true},
 	}
 }
 
@@ -193,6 +200,13 @@ func (o *Options) Validate() error {
 	}
 	if o.ExternalID != "" && o.RoleARN == "" {
 		p.Add(&backends.AttrError{Attr: "external_id", Summary: "external_id without role_arn", Detail: "external_id is only used when assuming a role: set role_arn too."})
+	}
+	if o.IdleTimeoutText != "" {
+		if d, err := backends.ParseIdleTimeout(o.IdleTimeoutText); err != nil {
+			p.Add(err)
+		} else {
+			o.IdleTimeout = d
+		}
 	}
 	o.STSEndpoint = endpoint(&p, "sts_endpoint", o.STSEndpoint)
 	if o.STSEndpoint != "" && o.RoleARN == "" {

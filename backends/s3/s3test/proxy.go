@@ -24,6 +24,9 @@ type Faults struct {
 	// Cut forwards the request and closes the connection halfway through
 	// the response body (or before the response when it has none).
 	Cut float64
+	// Stall forwards the request, sends half the response body and then
+	// holds the connection open, sending nothing, until the client gives up.
+	Stall float64
 	// MaxInARow bounds consecutive faults for one request (same method,
 	// URI and Range), so a client with enough retries always gets through.
 	// 0 means 3.
@@ -238,6 +241,7 @@ const (
 	slowDown
 	reset
 	cut
+	stall
 )
 
 // pick counts the request and decides its fault.
@@ -246,7 +250,7 @@ func (p *Proxy) pick(op string, r *http.Request) fault {
 	defer p.mu.Unlock()
 	p.counts[op]++
 	f := p.faults
-	if f.SlowDown == 0 && f.Reset == 0 && f.Cut == 0 {
+	if f.SlowDown == 0 && f.Reset == 0 && f.Cut == 0 && f.Stall == 0 {
 		return noFault
 	}
 	if len(f.Only) > 0 {
@@ -276,6 +280,8 @@ func (p *Proxy) pick(op string, r *http.Request) fault {
 		got = reset
 	case x < f.SlowDown+f.Reset+f.Cut:
 		got = cut
+	case x < f.SlowDown+f.Reset+f.Cut+f.Stall:
+		got = stall
 	}
 	if got == noFault {
 		delete(p.inARow, sig)
@@ -364,11 +370,18 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	body := io.Reader(resp.Body)
-	if f == cut {
+	if f == cut || f == stall {
 		body = io.LimitReader(resp.Body, resp.ContentLength/2)
 	}
 	n, _ := io.Copy(w, body)
 	p.bytesDown.Add(n)
+	if f == stall {
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		<-r.Context().Done() // the client dropped the connection
+		panic(http.ErrAbortHandler)
+	}
 	if f == cut {
 		if fl, ok := w.(http.Flusher); ok {
 			fl.Flush()
