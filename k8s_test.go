@@ -302,8 +302,12 @@ func TestKubernetesIndexedJob(t *testing.T) {
 					hcl = m.configMaps[v.ConfigMap.Name].Data["syncer.hcl"]
 				}
 			}
-			for k := range m.secrets["syncer-keys"].StringData {
-				t.Setenv(k, "x")
+			for _, ef := range c.EnvFrom {
+				if ef.SecretRef != nil && m.secrets[ef.SecretRef.Name] != nil {
+					for k := range m.secrets[ef.SecretRef.Name].StringData {
+						t.Setenv(k, "x")
+					}
+				}
 			}
 			file := filepath.Join(t.TempDir(), "syncer.hcl")
 			if err := os.WriteFile(file, []byte(hcl), 0o644); err != nil {
