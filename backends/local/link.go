@@ -24,14 +24,11 @@ func (b *Backend) LinkFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := ctx.Err(); err != nil {
 		return backends.Object{}, b.wrap("link", key, err)
 	}
-	in, fi, err := from.openRegular("read", srcKey)
+	in, _, err := from.openListed(srcKey, srcObj)
 	if err != nil {
 		return backends.Object{}, err
 	}
 	defer in.Close()
-	if why := changedSince(srcObj, fi); why != "" {
-		return backends.Object{}, backends.SourceChanged("read", from, srcKey, why+" since it was listed")
-	}
 	dirKey, name := splitKey(key)
 	d, created, err := b.openFolder(dirKey, true)
 	if err != nil {

@@ -101,6 +101,20 @@ func (b *Backend) openRegular(op, key string) (*os.File, fs.FileInfo, error) {
 	return f, fi, nil
 }
 
+// openListed opens the file at key for reading as the version a listing
+// described (want): a file changed since fails with ErrSourceChanged.
+func (b *Backend) openListed(key string, want backends.Object) (*os.File, fs.FileInfo, error) {
+	f, fi, err := b.openRegular("read", key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if why := changedSince(want, fi); why != "" {
+		f.Close()
+		return nil, nil, backends.SourceChanged("read", b, key, why+" since it was listed")
+	}
+	return f, fi, nil
+}
+
 // Open streams the file at key from offset; length < 0 reads to the end.
 // Reads fail once ctx is done.
 func (b *Backend) Open(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error) {

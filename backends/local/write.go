@@ -46,14 +46,11 @@ func (b *Backend) CopyOnHost(ctx context.Context, src backends.Backend, srcKey, 
 	if !ok {
 		return backends.Object{}, b.errorf("copy", key, "source %s is not a local folder", src)
 	}
-	in, fi, err := from.openRegular("read", srcKey)
+	in, fi, err := from.openListed(srcKey, srcObj)
 	if err != nil {
 		return backends.Object{}, err
 	}
 	defer in.Close()
-	if why := changedSince(srcObj, fi); why != "" {
-		return backends.Object{}, backends.SourceChanged("read", from, srcKey, why+" since it was listed")
-	}
 	return b.put(ctx, key, srcObj, func(f *os.File) error {
 		// The kernel copies from the file itself, not through an
 		// ExactReader: copy the declared size, then check. A file that
