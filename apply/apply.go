@@ -144,7 +144,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		rec:  newRecorder(st, log),
 	}
 	e.start = start
-	runErr := e.run(ctx)
+	// Long transfers (multipart uploads) see Stop too, and end at their
+	// next part boundary, resumable, rather than run on until aborted.
+	runErr := e.run(backends.WithStop(ctx, stop))
 	e.prog.finish()
 	recErr := e.rec.close()
 
@@ -450,6 +452,13 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 // an aborted action is not a failure of its object.
 func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error) {
 	if ctx.Err() != nil {
+		return
+	}
+	if errors.Is(err, backends.ErrStopped) {
+		// Stopped at a boundary with its progress recorded: unfinished,
+		// not failed.
+		j.e.cut.Store(true)
+		j.e.log.Info(fmt.Sprintf("%s %s stopped; the next run resumes it", kind, key), "sync", j.s.Name, "key", key, "err", err)
 		return
 	}
 	if se := backends.AsStop(err); se != nil {

@@ -95,3 +95,24 @@ func AsStop(err error) *StopError {
 	}
 	return nil
 }
+
+// ErrStopped ends a transfer that stopped at a boundary it can resume from
+// (a multipart upload between parts, its parts recorded) because the run
+// was asked to stop (see WithStop). It is not the object's failure.
+var ErrStopped = errors.New("stopped between parts; the next run resumes the upload")
+
+type stopKey struct{}
+
+// WithStop returns ctx carrying stop: a context done when the run stops
+// taking work (a signal, limits.duration). ctx itself still aborts
+// transfers; stop only asks long ones to end at their next boundary.
+func WithStop(ctx, stop context.Context) context.Context {
+	return context.WithValue(ctx, stopKey{}, stop)
+}
+
+// Stopping reports whether the run that ctx belongs to was asked to stop
+// (see WithStop).
+func Stopping(ctx context.Context) bool {
+	s, ok := ctx.Value(stopKey{}).(context.Context)
+	return ok && s.Err() != nil
+}

@@ -143,8 +143,15 @@ func (b *Backend) sendParts(ctx context.Context, key, k, id string, ps, size int
 		mu     sync.Mutex // done, and the journal
 	)
 	g.SetLimit(b.concurrency)
+	stopped := false
 	for _, num := range todo {
 		if failed.Load() || ctx.Err() != nil {
+			break
+		}
+		if backends.Stopping(ctx) {
+			// At a part boundary: the parts sent are recorded, and the
+			// next run sends the rest.
+			stopped = true
 			break
 		}
 		off := int64(num-1) * ps
@@ -170,6 +177,9 @@ func (b *Backend) sendParts(ctx context.Context, key, k, id string, ps, size int
 	}
 	if err := ctx.Err(); err != nil {
 		return b.wrap(ctx, "put", key, err)
+	}
+	if stopped {
+		return fmt.Errorf("put %s: key %q: %d of %d parts sent: %w", b, key, len(done), nparts, backends.ErrStopped)
 	}
 	return nil
 }
