@@ -38,6 +38,10 @@ type Options struct {
 	// Deadline is when limits.duration ends, counted from the process's
 	// start; zero: limits.duration from Run's start.
 	Deadline time.Time
+	// Observer, when set, is told of every action and of the progress
+	// every ProgressInterval (default 5 s).
+	Observer         Observer
+	ProgressInterval time.Duration
 }
 
 // Result counts what Run did.
@@ -140,14 +144,33 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	e := &executor{
 		cfg: cfg, st: st, plan: p, open: open, log: log, stop: stop, halt: halt,
 		workers: dec.Workers, limiter: newLimiter(cfg.Limits.Bandwidth),
-		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes, interval),
+		prog: newProgress(opts.Progress, opts.Terminal, log, stats.Count+sum.Delete, stats.Bytes),
 		rec:  newRecorder(st, log),
 	}
 	e.start = start
+	e.obs = observers{e.prog}
+	if opts.Observer != nil {
+		e.obs = observers{e.prog, opts.Observer}
+	}
+	every := opts.ProgressInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	ticks := make(chan struct{})
+	var tickers sync.WaitGroup
+	if !opts.Terminal {
+		e.tick(e.prog, interval, ticks, &tickers)
+	}
+	e.tick(opts.Observer, every, ticks, &tickers)
 	// Long transfers (multipart uploads) see Stop too, and end at their
 	// next part boundary, resumable, rather than run on until aborted.
 	runErr := e.run(backends.WithStop(ctx, stop))
+	close(ticks)
+	tickers.Wait()
 	e.prog.finish()
+	if opts.Observer != nil {
+		opts.Observer.Progress(e.prog.snapshot())
+	}
 	recErr := e.rec.close()
 
 	res := Result{
@@ -208,6 +231,7 @@ type executor struct {
 	workers int
 	limiter *rate.Limiter
 	prog    *progress
+	obs     Observer // prog and Options.Observer
 	rec     *recorder
 
 	created, updated, deleted, failed, bytes atomic.Int64
@@ -391,23 +415,31 @@ func (e *executor) phase(ctx context.Context, j *job, ph plan.Phase) error {
 	return err
 }
 
+// do runs one action; it reports exactly one outcome to the observers
+// (through ctx, which the helpers pass to failed).
 func (j *job) do(ctx context.Context, a plan.Action) {
+	ctx, x := j.begin(ctx, a)
 	switch a.Kind {
 	case plan.Create, plan.Update:
 		err := j.guard(ctx, a)
 		if err == nil {
 			err = j.copy(ctx, a)
 		}
-		j.e.prog.addObject()
 		switch {
 		case errors.Is(err, backends.ErrArchived) && ctx.Err() == nil:
 			j.archived(ctx, a, err)
+			if j.policy() == backends.ArchivedRestore {
+				x.finish(RestoreRequested, nil)
+			}
+			x.finish(Archived, nil)
 		case err != nil:
 			j.failed(ctx, a.Kind, a.Key, err)
 		case a.Kind == plan.Create:
 			j.e.created.Add(1)
+			x.finish(Created, nil)
 		default:
 			j.e.updated.Add(1)
+			x.finish(Updated, nil)
 		}
 		if limit := j.e.cfg.Limits.MaxTransfer; err == nil && limit > 0 && j.e.bytes.Load() >= limit {
 			// Objects in flight finish; no new one starts.
@@ -415,21 +447,25 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 		}
 	case plan.Delete:
 		if err := j.backup(ctx, a.Key); err != nil {
-			j.e.prog.addObject()
 			j.failed(ctx, a.Kind, a.Key, err)
 			return
 		}
 		j.delete(ctx, a.Key)
 	case plan.Forget:
 		j.forget(a.Key)
+		x.finish(Forgotten, nil)
 	case plan.Restore:
 		j.restore(ctx, a.Key)
+		x.finish(RestoreRequested, nil)
 	case plan.Archived:
 		// Only archived = "fail" puts them in a phase that runs.
 		j.failed(ctx, a.Kind, a.Key, fmt.Errorf("%s: %s", j.from, a.Reason))
 	case plan.Adopt:
 		j.e.rec.add(state.Change{Record: state.Record{Sync: j.s.Name, Key: a.Key, Src: a.Src, Dst: a.Dst, Written: time.Now()}})
+		x.finish(Adopted, nil)
 	}
+	// Every path above has finished x; this is a safety net.
+	x.finish(Stopped, nil)
 }
 
 // copy moves one object by the sync's transfer, verifies and records it.
@@ -452,6 +488,7 @@ func (j *job) copy(ctx context.Context, a plan.Action) error {
 // an aborted action is not a failure of its object.
 func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error) {
 	if ctx.Err() != nil {
+		finish(ctx, Stopped, err)
 		return
 	}
 	if errors.Is(err, backends.ErrStopped) {
@@ -459,6 +496,7 @@ func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error)
 		// not failed.
 		j.e.cut.Store(true)
 		j.e.log.Info(fmt.Sprintf("%s %s stopped; the next run resumes it", kind, key), "sync", j.s.Name, "key", key, "err", err)
+		finish(ctx, Stopped, err)
 		return
 	}
 	if se := backends.AsStop(err); se != nil {
@@ -467,8 +505,10 @@ func (j *job) failed(ctx context.Context, kind plan.Kind, key string, err error)
 			j.e.log.Warn("stopping: "+se.Reason, "sync", j.s.Name, "key", key, "err", err)
 		}
 		j.e.halt(se)
+		finish(ctx, Stopped, err)
 		return
 	}
 	j.e.failed.Add(1)
+	finish(ctx, Failed, err)
 	j.e.log.Error(fmt.Sprintf("%s %s failed", kind, key), "sync", j.s.Name, "key", key, "err", err)
 }

@@ -640,8 +640,13 @@ func TestProgressLines(t *testing.T) {
 		if l["objects_total"] != float64(len(keys)) {
 			t.Errorf("objects_total = %v; want %d", l["objects_total"], len(keys))
 		}
-		if l["bytes_total"] != plan.FormatBytes(total) {
-			t.Errorf("bytes_total = %v; want %s", l["bytes_total"], plan.FormatBytes(total))
+		if l["bytes_total"] != float64(total) {
+			t.Errorf("bytes_total = %v; want %d (a number of bytes)", l["bytes_total"], total)
+		}
+		for _, f := range []string{"bytes", "rate", "eta", "heap_inuse"} {
+			if _, ok := l[f].(float64); !ok {
+				t.Errorf("%s = %v; want a number", f, l[f])
+			}
 		}
 		if n, ok := l["objects"].(float64); !ok || n < 0 || n > float64(len(keys)) {
 			t.Errorf("objects = %v", l["objects"])

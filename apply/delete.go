@@ -18,13 +18,13 @@ func (j *job) delete(ctx context.Context, key string) {
 // deleted counts the outcome of one key's delete, alone or in a batch, and
 // forgets the record of a key that went.
 func (j *job) deleted(ctx context.Context, key string, err error) {
-	j.e.prog.addObject()
 	if err != nil {
 		j.failed(ctx, plan.Delete, key, err)
 		return
 	}
 	j.e.deleted.Add(1)
 	j.forget(key)
+	finish(ctx, Deleted, nil)
 }
 
 // forget drops key's record from the state.
@@ -41,11 +41,20 @@ func (e *executor) deleteBatches(ctx context.Context, j *job, bd backends.BatchD
 			return
 		}
 		defer func() { keys = keys[:0] }()
+		acts := make([]context.Context, len(keys))
+		for i, k := range keys {
+			acts[i], _ = j.begin(ctx, plan.Action{Kind: plan.Delete, Key: k})
+		}
 		errs, err := bd.DeleteBatch(ctx, keys)
 		if err != nil {
+			outcome := Stopped
 			if ctx.Err() == nil {
+				outcome = Failed
 				e.failed.Add(int64(len(keys)))
 				e.log.Error(fmt.Sprintf("deleting %d objects failed", len(keys)), "sync", j.s.Name, "err", err)
+			}
+			for _, a := range acts {
+				finish(a, outcome, err)
 			}
 			return
 		}
@@ -54,7 +63,7 @@ func (e *executor) deleteBatches(ctx context.Context, j *job, bd backends.BatchD
 			if i < len(errs) {
 				err = errs[i]
 			}
-			j.deleted(ctx, k, err)
+			j.deleted(acts[i], k, err)
 		}
 	}
 	err := e.plan.EachInPhase(ctx, j.s.Name, plan.AfterCopies, func(page []plan.Action) error {
@@ -63,7 +72,9 @@ func (e *executor) deleteBatches(ctx context.Context, j *job, bd backends.BatchD
 		}
 		for _, a := range page {
 			if a.Kind == plan.Forget {
+				_, x := j.begin(ctx, a)
 				j.forget(a.Key)
+				x.finish(Forgotten, nil)
 				continue
 			}
 			keys = append(keys, a.Key)

@@ -13,21 +13,19 @@ import (
 	"syncer/plan"
 )
 
-// progress counts what the run has moved: a bar on a terminal, else a stats
-// line every interval through the logger.
+// progress counts what the run has moved (the source of Progress
+// snapshots), and is the built-in observer: a bar on a terminal, else a
+// stats line through the logger at each Progress tick.
 type progress struct {
 	totalBytes, totalObjects int64
 	bytes, objects           atomic.Int64
 	start                    time.Time
 	bar                      *progressbar.ProgressBar
 	log                      *slog.Logger
-	stop                     chan struct{}
-	done                     chan struct{}
 }
 
-func newProgress(w io.Writer, terminal bool, log *slog.Logger, objects, bytes int64, interval time.Duration) *progress {
-	p := &progress{totalBytes: bytes, totalObjects: objects, start: time.Now(), log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
+func newProgress(w io.Writer, terminal bool, log *slog.Logger, objects, bytes int64) *progress {
+	p := &progress{totalBytes: bytes, totalObjects: objects, start: time.Now(), log: log}
 	if terminal {
 		p.bar = progressbar.NewOptions64(bytes,
 			progressbar.OptionSetWriter(w),
@@ -39,40 +37,48 @@ func newProgress(w io.Writer, terminal bool, log *slog.Logger, objects, bytes in
 			progressbar.OptionClearOnFinish(),
 			progressbar.OptionSetPredictTime(true),
 		)
-		close(p.done)
-		return p
 	}
-	go p.loop(interval)
 	return p
 }
 
-func (p *progress) loop(interval time.Duration) {
-	defer close(p.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
-			p.logStats()
-		}
+// snapshot returns the counts so far, with the rate and the ETA.
+func (p *progress) snapshot() Progress {
+	elapsed := time.Since(p.start)
+	s := Progress{Objects: p.objects.Load(), ObjectsTotal: p.totalObjects, Bytes: p.bytes.Load(), BytesTotal: p.totalBytes, Elapsed: elapsed, ETA: -1}
+	if elapsed > 0 {
+		s.Rate = float64(s.Bytes) / elapsed.Seconds()
+	}
+	if s.Rate > 0 && s.BytesTotal >= s.Bytes {
+		s.ETA = time.Duration(float64(s.BytesTotal-s.Bytes) / s.Rate * float64(time.Second)).Round(time.Second)
+	}
+	return s
+}
+
+func (p *progress) ObjectStarted(Object) {}
+
+// ObjectFinished counts copies and deletes, the work the totals size.
+func (p *progress) ObjectFinished(o Object) {
+	switch o.Action {
+	case plan.Create, plan.Update, plan.Delete:
+		p.objects.Add(1)
 	}
 }
 
-func (p *progress) logStats() {
-	elapsed := time.Since(p.start)
-	b := p.bytes.Load()
-	rate := float64(b) / elapsed.Seconds()
-	eta := "unknown"
-	if rate > 0 && p.totalBytes >= b {
-		eta = time.Duration(float64(p.totalBytes-b) / rate * float64(time.Second)).Round(time.Second).String()
+// Progress logs a stats line, without a terminal; numbers, not text:
+// bytes, bytes per second, seconds (eta -1: unknown).
+func (p *progress) Progress(s Progress) {
+	if p.bar != nil {
+		return
+	}
+	eta := -1.0
+	if s.ETA >= 0 {
+		eta = s.ETA.Seconds()
 	}
 	p.log.Info("progress",
-		"objects", p.objects.Load(), "objects_total", p.totalObjects,
-		"bytes", plan.FormatBytes(b), "bytes_total", plan.FormatBytes(p.totalBytes),
-		"rate", plan.FormatBytes(int64(rate))+"/s", "eta", eta,
-		"heap_inuse", plan.FormatBytes(heapInUse()))
+		"objects", s.Objects, "objects_total", s.ObjectsTotal,
+		"bytes", s.Bytes, "bytes_total", s.BytesTotal,
+		"rate", int64(s.Rate), "eta", eta,
+		"heap_inuse", heapInUse())
 }
 
 func heapInUse() int64 {
@@ -91,15 +97,10 @@ func (p *progress) addBytes(n int64) {
 	}
 }
 
-func (p *progress) addObject() { p.objects.Add(1) }
-
 func (p *progress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
-		return
 	}
-	close(p.stop)
-	<-p.done
 }
 
 // countingReader reports bytes read to the progress and checks ctx.

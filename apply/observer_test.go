@@ -1,0 +1,138 @@
+package apply_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"syncer/apply"
+)
+
+// recorder collects what a run reports.
+type seen struct {
+	mu       sync.Mutex
+	started  map[string]int
+	finished map[string][]apply.Object
+	progress []apply.Progress
+}
+
+func newSeen() *seen {
+	return &seen{started: map[string]int{}, finished: map[string][]apply.Object{}}
+}
+
+func (s *seen) ObjectStarted(o apply.Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started[o.Key]++
+}
+
+func (s *seen) ObjectFinished(o apply.Object) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished[o.Key] = append(s.finished[o.Key], o)
+}
+
+func (s *seen) Progress(p apply.Progress) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.progress = append(s.progress, p)
+}
+
+// Every action is started and finished once, with its outcome; a failure
+// carries its error; the last progress is the final count.
+func TestObserverOutcomes(t *testing.T) {
+	e := newEnv(t, `limits { workers = 2 }`, `delete = "all"`)
+	src, dst := e.dir("src"), e.dir("dst")
+	writeFile(t, src, "new", []byte("new"))
+	writeFile(t, src, "bad", []byte("bad!"))
+	writeFile(t, src, "same", []byte("same"))
+	writeFile(t, dst, "same", []byte("same"))
+	writeFile(t, dst, "gone", []byte("gone"))
+	h := hook(e.local("dst"))
+	h.beforePut = func(ctx context.Context, key string, r io.Reader) (io.Reader, error) {
+		if key == "bad" {
+			return nil, errors.New("refused by the test")
+		}
+		return r, nil
+	}
+	e.set("dst", h)
+	s := newSeen()
+	res, err := e.apply(apply.Options{Observer: s, ProgressInterval: time.Millisecond})
+	if err != nil || res.Failed != 1 || res.Created != 1 {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	want := map[string]apply.Outcome{"new": apply.Created, "bad": apply.Failed, "same": apply.Adopted}
+	for k, o := range want {
+		if s.started[k] != 1 || len(s.finished[k]) != 1 {
+			t.Fatalf("%s: started %d, finished %v", k, s.started[k], s.finished[k])
+		}
+		f := s.finished[k][0]
+		if f.Outcome != o || f.Sync != "s" {
+			t.Errorf("%s: %+v; want outcome %s", k, f, o)
+		}
+	}
+	if f := s.finished["bad"][0]; f.Err == nil || f.Bytes != 4 || f.Action != "create" {
+		t.Errorf("bad: %+v", f)
+	}
+	// Deletes are skipped when a copy of the sync failed: never started.
+	if s.started["gone"] != 0 || len(s.finished["gone"]) != 0 {
+		t.Errorf("gone reported: %v", s.finished["gone"])
+	}
+	last := s.progress[len(s.progress)-1]
+	if last.Objects != 2 || last.ObjectsTotal != 3 || last.Bytes != 3 || last.BytesTotal != 7 {
+		t.Errorf("last progress %+v", last)
+	}
+}
+
+// Deletes report their outcome, one each.
+func TestObserverDeletes(t *testing.T) {
+	e := newEnv(t, "", `delete = "all"`)
+	e.dir("src")
+	for _, k := range []string{"x", "y"} {
+		writeFile(t, e.dir("dst"), k, []byte(k))
+	}
+	s := newSeen()
+	res, err := e.apply(apply.Options{Observer: s})
+	if err != nil || res.Deleted != 2 {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	for _, k := range []string{"x", "y"} {
+		if s.started[k] != 1 || len(s.finished[k]) != 1 || s.finished[k][0].Outcome != apply.Deleted {
+			t.Errorf("%s: started %d, finished %+v", k, s.started[k], s.finished[k])
+		}
+	}
+}
+
+// A cancelled run's aborted copies are stopped, not failed.
+func TestObserverAborted(t *testing.T) {
+	e := newEnv(t, `limits { workers = 1 }`, "")
+	writeFile(t, e.dir("src"), "slow", []byte("slow"))
+	h := hook(e.local("dst"))
+	h.delay = time.Hour
+	e.set("dst", h)
+	ctx, cancel := context.WithCancel(context.Background())
+	s := newSeen()
+	h.beforePut = nil
+	go func() {
+		for {
+			s.mu.Lock()
+			n := s.started["slow"]
+			s.mu.Unlock()
+			if n > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	res, err := e.applyCtx(ctx, apply.Options{Observer: s})
+	if err != nil || res.Failed != 0 || !res.Interrupted {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	if f := s.finished["slow"]; len(f) != 1 || f[0].Outcome != apply.Stopped {
+		t.Errorf("slow: %+v", f)
+	}
+}
