@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"syncer/apply"
 	"syncer/plan"
 	"syncer/shard"
+	"syncer/views"
 )
 
 // describeShard names a shard for messages.
@@ -46,6 +46,9 @@ func (c *cli) apply(args []string) int {
 	}
 	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {
 		return exitError
+	}
+	if af.json {
+		c.jsonOut()
 	}
 	planFile := fs.Arg(0)
 	cfg, ok := c.loadConfig(&af.common)
@@ -140,9 +143,13 @@ func (c *cli) apply(args []string) int {
 		}
 	}
 	stopCheckpoints := c.checkpoints(sh.remote, cfg.State.Checkpoint)
-	res, err := apply.Run(abort, cfg, st, p, open, apply.Options{
+	opts := apply.Options{
 		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version, Deadline: c.deadline(cfg.Limits),
-	})
+	}
+	if af.json {
+		opts.Observer = views.ApplyObserver{J: c.view}
+	}
+	res, err := apply.Run(abort, cfg, st, p, open, opts)
 	stopCheckpoints()
 	if sh.remote != nil {
 		// At the end, and when a signal stopped the run: upload what it did
@@ -210,23 +217,21 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
 	code := exitOK
 	var msg string
+	outcome := "complete"
 	switch {
 	case err != nil:
 		fmt.Fprintf(c.stderr, "Error: %v\n", err)
-		code, msg = exitError, "Apply failed: "+summary+"."
+		c.diagnostic("error", err.Error(), "", nil)
+		code, msg, outcome = exitError, "Apply failed: "+summary+".", "failed"
 	case res.Interrupted:
-		code, msg = exitInterrupted, fmt.Sprintf("Apply %s: %s. Run syncer apply again to resume; finished objects will not be copied again.", res.StopReason, summary)
+		code, msg, outcome = exitInterrupted, fmt.Sprintf("Apply %s: %s. Run syncer apply again to resume; finished objects will not be copied again.", res.StopReason, summary), "interrupted"
 	case res.Failed > 0:
-		code, msg = exitPartial, fmt.Sprintf("Apply finished with errors: %d objects failed; %s. Run syncer apply again to retry them.", res.Failed, summary)
+		code, msg, outcome = exitPartial, fmt.Sprintf("Apply finished with errors: %d objects failed; %s. Run syncer apply again to retry them.", res.Failed, summary), "partial"
 	default:
 		msg = "Apply complete! " + summary + "."
 	}
 	if asJSON {
-		json.NewEncoder(c.stdout).Encode(map[string]any{
-			"type": "apply_complete", "created": res.Created, "updated": res.Updated, "deleted": res.Deleted,
-			"failed": res.Failed, "skipped": res.Skipped, "archived": res.Archived, "restores_pending": res.Restoring, "backed_up": res.BackedUp, "bytes": res.Bytes, "elapsed_seconds": res.Elapsed.Seconds(),
-			"interrupted": res.Interrupted, "message": msg,
-		})
+		c.view.Write(views.ApplyResult(res, outcome, msg))
 	} else if code == exitError {
 		fmt.Fprintln(c.stderr, "\n"+msg)
 	} else { // a result, even when partial or interrupted

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"syncer/backends"
 	"syncer/config"
 	"syncer/plan"
+	"syncer/views"
 )
 
 // check compares sources and destinations without the state, as
@@ -22,6 +22,9 @@ func (c *cli) check(args []string) int {
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
+	if *asJSON {
+		c.jsonOut()
+	}
 	cfg, ok := c.loadConfig(&co)
 	if !ok {
 		return exitError
@@ -33,11 +36,10 @@ func (c *cli) check(args []string) int {
 	if err != nil {
 		return c.fail(stop, err)
 	}
-	enc := json.NewEncoder(c.stdout)
 	current := ""
 	report := func(l plan.CheckLine) error {
 		if *asJSON {
-			return enc.Encode(checkDifference{"check_difference", l.Sync, l.Key, string(l.Kind), l.Detail})
+			return c.view.Write(&views.CheckDifference{Sync: l.Sync, Key: l.Key, Kind: string(l.Kind), Detail: l.Detail})
 		}
 		if l.Sync != current {
 			current = l.Sync
@@ -58,7 +60,8 @@ func (c *cli) check(args []string) int {
 		total.Match += s.Match
 		total.NotHashed += s.NotHashed
 		if *asJSON {
-			enc.Encode(checkSummary{"check_summary", s.Sync, s.OnlySource, s.OnlyDestination, s.Differ, s.Match, s.NotHashed})
+			c.view.Write(&views.CheckSummary{Sync: s.Sync, OnlyInSource: s.OnlySource, OnlyInDestination: s.OnlyDestination,
+				Differ: s.Differ, Match: s.Match, NotHashed: s.NotHashed})
 		}
 	}
 	if !*asJSON {
@@ -76,25 +79,6 @@ func (c *cli) check(args []string) int {
 		return exitChanges
 	}
 	return exitOK
-}
-
-// The JSON lines of check -json.
-type checkDifference struct {
-	Type   string `json:"type"`
-	Sync   string `json:"sync"`
-	Key    string `json:"key"`
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-}
-
-type checkSummary struct {
-	Type              string `json:"type"`
-	Sync              string `json:"sync"`
-	OnlyInSource      int64  `json:"only_in_source"`
-	OnlyInDestination int64  `json:"only_in_destination"`
-	Differ            int64  `json:"differ"`
-	Match             int64  `json:"match"`
-	NotHashed         int64  `json:"not_hashed"`
 }
 
 var checkMark = map[plan.CheckKind]string{
@@ -126,6 +110,9 @@ func (c *cli) ls(args []string) int {
 		fs.Usage()
 		return exitError
 	}
+	if *asJSON {
+		c.jsonOut()
+	}
 	cfg, ok := c.loadConfig(&co)
 	if !ok {
 		return exitError
@@ -148,14 +135,9 @@ func (c *cli) ls(args []string) int {
 	if err != nil {
 		return c.fail(stop, err)
 	}
-	enc := json.NewEncoder(c.stdout)
 	err = be.List(stop, prefix, func(o backends.Object) error {
-		mtime := ""
-		if !o.ModTime.IsZero() {
-			mtime = o.ModTime.UTC().Format(time.RFC3339Nano)
-		}
 		if *asJSON {
-			return enc.Encode(lsObject{"object", o.Key, o.Size, mtime, o.Hash(backends.MD5)})
+			return c.view.Write(&views.Object{Key: o.Key, Size: o.Size, MTime: views.Time(o.ModTime), MD5: o.Hash(backends.MD5)})
 		}
 		when := "-" // fixed width, so that columns line up
 		if !o.ModTime.IsZero() {
@@ -168,14 +150,6 @@ func (c *cli) ls(args []string) int {
 		return c.fail(stop, err)
 	}
 	return exitOK
-}
-
-type lsObject struct {
-	Type  string `json:"type"`
-	Key   string `json:"key"`
-	Size  int64  `json:"size"`
-	MTime string `json:"mtime,omitempty"`
-	MD5   string `json:"md5,omitempty"`
 }
 
 // findBackend resolves "backend.TYPE.NAME", "TYPE.NAME" or a NAME that only

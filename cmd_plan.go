@@ -15,6 +15,7 @@ import (
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
+	"syncer/views"
 )
 
 type planFlags struct {
@@ -72,6 +73,9 @@ func (c *cli) plan(args []string) int {
 	if !c.nonNegative("lock-timeout", pf.lockTimeout) {
 		return exitError
 	}
+	if pf.json {
+		c.jsonOut()
+	}
 	cfg, ok := c.loadConfig(&pf.common)
 	if !ok {
 		return exitError
@@ -122,7 +126,7 @@ func (c *cli) plan(args []string) int {
 
 func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJSON bool) error {
 	if asJSON {
-		return p.WriteJSON(ctx, c.stdout)
+		return views.WritePlan(ctx, c.jsonOut(), p)
 	}
 	limit := 100
 	if v := os.Getenv("SYNCER_PLAN_LINES"); v != "" {
@@ -197,12 +201,15 @@ func (c *cli) lockFailed(ctx context.Context, err error) int {
 func (c *cli) fail(ctx context.Context, err error) int {
 	if ctx.Err() != nil && errors.Is(context.Cause(ctx), apply.ErrDuration) {
 		fmt.Fprintln(c.stderr, "limits.duration reached before apply began; nothing was changed. Run it again to go on.")
+		c.diagnostic("error", "limits.duration reached before apply began; nothing was changed", "", nil)
 		return exitInterrupted
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		fmt.Fprintln(c.stderr, "Interrupted; nothing was changed by this step.")
+		c.diagnostic("error", "interrupted; nothing was changed by this step", "", nil)
 		return exitInterrupted
 	}
 	fmt.Fprintf(c.stderr, "Error: %v\n", err)
+	c.diagnostic("error", err.Error(), "", nil)
 	return exitError
 }

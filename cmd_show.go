@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -11,7 +10,26 @@ import (
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
+	"syncer/views"
 )
+
+// viewSyncs converts the state's per-sync totals for JSON.
+func viewSyncs(sums []state.SyncSummary) []views.SyncSummary {
+	out := make([]views.SyncSummary, 0, len(sums))
+	for _, s := range sums {
+		out = append(out, views.SyncSummary{Sync: s.Sync, Objects: s.Objects, Bytes: s.Bytes, LastWritten: views.Time(s.Last)})
+	}
+	return out
+}
+
+// viewRun converts a recorded run for JSON; nil stays nil.
+func viewRun(r *state.Run) *views.Run {
+	if r == nil {
+		return nil
+	}
+	return &views.Run{ID: r.ID, Operation: r.Operation, Started: views.Time(r.Started), Finished: views.Time(r.Finished),
+		Status: r.Status, Copied: r.Copied, Deleted: r.Deleted, Failed: r.Failed, Bytes: r.Bytes}
+}
 
 func (c *cli) show(args []string) int {
 	fs := c.flags("show", "[PLANFILE]")
@@ -30,6 +48,9 @@ func (c *cli) show(args []string) int {
 	if fs.NArg() > 1 {
 		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
 		return exitError
+	}
+	if *asJSON && *shards == 0 {
+		c.jsonOut() // show -shards -json prints one document, no stream
 	}
 	if fs.NArg() > 0 {
 		p, err := plan.Open(ctx, fs.Arg(0))
@@ -59,6 +80,10 @@ func (c *cli) show(args []string) int {
 	}
 	st, held, closeState, err := c.readState(ctx, cfg)
 	if isNoState(err) {
+		if *asJSON {
+			c.view.Write(&views.State{Path: cfg.State.Where(), Syncs: []views.SyncSummary{}})
+			return exitOK
+		}
 		fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Where())
 		return exitOK
 	}
@@ -79,7 +104,7 @@ func (c *cli) show(args []string) int {
 		return c.fail(ctx, err)
 	}
 	if *asJSON {
-		json.NewEncoder(c.stdout).Encode(map[string]any{"lineage": v.Lineage, "serial": v.Serial, "syncs": sums, "last_run": last})
+		c.view.Write(&views.State{Path: cfg.State.Where(), Lineage: v.Lineage, Serial: v.Serial, Syncs: viewSyncs(sums), LastRun: viewRun(last)})
 		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "State %s\n  lineage %s, serial %d\n", cfg.State.Where(), v.Lineage, v.Serial)
@@ -105,8 +130,12 @@ func (c *cli) stateList(args []string) int {
 	fs := c.flags("state list", "[SYNC]")
 	var co common
 	co.register(fs, false)
+	asJSON := fs.Bool("json", false, "print one JSON line per record")
 	if !c.parse(fs, args, 1) {
 		return exitError
+	}
+	if *asJSON {
+		c.jsonOut()
 	}
 	cfg, ok := c.loadConfig(&co)
 	if !ok {
@@ -132,6 +161,13 @@ func (c *cli) stateList(args []string) int {
 	n := 0
 	err = st.Each(ctx, name, func(r state.Record) error {
 		n++
+		if *asJSON {
+			o := &views.StateObject{Sync: r.Sync, Key: r.Key, Size: r.Dst.Size, MD5: r.Dst.MD5, ETag: r.Dst.ETag, Written: views.Time(r.Written)}
+			if r.Dst.MTime != 0 {
+				o.MTime = views.Time(time.Unix(0, r.Dst.MTime))
+			}
+			return c.view.Write(o)
+		}
 		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, plan.DisplayKey(r.Key), r.Dst.Size)
 		return err
 	})

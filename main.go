@@ -29,6 +29,7 @@ import (
 	"syncer/backends/registry"
 	"syncer/config"
 	"syncer/shard"
+	"syncer/views"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -86,6 +87,10 @@ type cli struct {
 	shard          shard.Shard // of the loaded config (see loadConfig)
 	helped         bool        // -h was asked for: the usage is the answer, exit 0
 	noInput        bool        // -input=false: never ask, as without a terminal
+	// view, once -json was given, receives the output as JSON lines;
+	// errors and warnings count the diagnostics written there.
+	view             *views.JSON
+	errors, warnings int
 }
 
 // deadline is when limits.duration ends for this process; zero for none.
@@ -330,7 +335,11 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 		if cfg != nil {
 			files = cfg.Files
 		}
-		config.WriteDiagnostics(c.stderr, files, diags)
+		if c.view != nil {
+			c.hclDiagnostics(diags)
+		} else {
+			config.WriteDiagnostics(c.stderr, files, diags)
+		}
 	}
 	if diags.HasErrors() {
 		return nil, false
@@ -374,12 +383,26 @@ func (c *cli) validate(args []string) int {
 	fs := c.flags("validate", "")
 	var co common
 	co.register(fs, false)
+	asJSON := fs.Bool("json", false, "print the diagnostics and the result as JSON lines")
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
+	if *asJSON {
+		c.jsonOut()
+	}
 	cfg, ok := c.loadConfig(&co)
+	if *asJSON {
+		r := &views.ValidateResult{Valid: ok, ErrorCount: c.errors, WarningCount: c.warnings}
+		if ok {
+			r.Backends, r.Syncs = len(cfg.Backends), len(cfg.Syncs)
+		}
+		c.view.Write(r)
+	}
 	if !ok {
 		return exitError
+	}
+	if *asJSON {
+		return exitOK
 	}
 	fmt.Fprintf(c.stdout, "Success! The configuration is valid (%d backends, %d syncs).\n", len(cfg.Backends), len(cfg.Syncs))
 	return exitOK

@@ -260,8 +260,10 @@ func archivedS3ToS3(t *testing.T, policy string) {
 				t.Errorf("planned change %v", m)
 			}
 		case "change_summary":
-			sawSummary = m["archived"] == 1.0 && m["create"] == 2.0
-		case "apply_complete":
+			if m["operation"] == "plan" {
+				sawSummary = m["archived"] == 1.0 && m["create"] == 2.0
+				continue
+			}
 			sawComplete = m["archived"] == archived && m["failed"] == failed && m["created"] == 1.0 && m["restores_pending"] == 0.0
 		}
 	}

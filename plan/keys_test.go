@@ -103,7 +103,7 @@ func TestUnwritableKeysAreSkipped(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := p.WriteJSON(e.ctx, &buf); err != nil {
+	if err := writeJSON(e.ctx, &buf, p); err != nil {
 		t.Fatal(err)
 	}
 	var skips []string

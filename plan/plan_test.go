@@ -969,7 +969,7 @@ func TestWriteTextNoChanges(t *testing.T) {
 		t.Errorf("no-change plan text = %q", buf.String())
 	}
 	buf.Reset()
-	if err := p.WriteJSON(e.ctx, &buf); err != nil {
+	if err := writeJSON(e.ctx, &buf, p); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -984,7 +984,7 @@ func TestWriteTextNoChanges(t *testing.T) {
 func TestWriteJSON(t *testing.T) {
 	e, p := renderEnv(t)
 	var buf bytes.Buffer
-	if err := p.WriteJSON(e.ctx, &buf); err != nil {
+	if err := writeJSON(e.ctx, &buf, p); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")

@@ -2,7 +2,6 @@ package plan
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -159,48 +158,8 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 
 var errStop = fmt.Errorf("stop")
 
-// JSON lines emitted by WriteJSON.
-type jsonChange struct {
-	Type   string `json:"type"` // "planned_change"; action "skip" is a key that cannot be written
-	Sync   string `json:"sync"`
-	Action Kind   `json:"action"`
-	Key    string `json:"key"`
-	Size   int64  `json:"size"`
-	Reason string `json:"reason"`
-}
-
-type jsonSummary struct {
-	Type   string `json:"type"` // "change_summary"
-	Create int64  `json:"create"`
-	Update int64  `json:"update"`
-	Delete int64  `json:"delete"`
-	Bytes  int64  `json:"bytes"`
-	Skip   int64  `json:"skip"`
-	// Archived objects not copied (skipped, or failing with archived =
-	// "fail"), and restores apply asks for.
-	Archived int64  `json:"archived"`
-	Restore  int64  `json:"restore"`
-	Excl     int64  `json:"excluded"` // source objects left out by filters
-	Message  string `json:"message"`
-}
-
-// WriteJSON writes one JSON object per line: every planned change, then a
-// change_summary.
-func (p *Plan) WriteJSON(ctx context.Context, w io.Writer) error {
-	enc := json.NewEncoder(w)
-	err := p.Each(ctx, "", shown, func(a Action) error {
-		return enc.Encode(jsonChange{Type: "planned_change", Sync: a.Sync, Action: a.Kind, Key: a.Key, Size: a.Size, Reason: a.Reason})
-	})
-	if err != nil {
-		return err
-	}
-	sum, err := p.Summary(ctx)
-	if err != nil {
-		return err
-	}
-	return enc.Encode(jsonSummary{Type: "change_summary", Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip,
-		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Excl: sum.Excluded, Message: sum.Line()})
-}
+// ShownKinds are the kinds a plan shows, in order (views.WritePlan).
+func ShownKinds() []Kind { return slices.Clone(shown) }
 
 // Count renders n with thousands separators: "1,204".
 func Count(n int64) string {
