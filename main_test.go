@@ -26,7 +26,7 @@ import (
 // one of those names is a real child process.
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"syncer":          func() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) },
+		"syncer":          func() { os.Exit(runChecked(os.Args[1:])) },
 		"syncer-holdlock": holdLockMain,
 	})
 }
@@ -42,7 +42,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SYNCER_LOG", "warn")
 			env.Setenv("SYNCER_LOG_FORMAT", "")
 			env.Setenv("SYNCER_CONFIG", "")
-			return nil
+			schema, err := filepath.Abs("docs/json-output.schema.json")
+			env.Setenv(schemaEnv, schema)
+			return err
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,

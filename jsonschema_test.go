@@ -1,0 +1,72 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// schemaEnv names the JSON Schema the scripts' syncer checks its -json
+// output against.
+const schemaEnv = "SYNCER_TEST_JSON_SCHEMA"
+
+// compileSchema compiles the schema of syncer's JSON lines at path.
+func compileSchema(path string) (*jsonschema.Schema, error) {
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	return c.Compile(path)
+}
+
+// runChecked runs syncer; with -json, every line it writes to stdout must
+// match the schema named by schemaEnv, else it says so on stderr and exits
+// 99 (the scripts then fail).
+func runChecked(args []string) int {
+	path := os.Getenv(schemaEnv)
+	// show -shards -json prints one document, not the stream.
+	if path == "" || !slices.Contains(args, "-json") || slices.Contains(args, "-shards") {
+		return run(args, os.Stdin, os.Stdout, os.Stderr)
+	}
+	var out bytes.Buffer
+	code := run(args, os.Stdin, &out, os.Stderr)
+	os.Stdout.Write(out.Bytes())
+	if err := checkLines(path, out.Bytes()); err != nil {
+		fmt.Fprintf(os.Stderr, "JSON output does not match %s: %v\n", filepath.Base(path), err)
+		return 99
+	}
+	return code
+}
+
+// checkLines validates each line of out against the schema at path; the
+// first must be the version.
+func checkLines(path string, out []byte) error {
+	sch, err := compileSchema(path)
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		v, err := jsonschema.UnmarshalJSON(bytes.NewReader(sc.Bytes()))
+		if err != nil {
+			return fmt.Errorf("line %d %q: %v", n, sc.Text(), err)
+		}
+		if err := sch.Validate(v); err != nil {
+			return fmt.Errorf("line %d %q: %v", n, sc.Text(), err)
+		}
+		if n == 1 && !strings.HasPrefix(sc.Text(), `{"type":"version",`) {
+			return fmt.Errorf("line 1 %q is not the version", sc.Text())
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("no output")
+	}
+	return sc.Err()
+}
