@@ -14,6 +14,7 @@ import (
 	"syncer/apply"
 	"syncer/plan"
 	"syncer/shard"
+	"syncer/state"
 	"syncer/views"
 )
 
@@ -29,9 +30,10 @@ type applyFlags struct {
 	planFlags
 	autoApprove bool
 	grace       time.Duration
+	report      string
 }
 
-func (c *cli) apply(args []string) int {
+func (c *cli) apply(args []string) (code int) {
 	fs := c.flags("apply", "[PLANFILE]")
 	var af applyFlags
 	af.register(fs, true)
@@ -41,8 +43,18 @@ func (c *cli) apply(args []string) int {
 	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
 	fs.Var(&af.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
+	fs.StringVar(&af.report, "report", "", "write a JSON report of the run to `FILE` when it ends, however it ends")
 	if !c.parse(fs, args, 1) {
 		return exitError
+	}
+	if af.report != "" {
+		c.reportPath = af.report
+		c.runReport = &views.Report{Syncer: version, UI: views.UIVersion, Operation: "apply", Started: views.Time(time.Now())}
+		defer func() {
+			if c.runReport != nil { // the run never reached its end
+				c.writeReport(nil, code, fmt.Errorf("apply stopped before it began (exit %d); see its error output", code), nil)
+			}
+		}()
 	}
 	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {
 		return exitError
@@ -146,9 +158,15 @@ func (c *cli) apply(args []string) int {
 	opts := apply.Options{
 		Log: c.log, Stop: stop, Progress: c.stderr, Terminal: isTerminal(c.stderr), Version: version, Deadline: c.deadline(cfg.Limits),
 	}
+	var obs []apply.Observer
 	if af.json {
-		opts.Observer = views.ApplyObserver{J: c.view}
+		obs = append(obs, views.ApplyObserver{J: c.view})
 	}
+	counts := &views.SyncCounter{}
+	if c.runReport != nil {
+		obs = append(obs, counts)
+	}
+	opts.Observer = apply.Observers(obs...)
 	res, err := apply.Run(abort, cfg, st, p, open, opts)
 	stopCheckpoints()
 	if sh.remote != nil {
@@ -158,7 +176,55 @@ func (c *cli) apply(args []string) int {
 			err = errors.Join(err, cerr)
 		}
 	}
-	return c.report(res, err, af.json)
+	code = c.report(res, err, af.json)
+	if c.runReport != nil {
+		c.runReport.Syncs = counts.Counts()
+		c.writeReport(&res, code, err, st)
+	}
+	return code
+}
+
+// writeReport writes -report's file, once: the result (nil when the run
+// never started), its failures streamed from the state.
+func (c *cli) writeReport(res *apply.Result, code int, err error, st *state.Store) {
+	r := c.runReport
+	c.runReport = nil
+	now := time.Now()
+	r.Finished = views.Time(now)
+	if started, perr := time.Parse(time.RFC3339Nano, r.Started); perr == nil {
+		r.DurationSeconds = now.Sub(started).Seconds()
+	}
+	switch code {
+	case exitOK:
+		r.Outcome = "complete"
+	case exitPartial:
+		r.Outcome = "partial"
+	case exitInterrupted:
+		r.Outcome, r.Interrupted = "interrupted", true
+	default:
+		r.Outcome = "failed"
+	}
+	if err != nil {
+		r.Error = err.Error()
+	}
+	if res != nil {
+		r.SetResult(*res)
+		if r.DurationSeconds > 0 {
+			r.Throughput = float64(res.Bytes) / r.DurationSeconds
+		}
+	}
+	var each func(func(views.ReportFailure) error) error
+	if st != nil {
+		each = func(fn func(views.ReportFailure) error) error {
+			return st.EachFailure(context.Background(), func(f state.Failure) error {
+				return fn(views.ReportFailure{Sync: f.Sync, Key: f.Key, Action: f.Action, Error: f.Error, At: views.Time(f.At)})
+			})
+		}
+	}
+	if werr := views.WriteReport(c.reportPath, r, each); werr != nil {
+		fmt.Fprintf(c.stderr, "Error: %v\n", werr)
+		c.diagnostic("error", werr.Error(), "", nil)
+	}
 }
 
 const noTerminal = "Error: apply needs confirmation, but standard input is not a terminal (or -input=false was given).\nPass -auto-approve to apply without asking, or apply a plan saved with `syncer plan -out FILE`."

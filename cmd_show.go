@@ -36,8 +36,13 @@ func (c *cli) show(args []string) int {
 	var co common
 	co.register(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
+	failed := fs.Bool("failed", false, "list the keys that failed in the last apply, with their errors")
 	shards := fs.Int("shards", 0, "sum the states of shards 0..`N`-1 (see -shard): objects, bytes, last runs, unfinished and locked shards")
 	if !c.parseFlags(fs, args) {
+		return exitError
+	}
+	if *failed && (*shards != 0 || fs.NArg() > 0) {
+		fmt.Fprintln(c.stderr, "Error: -failed lists the last apply's failures from the state; it takes neither a plan file nor -shards")
 		return exitError
 	}
 	if *shards != 0 && (fs.NArg() > 0 || co.shardArg != "") {
@@ -79,6 +84,12 @@ func (c *cli) show(args []string) int {
 		return c.showShards(ctx, cfg, co.base, *shards, *asJSON)
 	}
 	st, held, closeState, err := c.readState(ctx, cfg)
+	if isNoState(err) && *failed {
+		if !*asJSON {
+			fmt.Fprintf(c.stdout, "No state yet at %s: nothing has been applied.\n", cfg.State.Where())
+		}
+		return exitOK
+	}
 	if isNoState(err) {
 		if *asJSON {
 			c.view.Write(&views.State{Path: cfg.State.Where(), Syncs: []views.SyncSummary{}})
@@ -91,6 +102,9 @@ func (c *cli) show(args []string) int {
 		return c.fail(ctx, err)
 	}
 	defer closeState()
+	if *failed {
+		return c.showFailed(ctx, st, *asJSON)
+	}
 	v, err := st.Version(ctx)
 	if err != nil {
 		return c.fail(ctx, err)
@@ -177,6 +191,32 @@ func (c *cli) stateList(args []string) int {
 	if n == 0 && !known { // a sync dropped from the config may still have records
 		fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration or the state\n", name)
 		return exitError
+	}
+	return exitOK
+}
+
+// showFailed lists the last apply's failed keys and errors, streaming.
+func (c *cli) showFailed(ctx context.Context, st *state.Store, asJSON bool) int {
+	w := bufio.NewWriter(c.stdout)
+	defer w.Flush()
+	n := 0
+	err := st.EachFailure(ctx, func(f state.Failure) error {
+		n++
+		if asJSON {
+			return c.view.Write(&views.FailedObject{Run: f.Run, Sync: f.Sync, Key: f.Key, Action: f.Action, Error: f.Error, At: views.Time(f.At)})
+		}
+		if n == 1 {
+			fmt.Fprintf(w, "Failed in the last apply (run %d):\n", f.Run)
+		}
+		_, err := fmt.Fprintf(w, "  sync %q: %s %s: %s\n", f.Sync, f.Action, plan.DisplayKey(f.Key), f.Error)
+		return err
+	})
+	if err != nil {
+		w.Flush()
+		return c.fail(ctx, err)
+	}
+	if n == 0 && !asJSON {
+		fmt.Fprintln(w, "No failures in the last apply.")
 	}
 	return exitOK
 }

@@ -9,8 +9,29 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
+
+// report FILE checks that FILE is a run report matching the schema's
+// report definition.
+func cmdReport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: report FILE")
+	}
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	sch, err := c.Compile(ts.Getenv(schemaEnv) + "#/$defs/report")
+	ts.Check(err)
+	f, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer f.Close()
+	v, err := jsonschema.UnmarshalJSON(f)
+	ts.Check(err)
+	if err := sch.Validate(v); err != nil {
+		ts.Fatalf("%s does not match the report schema: %v", args[0], err)
+	}
+}
 
 // schemaEnv names the JSON Schema the scripts' syncer checks its -json
 // output against.

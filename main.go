@@ -91,6 +91,9 @@ type cli struct {
 	// errors and warnings count the diagnostics written there.
 	view             *views.JSON
 	errors, warnings int
+	// runReport, with apply -report, is written to reportPath at the end.
+	runReport  *views.Report
+	reportPath string
 }
 
 // deadline is when limits.duration ends for this process; zero for none.

@@ -55,6 +55,7 @@ func TestScripts(t *testing.T) {
 			"inode":    cmdInode,
 			"waitfile": cmdWaitfile,
 			"readenv":  cmdReadenv,
+			"report":   cmdReport,
 		},
 	})
 }

@@ -65,6 +65,8 @@ type Result struct {
 	// BackedUp counts the destination objects saved to a backup place
 	// before they were overwritten or deleted.
 	BackedUp int64
+	// Run is the state's id of this run (its failures carry it).
+	Run int64
 }
 
 // perWorkerBuffer is what one streamed transfer holds at least (the local
@@ -137,6 +139,11 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if err := st.ClearPending(ctx); err != nil {
 		return Result{}, err
 	}
+	// The state keeps the last apply's failures only.
+	if err := st.ClearFailures(ctx); err != nil {
+		return Result{}, err
+	}
+	fails := newFailureLog(st, runID, log)
 	interval := opts.StatsInterval
 	if interval <= 0 {
 		interval = 10 * time.Second
@@ -148,9 +155,9 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		rec:  newRecorder(st, log),
 	}
 	e.start = start
-	e.obs = observers{e.prog}
+	e.obs = observers{e.prog, fails}
 	if opts.Observer != nil {
-		e.obs = observers{e.prog, opts.Observer}
+		e.obs = observers{e.prog, fails, opts.Observer}
 	}
 	every := opts.ProgressInterval
 	if every <= 0 {
@@ -172,11 +179,12 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 		opts.Observer.Progress(e.prog.snapshot())
 	}
 	recErr := e.rec.close()
+	fails.close()
 
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
 		Failed: e.failed.Load(), Skipped: sum.Skip, BackedUp: e.backedUp.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
-		Archived: e.archived.Load(), Restoring: e.restoring.Load(),
+		Archived: e.archived.Load(), Restoring: e.restoring.Load(), Run: runID,
 	}
 	if e.cut.Load() || ctx.Err() != nil {
 		res.Interrupted = true

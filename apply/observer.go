@@ -134,3 +134,15 @@ func (e *executor) tick(obs Observer, every time.Duration, stop <-chan struct{},
 		}
 	})
 }
+
+// Observers returns one Observer telling each of obs in turn; nil when
+// there is none.
+func Observers(obs ...Observer) Observer {
+	switch len(obs) {
+	case 0:
+		return nil
+	case 1:
+		return obs[0]
+	}
+	return observers(obs)
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"syncer/apply"
+	"syncer/state"
 )
 
 // recorder collects what a run reports.
@@ -80,6 +82,24 @@ func TestObserverOutcomes(t *testing.T) {
 	// Deletes are skipped when a copy of the sync failed: never started.
 	if s.started["gone"] != 0 || len(s.finished["gone"]) != 0 {
 		t.Errorf("gone reported: %v", s.finished["gone"])
+	}
+	// The state keeps the failure, with its error, until the next apply.
+	var fails []state.Failure
+	if err := e.st.EachFailure(e.ctx, func(f state.Failure) error { fails = append(fails, f); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(fails) != 1 || fails[0].Key != "bad" || fails[0].Sync != "s" || fails[0].Action != "create" ||
+		!strings.Contains(fails[0].Error, "refused by the test") || fails[0].Run != res.Run {
+		t.Errorf("recorded failures %+v (run %d)", fails, res.Run)
+	}
+	h.beforePut = nil
+	if _, err := e.apply(apply.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	fails = nil
+	e.st.EachFailure(e.ctx, func(f state.Failure) error { fails = append(fails, f); return nil })
+	if len(fails) != 0 {
+		t.Errorf("failures of the run before kept: %+v", fails)
 	}
 	last := s.progress[len(s.progress)-1]
 	if last.Objects != 2 || last.ObjectsTotal != 3 || last.Bytes != 3 || last.BytesTotal != 7 {

@@ -219,7 +219,7 @@ func toSchema1(t *testing.T, path string) state.Version {
 	}
 	v := version(t, st)
 	st.Close()
-	sqliteExec(t, path, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
+	sqliteExec(t, path, `DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`)
 	return v
 }

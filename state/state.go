@@ -31,7 +31,7 @@ import (
 const applicationID = 0x53594e43
 
 // SchemaVersion is the newest schema this build knows.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -110,6 +110,16 @@ var migrations = []string{
 		checksum TEXT NOT NULL,
 		PRIMARY KEY (sync, key, number)
 	) WITHOUT ROWID;`,
+	// 3: the keys that failed in the last apply (only that run's).
+	`CREATE TABLE failures (
+		id     INTEGER PRIMARY KEY,
+		run_id INTEGER NOT NULL,
+		sync   TEXT NOT NULL,
+		key    TEXT NOT NULL,
+		action TEXT NOT NULL,
+		error  TEXT NOT NULL,
+		at     INTEGER NOT NULL
+	);`,
 }
 
 // Store is an open state file.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -76,7 +77,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`DROP TABLE upload_parts`, `DROP TABLE uploads`,
+		`DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
 		`INSERT INTO objects VALUES ('s', 'k', 1, 2, '', '', 1, 2, '', '', 3)`,
 	} {
@@ -94,8 +95,11 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	var v string
 	st.DB().QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
-	if v != "2" {
-		t.Fatalf("schema_version = %q, want 2", v)
+	if v != strconv.Itoa(SchemaVersion) {
+		t.Fatalf("schema_version = %q, want %d", v, SchemaVersion)
+	}
+	if err := st.AddFailures(ctx, []Failure{{Sync: "s", Key: "k", Action: "create", Error: "e"}}); err != nil {
+		t.Fatalf("failures table missing after migration: %v", err)
 	}
 }
 
