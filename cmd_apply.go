@@ -43,6 +43,7 @@ func (c *cli) apply(args []string) (code int) {
 	fs.BoolVar(&af.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
 	fs.Var(&af.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
+	af.metrics.register(fs)
 	fs.StringVar(&af.report, "report", "", "write a JSON report of the run to `FILE` when it ends, however it ends")
 	if !c.parse(fs, args, 1) {
 		return exitError
@@ -75,10 +76,14 @@ func (c *cli) apply(args []string) (code int) {
 		return exitError
 	}
 	c.setMemoryLimit(cfg.Limits.Memory)
+	rm, err := c.startMetrics(af.metrics, "apply")
+	if err != nil {
+		return c.fail(context.Background(), err)
+	}
+	defer func() { c.finishMetrics(rm, code) }()
 	stop, abort, done := c.signals(af.grace, c.deadline(cfg.Limits))
 	defer done()
 	var p *plan.Plan
-	var err error
 	if planFile != "" {
 		// Read the plan before touching the state, so a bad plan file
 		// leaves no trace.
@@ -165,6 +170,10 @@ func (c *cli) apply(args []string) (code int) {
 	counts := &views.SyncCounter{}
 	if c.runReport != nil {
 		obs = append(obs, counts)
+	}
+	if rm != nil {
+		rm.planned(stop, p)
+		obs = append(obs, rm.Observer())
 	}
 	opts.Observer = apply.Observers(obs...)
 	res, err := apply.Run(abort, cfg, st, p, open, opts)

@@ -26,6 +26,7 @@ type planFlags struct {
 	refresh     bool
 	lockTimeout time.Duration
 	maxDelete   maxDeleteFlag
+	metrics     metricsFlags
 }
 
 // maxDeleteFlag is -max-delete N: limits.max_delete for this run only.
@@ -57,7 +58,7 @@ func (f *maxDeleteFlag) override(l *config.Limits) {
 	}
 }
 
-func (c *cli) plan(args []string) int {
+func (c *cli) plan(args []string) (code int) {
 	fs := c.flags("plan", "")
 	var pf planFlags
 	pf.register(fs, true)
@@ -67,6 +68,7 @@ func (c *cli) plan(args []string) int {
 	fs.BoolVar(&pf.refresh, "refresh", true, "list the destinations; -refresh=false trusts the state")
 	fs.DurationVar(&pf.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
 	fs.Var(&pf.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
+	pf.metrics.register(fs)
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
@@ -82,6 +84,11 @@ func (c *cli) plan(args []string) int {
 	}
 	pf.maxDelete.override(&cfg.Limits)
 	c.setMemoryLimit(cfg.Limits.Memory)
+	rm, err := c.startMetrics(pf.metrics, "plan")
+	if err != nil {
+		return c.fail(context.Background(), err)
+	}
+	defer func() { c.finishMetrics(rm, code) }()
 	stop, _, done := c.signals(0, c.deadline(cfg.Limits))
 	defer done()
 	open := c.newOpener(cfg).Open
@@ -100,6 +107,7 @@ func (c *cli) plan(args []string) int {
 		return c.fail(stop, err)
 	}
 	defer p.Close()
+	rm.planned(stop, p)
 	if len(pf.targets) > 0 {
 		fmt.Fprintf(c.stderr, "Warning: targeting is in effect: only sync %s is planned.\n", strings.Join(pf.targets, ", "))
 	}

@@ -5,6 +5,8 @@
 #     127.0.0.1 (built once into ~/.cache: about 2 minutes the first time);
 #   - rclone (Debian's package), the independent client the S3 end-to-end
 #     tests read buckets back with;
+#   - promtool and prometheus-pushgateway (Debian's packages) for the
+#     metrics tests;
 #   - actionlint, which lints the GitHub Actions example (go install, into
 #     $(go env GOPATH)/bin).
 set -euo pipefail
@@ -15,6 +17,16 @@ if ! command -v rclone >/dev/null; then
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone; } >&2
 	else
 		echo "test-deps: rclone is missing; install Debian's rclone package (sudo apt-get install rclone)" >&2
+	fi
+fi
+# promtool (Debian's prometheus) checks what -metrics-addr serves; the
+# metrics tests push to a prometheus-pushgateway they start on 127.0.0.1.
+if ! command -v promtool >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "test-deps: installing prometheus (promtool) and prometheus-pushgateway" >&2
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway; } >&2
+	else
+		echo "test-deps: promtool or prometheus-pushgateway is missing; install Debian's prometheus and prometheus-pushgateway packages" >&2
 	fi
 fi
 if ! command -v actionlint >/dev/null && [ ! -x "$(go env GOPATH)/bin/actionlint" ]; then

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+
+	"syncer/metrics"
+	"syncer/plan"
+)
+
+// metricsFlags are plan's and apply's -metrics-addr and -metrics-push.
+type metricsFlags struct {
+	addr, push string
+}
+
+func (m *metricsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&m.addr, "metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics while the run goes on")
+	fs.StringVar(&m.push, "metrics-push", "", "push the metrics to the Prometheus Pushgateway at `URL` every 30 s and at the end (job syncer, grouped by shard)")
+}
+
+// runMetrics is a run's metrics with their server and pusher.
+type runMetrics struct {
+	*metrics.Run
+	stopServe func()
+	push      func() error
+}
+
+// startMetrics starts what the flags ask for; nil when neither is set.
+func (c *cli) startMetrics(m metricsFlags, operation string) (*runMetrics, error) {
+	if m.addr == "" && m.push == "" {
+		return nil, nil
+	}
+	rm := &runMetrics{Run: metrics.New(operation)}
+	if m.addr != "" {
+		stop, err := rm.Serve(m.addr, c.log)
+		if err != nil {
+			return nil, err
+		}
+		rm.stopServe = stop
+	}
+	if m.push != "" {
+		shard := ""
+		if c.shard.Sharded() {
+			shard = c.shard.String()
+		}
+		push, err := rm.Push(m.push, "syncer", shard, c.log)
+		if err != nil {
+			if rm.stopServe != nil {
+				rm.stopServe()
+			}
+			return nil, err
+		}
+		rm.push = push
+	}
+	return rm, nil
+}
+
+// planned records p's actions; nil-safe.
+func (rm *runMetrics) planned(ctx context.Context, p *plan.Plan) {
+	if rm != nil {
+		rm.Planned(ctx, p)
+	}
+}
+
+// finish records the outcome, pushes a last time and stops serving;
+// nil-safe. A failed push is printed, not a failure of the run.
+func (c *cli) finishMetrics(rm *runMetrics, code int) {
+	if rm == nil {
+		return
+	}
+	outcome := "failed"
+	switch code {
+	case exitOK, exitChanges:
+		outcome = "complete"
+	case exitPartial:
+		outcome = "partial"
+	case exitInterrupted:
+		outcome = "interrupted"
+	}
+	rm.Finish(outcome)
+	if rm.push != nil {
+		if err := rm.push(); err != nil {
+			fmt.Fprintf(c.stderr, "Warning: %v\n", err)
+			c.diagnostic("warning", err.Error(), "", nil)
+		}
+	}
+	if rm.stopServe != nil {
+		rm.stopServe()
+	}
+}

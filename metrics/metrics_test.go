@@ -1,0 +1,95 @@
+package metrics_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"syncer/apply"
+	"syncer/metrics"
+)
+
+// tool finds a program from Debian's prometheus packages
+// (scripts/test-deps.sh installs them); missing in CI is a failure.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is missing: run scripts/test-deps.sh", name)
+		}
+		t.Skipf("%s is missing: run scripts/test-deps.sh", name)
+	}
+	return p
+}
+
+// What /metrics serves passes promtool check metrics, and counts what the
+// observer saw.
+func TestServeMetrics(t *testing.T) {
+	promtool := tool(t, "promtool")
+	r := metrics.New("apply")
+	stop, err := r.Serve("127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	obs := r.Observer()
+	for i, out := range []apply.Outcome{apply.Created, apply.Created, apply.Failed} {
+		o := apply.Object{Sync: "photos", Key: "k" + string(rune('a'+i)), Action: "create", Bytes: 100}
+		obs.ObjectStarted(o)
+		o.Outcome, o.Elapsed = out, time.Millisecond
+		if out == apply.Failed {
+			o.Err = errors.New("boom")
+		}
+		obs.ObjectFinished(o)
+	}
+	obs.ObjectStarted(apply.Object{Sync: "photos", Key: "slow", Action: "update", Bytes: 5})
+	r.Finish("partial")
+	resp, err := http.Get("http://" + r.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, want := range []string{
+		`syncer_objects_total{operation="apply",result="created",sync="photos"} 2`,
+		`syncer_objects_total{operation="apply",result="failed",sync="photos"} 1`,
+		`syncer_bytes_total{operation="apply",result="created",sync="photos"} 200`,
+		`syncer_objects_in_flight{operation="apply"} 1`,
+		`syncer_run_outcome{operation="apply",outcome="partial"} 1`,
+		`syncer_run_outcome{operation="apply",outcome="complete"} 0`,
+		"syncer_run_start_time_seconds{operation=\"apply\"} ",
+		"go_memstats_heap_inuse_bytes ",
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	// A taken port is an error at once.
+	if _, err := metrics.New("plan").Serve(r.Addr(), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "-metrics-addr") {
+		t.Errorf("second Serve on %s: %v", r.Addr(), err)
+	}
+}
+
+// A push URL must be http(s); its password is never printed.
+func TestPushURL(t *testing.T) {
+	_, err := metrics.New("apply").Push("ftp://u:secret@host/", "syncer", "", slog.New(slog.DiscardHandler))
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("Push(ftp://...) = %v", err)
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// An apply with -metrics-push pushes its counts to a real Pushgateway
+// (Debian's prometheus-pushgateway, started here), grouped by job and
+// shard; -metrics-addr on a taken port fails before anything is done.
+func TestApplyPushesMetrics(t *testing.T) {
+	gw, err := exec.LookPath("prometheus-pushgateway")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("prometheus-pushgateway is missing: run scripts/test-deps.sh")
+		}
+		t.Skip("prometheus-pushgateway is missing: run scripts/test-deps.sh")
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cmd := exec.CommandContext(ctx, gw, "--web.listen-address="+addr, "--persistence.file="+filepath.Join(t.TempDir(), "pg.data"))
+	var gwLog bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &gwLog, &gwLog
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); cmd.Wait() }()
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if i == 200 {
+			t.Fatalf("pushgateway not ready: %v\n%s", err, gwLog.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	dir := t.TempDir()
+	for _, f := range []string{"src/a.txt", "src/b.txt"} {
+		p := filepath.Join(dir, f)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte("hello "+f), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "dst"), 0o755)
+	cfg := filepath.Join(dir, "syncer.hcl")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`backend "local" "src" {
+  path = %q
+}
+backend "local" "dst" {
+  path = %q
+}
+sync "s" {
+  from = backend.local.src
+  to   = backend.local.dst
+}
+state {
+  path = %q
+}
+`, filepath.Join(dir, "src"), filepath.Join(dir, "dst"), filepath.Join(dir, "syncer.db"))), 0o644)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"apply", "-config", cfg, "-auto-approve", "-metrics-push", "http://" + addr}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`syncer_objects_total{instance="",job="syncer",operation="apply",result="created",shard="all",sync="s"} 2`,
+		`syncer_run_outcome{instance="",job="syncer",operation="apply",outcome="complete",shard="all"} 1`,
+		`syncer_planned_objects{action="create",instance="",job="syncer",operation="apply",shard="all",sync="s"} 2`,
+	} {
+		if !bytes.Contains(body, []byte(want)) {
+			t.Errorf("pushgateway lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		var lines []string
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "syncer_") {
+				lines = append(lines, l)
+			}
+		}
+		t.Logf("pushgateway's syncer metrics:\n%s", strings.Join(lines, "\n"))
+	}
+
+	// A taken -metrics-addr: exit 1, nothing applied.
+	os.WriteFile(filepath.Join(dir, "src", "c.txt"), []byte("c"), 0o644)
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"apply", "-config", cfg, "-auto-approve", "-metrics-addr", addr}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "-metrics-addr") {
+		t.Errorf("apply on a taken port: exit %d\n%s", code, errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dst", "c.txt")); err == nil {
+		t.Errorf("c.txt copied by the refused apply")
+	}
+}
