@@ -54,8 +54,8 @@ func (c *cli) show(args []string) int {
 		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
 		return exitError
 	}
-	if *asJSON && *shards == 0 {
-		c.jsonOut() // show -shards -json prints one document, no stream
+	if *asJSON {
+		c.jsonOut()
 	}
 	if fs.NArg() > 0 {
 		p, err := plan.Open(ctx, fs.Arg(0))

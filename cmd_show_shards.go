@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,22 +11,23 @@ import (
 	"syncer/plan"
 	"syncer/shard"
 	"syncer/state"
+	"syncer/views"
 )
 
 // shardStatus is what show -shards reports of one shard.
 type shardStatus struct {
-	Shard   string              `json:"shard"` // "I/N"
-	State   string              `json:"state"` // where its state lives
-	Exists  bool                `json:"exists"`
-	Objects int64               `json:"objects"`
-	Bytes   int64               `json:"bytes"`
-	Syncs   []state.SyncSummary `json:"syncs"`
-	LastRun *state.Run          `json:"last_run"`
+	Shard   string // "I/N"
+	State   string // where its state lives
+	Exists  bool
+	Objects int64
+	Bytes   int64
+	Syncs   []state.SyncSummary
+	LastRun *state.Run
 	// Status: "no state", "running", "did not finish", or the last run's
 	// outcome (complete, partial, interrupted, failed).
-	Status string          `json:"status"`
-	Lock   *state.LockInfo `json:"lock"` // the holder, when locked
-	Locked bool            `json:"locked"`
+	Status string
+	Lock   *state.LockInfo // the holder, when locked
+	Locked bool
 }
 
 // showShards sums the states of shards 0..n-1 of the configured state.
@@ -76,10 +76,17 @@ func (c *cli) showShards(ctx context.Context, cfg *config.Config, base config.St
 	}
 	slices.SortFunc(syncs, func(a, b state.SyncSummary) int { return strings.Compare(a.Sync, b.Sync) })
 	if asJSON {
-		json.NewEncoder(c.stdout).Encode(map[string]any{
-			"shards": n, "objects": objects, "bytes": bytes, "syncs": syncs,
-			"unfinished": nonNil(unfinished), "locked": nonNil(locked), "per_shard": all,
-		})
+		doc := &views.Shards{Shards: n, Objects: objects, Bytes: bytes, Syncs: viewSyncs(syncs),
+			Unfinished: nonNil(unfinished), Locked: nonNil(locked), PerShard: make([]views.Shard, 0, len(all))}
+		for _, s := range all {
+			v := views.Shard{Shard: s.Shard, State: s.State, Exists: s.Exists, Objects: s.Objects, Bytes: s.Bytes,
+				Syncs: viewSyncs(s.Syncs), LastRun: viewRun(s.LastRun), Status: s.Status, Locked: s.Locked}
+			if l := s.Lock; l != nil {
+				v.Lock = &views.Lock{ID: l.ID, Operation: l.Operation, Host: l.Host, PID: l.PID, Pod: l.Pod, Version: l.Version, Started: views.Time(l.Started)}
+			}
+			doc.PerShard = append(doc.PerShard, v)
+		}
+		c.jsonOut().Write(doc)
 		return exitOK
 	}
 	pattern, first := base, shard.Shard{Index: 0, Count: n}

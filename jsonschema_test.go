@@ -49,8 +49,7 @@ func compileSchema(path string) (*jsonschema.Schema, error) {
 // 99 (the scripts then fail).
 func runChecked(args []string) int {
 	path := os.Getenv(schemaEnv)
-	// show -shards -json prints one document, not the stream.
-	if path == "" || !slices.Contains(args, "-json") || slices.Contains(args, "-shards") {
+	if path == "" || !slices.Contains(args, "-json") {
 		return run(args, os.Stdin, os.Stdout, os.Stderr)
 	}
 	var out bytes.Buffer

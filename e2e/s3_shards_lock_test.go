@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -40,7 +41,9 @@ func TestRemoteShardLocks(t *testing.T) {
 			Lock   *struct{ ID string }
 		} `json:"per_shard"`
 	}
-	if err := json.Unmarshal([]byte(res.Stdout), &sum); err != nil {
+	// The last line is the shards message (after the version line).
+	lines := strings.Split(strings.TrimSpace(res.Stdout), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil {
 		t.Fatalf("show -shards 2 -json: %v\n%s", err, res)
 	}
 	if fmt.Sprint(sum.Locked) != "[0/2]" || fmt.Sprint(sum.Unfinished) != "[0/2]" || sum.PerShard[0].Status != "running" || sum.PerShard[0].Lock == nil {

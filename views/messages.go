@@ -27,6 +27,7 @@ const (
 	TypeState           Type = "state"
 	TypeStateObject     Type = "state_object"
 	TypeFailedObject    Type = "failed_object"
+	TypeShards          Type = "shards"
 	TypeCheckDifference Type = "check_difference"
 	TypeCheckSummary    Type = "check_summary"
 	TypeObject          Type = "object"
@@ -209,6 +210,45 @@ type FailedObject struct {
 	Action string `json:"action"`
 	Error  string `json:"error"`
 	At     string `json:"at"`
+}
+
+// Shards is show -shards N -json: the sum of the shards' states.
+type Shards struct {
+	Header
+	Shards     int           `json:"shards"`
+	Objects    int64         `json:"objects"`
+	Bytes      int64         `json:"bytes"`
+	Syncs      []SyncSummary `json:"syncs"`
+	PerShard   []Shard       `json:"per_shard"`
+	Locked     []string      `json:"locked"`     // shards whose lock is held
+	Unfinished []string      `json:"unfinished"` // shards whose last apply did not complete
+}
+
+// Shard is one shard's state.
+type Shard struct {
+	Shard   string        `json:"shard"` // "I/N"
+	State   string        `json:"state"` // where its state lives
+	Exists  bool          `json:"exists"`
+	Objects int64         `json:"objects"`
+	Bytes   int64         `json:"bytes"`
+	Syncs   []SyncSummary `json:"syncs"`
+	LastRun *Run          `json:"last_run"`
+	// Status: "no state", "running", "did not finish", or the last run's
+	// outcome (complete, partial, interrupted, failed).
+	Status string `json:"status"`
+	Locked bool   `json:"locked"`
+	Lock   *Lock  `json:"lock"` // the holder, when locked
+}
+
+// Lock is who holds a state's lock.
+type Lock struct {
+	ID        string `json:"id,omitempty"` // remote locks: what force-unlock takes
+	Operation string `json:"operation"`
+	Host      string `json:"host"`
+	PID       int    `json:"pid"`
+	Pod       string `json:"pod,omitempty"`
+	Version   string `json:"version"`
+	Started   string `json:"started"`
 }
 
 // CheckDifference is one difference check found.

@@ -51,6 +51,9 @@ func TestEveryMessageMatchesSchema(t *testing.T) {
 		&views.CheckDifference{Sync: "s", Key: "k", Kind: "hash_differs", Detail: "d"},
 		&views.CheckSummary{Sync: "s", Match: 1},
 		&views.Object{Key: "k", Size: 1, MTime: views.Time(now)},
+		&views.Shards{Shards: 2, Syncs: []views.SyncSummary{}, Locked: []string{"0/2"}, Unfinished: []string{}, PerShard: []views.Shard{
+			{Shard: "0/2", State: "s.db", Status: "running", Locked: true, Lock: &views.Lock{ID: "x", Operation: "apply", Host: "h", PID: 1, Version: "v", Started: views.Time(now)}},
+			{Shard: "1/2", State: "s.db", Status: "no state", Syncs: []views.SyncSummary{}}}},
 	}
 	for _, m := range msgs {
 		if err := j.Write(m); err != nil {
@@ -71,7 +74,7 @@ func TestEveryMessageMatchesSchema(t *testing.T) {
 	}
 	for _, ty := range []views.Type{views.TypeVersion, views.TypeDiagnostic, views.TypeValidateResult, views.TypePlannedChange,
 		views.TypeChangeSummary, views.TypeApplyStart, views.TypeApplyComplete, views.TypeApplyErrored, views.TypeProgress,
-		views.TypeState, views.TypeStateObject, views.TypeFailedObject, views.TypeCheckDifference, views.TypeCheckSummary, views.TypeObject} {
+		views.TypeState, views.TypeStateObject, views.TypeFailedObject, views.TypeCheckDifference, views.TypeCheckSummary, views.TypeObject, views.TypeShards} {
 		if !types[string(ty)] {
 			t.Errorf("no %s message written", ty)
 		}

@@ -75,6 +75,8 @@ func typeOf(m Message) Type {
 		return TypeStateObject
 	case *FailedObject:
 		return TypeFailedObject
+	case *Shards:
+		return TypeShards
 	case *CheckDifference:
 		return TypeCheckDifference
 	case *CheckSummary:
