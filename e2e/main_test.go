@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -235,6 +236,9 @@ func runSyncer(t *testing.T, dir string, env []string, args ...string) result {
 	res.Code = cmd.ProcessState.ExitCode()
 	if res.Code < 0 {
 		t.Fatalf("syncer %s: %s\n%s", strings.Join(args, " "), cmd.ProcessState, res)
+	}
+	if slices.Contains(args, "-json") {
+		checkJSONLines(t, args, res.Stdout)
 	}
 	return res
 }
