@@ -663,7 +663,8 @@ func TestProgressLines(t *testing.T) {
 // On a terminal the bar goes to Progress and no stats lines are logged.
 func TestProgressBar(t *testing.T) {
 	e := newEnv(t, "", "")
-	writeFile(t, e.dir("src"), "a", bytes.Repeat([]byte("a"), 1000))
+	writeFile(t, e.dir("src"), "a", bytes.Repeat([]byte("a"), 3<<20))
+	e.set("dst", hook(e.local("dst"))) // streamed, read in pieces: the bar is drawn
 	var logs logBuf
 	var mu sync.Mutex
 	var bar bytes.Buffer
@@ -673,6 +674,13 @@ func TestProgressBar(t *testing.T) {
 	}
 	if n := len(logs.entries(t, "progress")); n != 0 {
 		t.Errorf("%d progress lines logged on a terminal", n)
+	}
+	// Objects done of all, and IEC units as in the summaries.
+	mu.Lock()
+	drawn := bar.String()
+	mu.Unlock()
+	if !strings.Contains(drawn, "applying 0/1 objects") || !strings.Contains(drawn, "/3.0 MiB") {
+		t.Errorf("bar drawn as %q", drawn)
 	}
 }
 

@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime/metrics"
@@ -30,7 +31,9 @@ func newProgress(w io.Writer, terminal bool, log *slog.Logger, objects, bytes in
 		p.bar = progressbar.NewOptions64(bytes,
 			progressbar.OptionSetWriter(w),
 			progressbar.OptionShowBytes(true),
-			progressbar.OptionSetDescription("applying"),
+			progressbar.OptionShowCount(), // bytes done/total
+			progressbar.OptionSetDescription(fmt.Sprintf("applying 0/%d objects", objects)),
+			progressbar.OptionUseIECUnits(true), // KiB, MiB: as the summaries
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionShowElapsedTimeOnFinish(),
@@ -60,7 +63,10 @@ func (p *progress) ObjectStarted(Object) {}
 func (p *progress) ObjectFinished(o Object) {
 	switch o.Action {
 	case plan.Create, plan.Update, plan.Delete:
-		p.objects.Add(1)
+		n := p.objects.Add(1)
+		if p.bar != nil {
+			p.bar.Describe(fmt.Sprintf("applying %d/%d objects", n, p.totalObjects))
+		}
 	}
 }
 
