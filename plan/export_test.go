@@ -1,10 +1,18 @@
 package plan
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetListProgressEvery changes how often long listings log, for a test.
 func SetListProgressEvery(d time.Duration) (restore func()) {
 	old := listProgressEvery
 	listProgressEvery = d
 	return func() { listProgressEvery = old }
+}
+
+// ListDeletes is listDeletes, for a small limit.
+func ListDeletes(ctx context.Context, p *Plan, limit int) (string, error) {
+	return p.listDeletes(ctx, limit)
 }

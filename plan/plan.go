@@ -573,14 +573,57 @@ func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
 	if err != nil {
 		return err
 	}
-	if sum.Delete > int64(limit) && p.Meta.Shard.Sharded() {
-		return fmt.Errorf("plan of shard %s deletes %d objects, more than its share of limits.max_delete (%d: ceil(max_delete / %d), as max_delete bounds the whole sync); refusing (raise max_delete if this is intended)",
-			p.Meta.Shard, sum.Delete, limit, p.Meta.Shard.Count)
+	if sum.Delete <= int64(limit) {
+		return nil
 	}
-	if sum.Delete > int64(limit) {
-		return fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)", sum.Delete, limit)
+	list, err := p.listDeletes(ctx, maxDeleteLines)
+	if err != nil {
+		return err
 	}
-	return nil
+	if p.Meta.Shard.Sharded() {
+		return fmt.Errorf("plan of shard %s deletes %d objects, more than its share of limits.max_delete (%d: ceil(max_delete / %d), as max_delete bounds the whole sync); refusing (raise max_delete if this is intended)%s",
+			p.Meta.Shard, sum.Delete, limit, p.Meta.Shard.Count, list)
+	}
+	return fmt.Errorf("plan deletes %d objects, more than limits.max_delete = %d; refusing (raise max_delete if this is intended)%s", sum.Delete, limit, list)
+}
+
+// maxDeleteLines is how many deletes per sync a max_delete refusal lists.
+const maxDeleteLines = 100
+
+// listDeletes renders the plan's deletes, the first limit per sync and a
+// count of the rest, one "  - key" line each under a sync header.
+func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {
+	syncs, err := p.Syncs(ctx)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, name := range syncs {
+		ss, err := p.SyncSummary(ctx, name)
+		if err != nil {
+			return "", err
+		}
+		if ss.Delete == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n  sync %q would delete:", name)
+		n := 0
+		err = p.Each(ctx, name, []Kind{Delete}, func(a Action) error {
+			if n == limit {
+				return errStop
+			}
+			n++
+			fmt.Fprintf(&b, "\n  - %s", DisplayKey(a.Key))
+			return nil
+		})
+		if err != nil && err != errStop {
+			return "", err
+		}
+		if rest := ss.Delete - int64(n); rest > 0 {
+			fmt.Fprintf(&b, "\n  ... and %d more", rest)
+		}
+	}
+	return b.String(), nil
 }
 
 // Syncs returns the names of syncs that have actions, in plan order.

@@ -837,12 +837,24 @@ func TestMaxDelete(t *testing.T) {
 	if !strings.Contains(err.Error(), "max_delete") {
 		t.Errorf("err = %v, want it to mention max_delete", err)
 	}
+	// The refusal lists the deletes it would make.
+	if !strings.Contains(err.Error(), "\n  sync \"s\" would delete:\n  - x\n  - y") {
+		t.Errorf("err = %v, want the deletes listed", err)
+	}
 	if left := leftovers(t, e.root); len(left) != 0 {
 		t.Errorf("failed Make left work files: %q", left)
 	}
 
 	removeFile(t, e.dst, "y")
-	expect(t, e.make(), "delete x")
+	p = e.make()
+	expect(t, p, "delete x")
+	writeFile(t, e.dst, "y", "y", base)
+	writeFile(t, e.dst, "z", "z", base)
+	e.cfg.Limits.MaxDelete = -1
+	p = e.make()
+	if got, err := plan.ListDeletes(e.ctx, p, 1); err != nil || got != "\n  sync \"s\" would delete:\n  - x\n  ... and 2 more" {
+		t.Errorf("ListDeletes(1) = %q, %v", got, err)
+	}
 }
 
 // A missing source folder fails the plan (its destination would otherwise
