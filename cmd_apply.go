@@ -44,6 +44,7 @@ func (c *cli) apply(args []string) (code int) {
 	fs.DurationVar(&af.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
 	fs.Var(&af.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
 	af.metrics.register(fs)
+	c.registerLines(fs)
 	fs.StringVar(&af.report, "report", "", "write a JSON report of the run to `FILE` when it ends, however it ends")
 	if !c.parse(fs, args, 1) {
 		return exitError

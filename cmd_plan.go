@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -27,6 +28,7 @@ type planFlags struct {
 	lockTimeout time.Duration
 	maxDelete   maxDeleteFlag
 	metrics     metricsFlags
+	lines       int // -lines; -1: not given
 }
 
 // maxDeleteFlag is -max-delete N: limits.max_delete for this run only.
@@ -69,6 +71,7 @@ func (c *cli) plan(args []string) (code int) {
 	fs.DurationVar(&pf.lockTimeout, "lock-timeout", 0, "wait this long for the state lock")
 	fs.Var(&pf.maxDelete, "max-delete", "refuse a plan that deletes more than `N` objects (overrides limits.max_delete)")
 	pf.metrics.register(fs)
+	c.registerLines(fs)
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
@@ -136,11 +139,53 @@ func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJS
 	if asJSON {
 		return views.WritePlan(ctx, c.jsonOut(), p)
 	}
-	limit := 100
-	if v := os.Getenv("SYNCER_PLAN_LINES"); v != "" {
-		fmt.Sscan(v, &limit)
+	limit := c.planLines
+	if limit < 0 {
+		// Not given: a person at a terminal sees the first 100 lines per
+		// sync; a pipe or file gets them all.
+		limit = 0
+		if isTerminal(c.stdout) {
+			limit = 100
+		}
+		if v := os.Getenv("SYNCER_PLAN_LINES"); v != "" {
+			fmt.Sscan(v, &limit)
+		}
 	}
-	return p.WriteText(ctx, c.stdout, cfg, limit)
+	if err := p.WriteText(ctx, c.stdout, cfg, limit); err != nil {
+		return err
+	}
+	if limit > 0 && c.planCut(ctx, p, limit) {
+		fmt.Fprintf(c.stdout, "(Only the first %d lines of each sync are shown: -lines 0, or a pipe, shows all.)\n", limit)
+	}
+	return nil
+}
+
+// planCut reports whether some sync of p has more lines than limit.
+func (c *cli) planCut(ctx context.Context, p *plan.Plan, limit int) bool {
+	syncs, err := p.Syncs(ctx)
+	if err != nil {
+		return false
+	}
+	for _, s := range syncs {
+		ss, err := p.SyncSummary(ctx, s)
+		if err == nil && ss.Create+ss.Update+ss.Delete+ss.Adopt+ss.Skip+ss.Archived+ss.ArchivedFail+ss.Restore > int64(limit) {
+			return true
+		}
+	}
+	return false
+}
+
+// registerLines adds -lines, which sets c.planLines.
+func (c *cli) registerLines(fs *flag.FlagSet) {
+	c.planLines = -1
+	fs.Func("lines", "show the first `N` changes per sync (0: all; default 100 on a terminal, all otherwise)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return fmt.Errorf("want a whole number of 0 or more, got %q", v)
+		}
+		c.planLines = n
+		return nil
+	})
 }
 
 // stateHandle is the opened, locked state: a local file, or the working

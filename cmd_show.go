@@ -36,6 +36,7 @@ func (c *cli) show(args []string) int {
 	var co common
 	co.register(fs, false)
 	asJSON := fs.Bool("json", false, "print JSON")
+	c.registerLines(fs)
 	failed := fs.Bool("failed", false, "list the keys that failed in the last apply, with their errors")
 	shards := fs.Int("shards", 0, "sum the states of shards 0..`N`-1 (see -shard): objects, bytes, last runs, unfinished and locked shards")
 	if !c.parseFlags(fs, args) {

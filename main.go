@@ -94,6 +94,7 @@ type cli struct {
 	// runReport, with apply -report, is written to reportPath at the end.
 	runReport  *views.Report
 	reportPath string
+	planLines  int // -lines of plan, apply and show; -1: the default
 }
 
 // deadline is when limits.duration ends for this process; zero for none.
