@@ -3,6 +3,7 @@ package apply_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -154,5 +155,36 @@ func TestObserverAborted(t *testing.T) {
 	}
 	if f := s.finished["slow"]; len(f) != 1 || f[0].Outcome != apply.Stopped {
 		t.Errorf("slow: %+v", f)
+	}
+}
+
+// Many failures pass through the bounded queue into the state, each once.
+func TestFailuresRecordedInBatches(t *testing.T) {
+	e := newEnv(t, `limits { workers = 2 }`, "")
+	src := e.dir("src")
+	const n = 700 // more than a batch and than the queue
+	for i := range n {
+		writeFile(t, src, fmt.Sprintf("f%04d", i), []byte("x"))
+	}
+	h := hook(e.local("dst"))
+	h.beforePut = func(ctx context.Context, key string, r io.Reader) (io.Reader, error) {
+		return nil, errors.New("refused")
+	}
+	e.set("dst", h)
+	res, err := e.apply(apply.Options{})
+	if err != nil || res.Failed != n {
+		t.Fatalf("apply: %+v, %v", res, err)
+	}
+	seen := map[string]int{}
+	if err := e.st.EachFailure(e.ctx, func(f state.Failure) error { seen[f.Key]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n {
+		t.Errorf("%d keys recorded as failed; want %d", len(seen), n)
+	}
+	for k, c := range seen {
+		if c != 1 {
+			t.Errorf("%s recorded %d times", k, c)
+		}
 	}
 }
