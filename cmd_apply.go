@@ -151,6 +151,11 @@ func (c *cli) apply(args []string) (code int) {
 			return code
 		}
 	}
+	// A plan over max_delete is refused before the serial moves: the
+	// refused apply changed nothing, so a saved plan stays fresh.
+	if err := p.CheckMaxDelete(stop, cfg.Limits.MaxDelete); err != nil {
+		return fail(err)
+	}
 	// A run with nothing to do, not even a record to adopt or forget,
 	// leaves the serial, so that a plan saved for review stays fresh.
 	if syncs, err := p.Syncs(stop); err != nil {

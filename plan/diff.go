@@ -49,6 +49,10 @@ func (d *differ) listTables(ctx context.Context) error {
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
+		// crc holds the pairs lacking an md5 whose sides both reported a
+		// full-object checksum, and whether they are equal (fillCRCs).
+		`DROP TABLE IF EXISTS crc`,
+		`CREATE TABLE crc (key TEXT PRIMARY KEY, equal INTEGER NOT NULL) WITHOUT ROWID`,
 	} {
 		if _, err := d.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
@@ -94,7 +98,7 @@ func (d *differ) run(ctx context.Context) error {
 	if err := d.afterDiff(ctx); err != nil {
 		return err
 	}
-	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`} {
+	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`, `DROP TABLE crc`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
 		}
@@ -128,6 +132,9 @@ func (d *differ) fillHashes(ctx context.Context) error {
 	if !d.refresh {
 		return nil
 	}
+	if err := d.fillCRCs(ctx); err != nil {
+		return err
+	}
 	if err := d.hashTable(ctx, d.from, "src", "dst"); err != nil {
 		return err
 	}
@@ -152,10 +159,8 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 	// it is not read.
 	sel := fmt.Sprintf(`SELECT key FROM %s t WHERE t.md5 = '' AND t.size > 0 AND t.key > ? %s
 		AND EXISTS (SELECT 1 FROM %s o WHERE o.key = t.key AND o.size = t.size)
-		AND NOT EXISTS (SELECT 1 FROM st_objects r JOIN src s ON s.key = r.key JOIN dst d ON d.key = r.key
-			WHERE r.sync = ? AND r.key = t.key AND s.etag != '' AND d.etag != ''
-			AND r.src_etag = s.etag AND r.dst_etag = d.etag AND r.src_size = s.size AND r.dst_size = d.size)
-		ORDER BY t.key LIMIT 256`, table, readable, other)
+		AND NOT EXISTS (SELECT 1 FROM crc c WHERE c.key = t.key)
+		AND NOT EXISTS (`+unchangedPair+`) ORDER BY t.key LIMIT 256`, table, readable, other)
 	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
 	last := ""
 	page := make([]string, 0, 256)
@@ -193,6 +198,67 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 	}
 }
 
+// unchangedPair selects the state record of key t.key when both sides'
+// versions are the ones apply recorded (one ? for the sync).
+const unchangedPair = `SELECT 1 FROM st_objects r JOIN src s ON s.key = r.key JOIN dst d ON d.key = r.key
+	WHERE r.sync = ? AND r.key = t.key AND s.etag != '' AND d.etag != ''
+	AND r.src_etag = s.etag AND r.dst_etag = d.etag AND r.src_size = s.size AND r.dst_size = d.size`
+
+// fillCRCs compares, where both backends can tell full-object checksums
+// without reading (S3's CRC64NVME: one HeadObject a side), the same-size
+// pairs that lack an md5 on a side and changed since apply recorded them:
+// a pair decided here is not read by hashTable.
+func (d *differ) fillCRCs(ctx context.Context) error {
+	fs, ok1 := d.from.(backends.FullChecksummer)
+	fd, ok2 := d.to.(backends.FullChecksummer)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	sel := `SELECT t.key FROM src t JOIN dst o ON o.key = t.key WHERE t.size = o.size AND t.size > 0
+		AND (t.md5 = '' OR o.md5 = '') AND t.key > ? AND NOT EXISTS (` + unchangedPair + `) ORDER BY t.key LIMIT 256`
+	last := ""
+	page := make([]string, 0, 256)
+	for {
+		page = page[:0]
+		rows, err := d.tx.QueryContext(ctx, sel, last, d.s.Name)
+		if err != nil {
+			return fmt.Errorf("checksums: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return err
+			}
+			page = append(page, k)
+		}
+		rows.Close()
+		if len(page) == 0 {
+			return rows.Err()
+		}
+		for _, k := range page {
+			a, err := fs.FullChecksum(ctx, k)
+			if err != nil && !errors.Is(err, backends.ErrNotFound) {
+				return fmt.Errorf("checksum %s %q: %w", d.from, k, err)
+			}
+			if a == "" {
+				continue
+			}
+			b, err := fd.FullChecksum(ctx, k)
+			if err != nil && !errors.Is(err, backends.ErrNotFound) {
+				return fmt.Errorf("checksum %s %q: %w", d.to, k, err)
+			}
+			if b == "" {
+				continue
+			}
+			if _, err := d.tx.ExecContext(ctx, `INSERT INTO crc (key, equal) VALUES (?, ?)`, k, a == b); err != nil {
+				return err
+			}
+		}
+		last = page[len(page)-1]
+	}
+}
+
 // readMD5 returns the md5 of key's bytes, streamed from b.
 func readMD5(ctx context.Context, b backends.Backend, key string) (string, error) {
 	rc, err := b.Open(ctx, key, 0, -1)
@@ -223,7 +289,8 @@ func compareExprs(mode config.CompareMode) exprs {
 		}
 	case config.CompareChecksum:
 		return exprs{
-			differ: `(s.size != d.size OR (s.size != 0 AND (s.md5 = '' OR d.md5 = '' OR s.md5 != d.md5)))`,
+			differ: `(s.size != d.size OR (s.size != 0 AND COALESCE((SELECT NOT c.equal FROM crc c WHERE c.key = s.key),
+				s.md5 = '' OR d.md5 = '' OR s.md5 != d.md5)))`,
 			srcChanged: `(s.size != r.src_size OR CASE WHEN s.md5 != '' AND r.src_md5 != ''
 				THEN s.md5 != r.src_md5 ELSE s.mtime != r.src_mtime END)`,
 			drift: `(d.size != r.dst_size OR CASE WHEN d.md5 != '' AND r.dst_md5 != ''
@@ -275,7 +342,9 @@ func (d *differ) diff(ctx context.Context) error {
 		// same version, or hashed), they decide, whatever the state
 		// recorded (a state made under modtime has no md5s); the record
 		// is the fallback only where one cannot be had (a Google Doc).
-		recorded = `CASE WHEN s.md5 != '' AND d.md5 != '' THEN s.size != d.size OR s.md5 != d.md5 ELSE ` + recorded + ` END`
+		recorded = `CASE WHEN s.md5 != '' AND d.md5 != '' THEN s.size != d.size OR s.md5 != d.md5
+			WHEN EXISTS (SELECT 1 FROM crc c WHERE c.key = s.key) THEN s.size != d.size OR (SELECT NOT c.equal FROM crc c WHERE c.key = s.key)
+			ELSE ` + recorded + ` END`
 	}
 	var copies string
 	if d.refresh {
@@ -330,8 +399,10 @@ func (d *differ) diff(ctx context.Context) error {
 					dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
 				SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5, 'in place; checksums recorded', @copies
 				FROM src s JOIN dst d ON d.key = s.key JOIN st_objects r ON r.sync = @sync AND r.key = s.key
-				WHERE s.refused = '' AND s.archived = '' AND s.md5 != '' AND s.md5 = d.md5 AND s.size = d.size
-				AND (r.src_md5 = '' OR r.dst_md5 = '') ORDER BY s.key`
+				WHERE s.refused = '' AND s.archived = '' AND s.size = d.size AND (
+					(s.md5 != '' AND s.md5 = d.md5 AND (r.src_md5 = '' OR r.dst_md5 = ''))
+					OR EXISTS (SELECT 1 FROM crc c WHERE c.key = s.key AND c.equal))
+				ORDER BY s.key`
 			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 				return fmt.Errorf("diff: %w", err)
 			}

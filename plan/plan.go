@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"strings"
 	"time"
 
@@ -138,6 +139,11 @@ type Plan struct {
 	db   *sql.DB
 	path string
 	temp bool
+
+	// sums caches SyncSummary by sync ("" for all): a plan's actions do
+	// not change once Make returns, and each summary scans them all.
+	mu   sync.Mutex
+	sums map[string]Summary
 }
 
 // Opener returns the backend a config block describes.
@@ -512,6 +518,22 @@ func (s Summary) Shown() bool { return s.Changes() || s.Skip+s.Archived+s.Archiv
 
 // Summary counts the actions of one sync, or of all when sync is "".
 func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if s, ok := p.sums[sync]; ok {
+		return s, nil
+	}
+	s, err := p.syncSummary(ctx, sync)
+	if err == nil {
+		if p.sums == nil {
+			p.sums = map[string]Summary{}
+		}
+		p.sums[sync] = s
+	}
+	return s, err
+}
+
+func (p *Plan) syncSummary(ctx context.Context, sync string) (Summary, error) {
 	var s Summary
 	rows, err := p.db.QueryContext(ctx, `SELECT kind, phase = ?, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
 		WHERE ? = '' OR sync = ? GROUP BY kind, phase = ?`, int(Never), sync, sync, int(Never))
