@@ -89,7 +89,7 @@ func (c *cli) apply(args []string) (code int) {
 		// Read the plan before touching the state, so a bad plan file
 		// leaves no trace.
 		if len(af.targets) > 0 {
-			fmt.Fprintln(c.stderr, "Error: -target cannot be used with a saved plan; the plan already says what to do")
+			c.errorf("-target cannot be used with a saved plan; the plan already says what to do")
 			return exitError
 		}
 		if p, err = plan.Open(stop, planFile); err != nil {
@@ -97,7 +97,7 @@ func (c *cli) apply(args []string) (code int) {
 		}
 		defer p.Close()
 		if p.Meta.Shard != af.shard {
-			fmt.Fprintf(c.stderr, "Error: the plan %s was made for %s, and this apply is for %s; apply it with the -shard (or %s) it was made with\n",
+			c.errorf("the plan %s was made for %s, and this apply is for %s; apply it with the -shard (or %s) it was made with",
 				planFile, describeShard(p.Meta.Shard), describeShard(af.shard), shard.EnvVar)
 			return exitError
 		}
@@ -237,8 +237,7 @@ func (c *cli) writeReport(res *apply.Result, code int, err error, st *state.Stor
 		}
 	}
 	if werr := views.WriteReport(c.reportPath, r, each); werr != nil {
-		fmt.Fprintf(c.stderr, "Error: %v\n", werr)
-		c.diagnostic("error", werr.Error(), "", nil)
+		c.errorf("%v", werr)
 	}
 }
 
@@ -301,8 +300,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 	outcome := "complete"
 	switch {
 	case err != nil:
-		fmt.Fprintf(c.stderr, "Error: %v\n", err)
-		c.diagnostic("error", err.Error(), "", nil)
+		c.errorf("%v", err)
 		code, msg, outcome = exitError, "Apply failed: "+summary+".", "failed"
 	case res.Interrupted:
 		code, msg, outcome = exitInterrupted, fmt.Sprintf("Apply %s: %s. Run syncer apply again to resume; finished objects will not be copied again.", res.StopReason, summary), "interrupted"

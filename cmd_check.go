@@ -119,13 +119,13 @@ func (c *cli) ls(args []string) int {
 	}
 	b, err := findBackend(cfg, fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(c.stderr, "Error: %v\n", err)
+		c.errorf("%v", err)
 		return exitError
 	}
 	prefix := fs.Arg(1)
 	if prefix != "" {
 		if err := config.CheckPrefix(prefix); err != nil {
-			fmt.Fprintf(c.stderr, "Error: prefix %q %v\n", prefix, err)
+			c.errorf("prefix %q %v", prefix, err)
 			return exitError
 		}
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 
 	"syncer/metrics"
 	"syncer/plan"
@@ -81,8 +80,7 @@ func (c *cli) finishMetrics(rm *runMetrics, code int) {
 	rm.Finish(outcome)
 	if rm.push != nil {
 		if err := rm.push(); err != nil {
-			fmt.Fprintf(c.stderr, "Warning: %v\n", err)
-			c.diagnostic("warning", err.Error(), "", nil)
+			c.warnf("%v", err)
 		}
 	}
 	if rm.stopServe != nil {

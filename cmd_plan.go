@@ -112,7 +112,7 @@ func (c *cli) plan(args []string) (code int) {
 	defer p.Close()
 	rm.planned(stop, p)
 	if len(pf.targets) > 0 {
-		fmt.Fprintf(c.stderr, "Warning: targeting is in effect: only sync %s is planned.\n", strings.Join(pf.targets, ", "))
+		c.warnf("targeting is in effect: only sync %s is planned.", strings.Join(pf.targets, ", "))
 	}
 	if err := c.render(stop, p, cfg, pf.json); err != nil {
 		return c.fail(stop, err)
@@ -239,7 +239,7 @@ func (c *cli) lockFailed(ctx context.Context, err error) int {
 	if !errors.As(err, &le) {
 		return c.fail(ctx, err)
 	}
-	fmt.Fprintf(c.stderr, "Error: %v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.\n", err)
+	c.errorf("%v\nAnother syncer is using this state. Wait for it, or pass -lock-timeout to wait.", err)
 	if le.Holder != nil && le.Holder.ID != "" {
 		cmd := "syncer force-unlock " + le.Holder.ID
 		if c.shard.Sharded() {
@@ -262,7 +262,6 @@ func (c *cli) fail(ctx context.Context, err error) int {
 		c.diagnostic("error", "interrupted; nothing was changed by this step", "", nil)
 		return exitInterrupted
 	}
-	fmt.Fprintf(c.stderr, "Error: %v\n", err)
-	c.diagnostic("error", err.Error(), "", nil)
+	c.errorf("%v", err)
 	return exitError
 }

@@ -52,7 +52,7 @@ func (c *cli) show(args []string) int {
 	}
 	ctx := context.Background()
 	if fs.NArg() > 1 {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(1))
+		c.errorf("unexpected argument %q", fs.Arg(1))
 		return exitError
 	}
 	if *asJSON {
@@ -162,7 +162,7 @@ func (c *cli) stateList(args []string) int {
 	st, _, closeState, err := c.readState(ctx, cfg)
 	if isNoState(err) {
 		if !known {
-			fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration\n", name)
+			c.errorf("no sync %q in the configuration", name)
 			return exitError
 		}
 		return exitOK // nothing recorded yet
@@ -190,7 +190,7 @@ func (c *cli) stateList(args []string) int {
 		return c.fail(ctx, err)
 	}
 	if n == 0 && !known { // a sync dropped from the config may still have records
-		fmt.Fprintf(c.stderr, "Error: no sync %q in the configuration or the state\n", name)
+		c.errorf("no sync %q in the configuration or the state", name)
 		return exitError
 	}
 	return exitOK

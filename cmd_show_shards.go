@@ -35,7 +35,7 @@ type shardStatus struct {
 // state, one download) each.
 func (c *cli) showShards(ctx context.Context, cfg *config.Config, base config.State, n int, asJSON bool) int {
 	if n < 1 || n > shard.MaxCount {
-		fmt.Fprintf(c.stderr, "Error: -shards %d: the number of shards must be from 1 to %d\n", n, shard.MaxCount)
+		c.errorf("-shards %d: the number of shards must be from 1 to %d", n, shard.MaxCount)
 		return exitError
 	}
 	var all []shardStatus

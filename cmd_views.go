@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/hashicorp/hcl/v2"
 
 	"syncer/views"
@@ -41,4 +43,18 @@ func (c *cli) hclDiagnostics(diags hcl.Diagnostics) {
 		}
 		c.diagnostic(sev, d.Summary, d.Detail, d.Subject)
 	}
+}
+
+// errorf prints an error on stderr and, with -json, as a diagnostic.
+func (c *cli) errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(c.stderr, "Error: "+msg)
+	c.diagnostic("error", msg, "", nil)
+}
+
+// warnf prints a warning on stderr and, with -json, as a diagnostic.
+func (c *cli) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(c.stderr, "Warning: "+msg)
+	c.diagnostic("warning", msg, "", nil)
 }

@@ -147,7 +147,7 @@ func (c *cli) global(args []string) ([]string, bool) {
 			return nil, false
 		}
 		if err := os.Chdir(value); err != nil {
-			fmt.Fprintf(c.stderr, "Error: -chdir: %v\n", err)
+			c.errorf("-chdir: %v", err)
 			return nil, false
 		}
 	}
@@ -281,7 +281,7 @@ func (c *cli) parseShard(co *common) bool {
 	}
 	s, err := shard.Parse(v)
 	if err != nil {
-		fmt.Fprintf(c.stderr, "Error: invalid %s: %v\n", what, err)
+		c.errorf("invalid %s: %v", what, err)
 		return false
 	}
 	co.shard = s
@@ -291,7 +291,7 @@ func (c *cli) parseShard(co *common) bool {
 // nonNegative reports a negative duration flag.
 func (c *cli) nonNegative(flag string, d time.Duration) bool {
 	if d < 0 {
-		fmt.Fprintf(c.stderr, "Error: -%s must not be negative (got %s)\n", flag, d)
+		c.errorf("-%s must not be negative (got %s)", flag, d)
 		return false
 	}
 	return true
@@ -329,7 +329,7 @@ func (c *cli) loadConfig(co *common) (*config.Config, bool) {
 	}
 	for _, v := range co.vars {
 		if name, _, ok := strings.Cut(v.Value, "="); v.Kind == config.VarArgValue && (!ok || name == "") {
-			fmt.Fprintf(c.stderr, "Error: invalid -var %q: expected NAME=VALUE\n", v.Value)
+			c.errorf("invalid -var %q: expected NAME=VALUE", v.Value)
 			return nil, false
 		}
 	}
@@ -377,7 +377,7 @@ func (c *cli) parse(fs *flag.FlagSet, args []string, max int) bool {
 		return false
 	}
 	if fs.NArg() > max {
-		fmt.Fprintf(c.stderr, "Error: unexpected argument %q\n", fs.Arg(max))
+		c.errorf("unexpected argument %q", fs.Arg(max))
 		return false
 	}
 	return true
