@@ -168,6 +168,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 	if !opts.Terminal {
 		e.tick(e.prog, interval, ticks, &tickers)
 	}
+	e.obs.RunStarted(RunInfo{Workers: dec.Workers, Objects: stats.Count + sum.Delete, Bytes: stats.Bytes, Run: runID, Skipped: sum.Skip})
 	e.tick(opts.Observer, every, ticks, &tickers)
 	// Long transfers (multipart uploads) see Stop too, and end at their
 	// next part boundary, resumable, rather than run on until aborted.

@@ -57,6 +57,7 @@ func (f *failureLog) loop() {
 	}
 }
 
+func (f *failureLog) RunStarted(RunInfo)   {}
 func (f *failureLog) ObjectStarted(Object) {}
 func (f *failureLog) Progress(Progress)    {}
 

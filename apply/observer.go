@@ -47,11 +47,22 @@ type Progress struct {
 	Elapsed               time.Duration
 }
 
+// RunInfo describes a run as it starts.
+type RunInfo struct {
+	Workers int   // the tuned worker count
+	Objects int64 // copies and deletes planned
+	Bytes   int64 // bytes planned
+	Run     int64 // the state's id of the run
+	Skipped int64 // keys the destination cannot hold: never tried
+}
+
 // Observer is told what a run does. Its methods are called from several
 // workers at once and must be safe for concurrent use, and quick: a worker
 // waits for them. Each started action finishes exactly once; an action
 // never started (Stop fired first) reports neither.
 type Observer interface {
+	// RunStarted is called once, before any object.
+	RunStarted(RunInfo)
 	ObjectStarted(Object)
 	ObjectFinished(Object)
 	// Progress is called every Options.ProgressInterval, and once at the
@@ -61,6 +72,12 @@ type Observer interface {
 
 // observers fans events out to several observers in turn.
 type observers []Observer
+
+func (o observers) RunStarted(r RunInfo) {
+	for _, ob := range o {
+		ob.RunStarted(r)
+	}
+}
 
 func (o observers) ObjectStarted(x Object) {
 	for _, ob := range o {

@@ -20,10 +20,17 @@ type seen struct {
 	started  map[string]int
 	finished map[string][]apply.Object
 	progress []apply.Progress
+	runs     []apply.RunInfo
 }
 
 func newSeen() *seen {
 	return &seen{started: map[string]int{}, finished: map[string][]apply.Object{}}
+}
+
+func (s *seen) RunStarted(r apply.RunInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs = append(s.runs, r)
 }
 
 func (s *seen) ObjectStarted(o apply.Object) {
@@ -101,6 +108,9 @@ func TestObserverOutcomes(t *testing.T) {
 	e.st.EachFailure(e.ctx, func(f state.Failure) error { fails = append(fails, f); return nil })
 	if len(fails) != 0 {
 		t.Errorf("failures of the run before kept: %+v", fails)
+	}
+	if len(s.runs) != 1 || s.runs[0].Workers != 2 || s.runs[0].Objects != 3 || s.runs[0].Bytes != 7 || s.runs[0].Run != res.Run {
+		t.Errorf("RunStarted %+v", s.runs)
 	}
 	last := s.progress[len(s.progress)-1]
 	if last.Objects != 2 || last.ObjectsTotal != 3 || last.Bytes != 3 || last.BytesTotal != 7 {

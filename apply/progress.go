@@ -57,6 +57,7 @@ func (p *progress) snapshot() Progress {
 	return s
 }
 
+func (p *progress) RunStarted(RunInfo)   {}
 func (p *progress) ObjectStarted(Object) {}
 
 // ObjectFinished counts copies and deletes, the work the totals size.

@@ -29,6 +29,7 @@ type Run struct {
 	objects  *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
 	inflight prometheus.Gauge
+	workers  prometheus.Gauge
 	planned  *prometheus.GaugeVec
 	start    prometheus.Gauge
 	end      prometheus.Gauge
@@ -54,6 +55,8 @@ func New(operation string) *Run {
 		ConstLabels: constLabels}, []string{"sync", "result"})
 	r.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "syncer_objects_in_flight", Help: "Actions started and not finished.", ConstLabels: constLabels})
+	r.workers = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "syncer_workers", Help: "Workers the apply runs (tuned or limits.workers).", ConstLabels: constLabels})
 	r.planned = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "syncer_planned_objects", Help: "Actions of the plan, by sync and action.", ConstLabels: constLabels},
 		[]string{"sync", "action"})
@@ -64,7 +67,7 @@ func New(operation string) *Run {
 	r.outcome = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "syncer_run_outcome", Help: "1 for the run's outcome (complete, partial, interrupted, failed) once it ended, else 0.", ConstLabels: constLabels},
 		[]string{"outcome"})
-	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.planned, r.start, r.end, r.outcome,
+	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.workers, r.planned, r.start, r.end, r.outcome,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.start.SetToCurrentTime()
 	for _, o := range outcomes {
@@ -112,6 +115,7 @@ func (r *Run) Observer() apply.Observer { return observer{r} }
 
 type observer struct{ r *Run }
 
+func (o observer) RunStarted(r apply.RunInfo) { o.r.workers.Set(float64(r.Workers)) }
 func (o observer) ObjectStarted(apply.Object) { o.r.inflight.Inc() }
 func (o observer) Progress(apply.Progress)    {}
 

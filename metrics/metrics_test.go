@@ -41,6 +41,7 @@ func TestServeMetrics(t *testing.T) {
 	}
 	defer stop()
 	obs := r.Observer()
+	obs.RunStarted(apply.RunInfo{Workers: 2})
 	for i, out := range []apply.Outcome{apply.Created, apply.Created, apply.Failed} {
 		o := apply.Object{Sync: "photos", Key: "k" + string(rune('a'+i)), Action: "create", Bytes: 100}
 		obs.ObjectStarted(o)
@@ -66,6 +67,7 @@ func TestServeMetrics(t *testing.T) {
 		`syncer_objects_total{operation="apply",result="failed",sync="photos"} 1`,
 		`syncer_bytes_total{operation="apply",result="created",sync="photos"} 200`,
 		`syncer_objects_in_flight{operation="apply"} 1`,
+		`syncer_workers{operation="apply"} 2`,
 		`syncer_run_outcome{operation="apply",outcome="partial"} 1`,
 		`syncer_run_outcome{operation="apply",outcome="complete"} 0`,
 		"syncer_run_start_time_seconds{operation=\"apply\"} ",

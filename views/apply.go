@@ -10,6 +10,9 @@ type ApplyObserver struct{ J *JSON }
 
 var _ apply.Observer = ApplyObserver{}
 
+// RunStarted writes nothing: the plan's lines came before.
+func (o ApplyObserver) RunStarted(apply.RunInfo) {}
+
 func (o ApplyObserver) ObjectStarted(x apply.Object) {
 	o.J.Write(&ApplyObject{Sync: x.Sync, Key: x.Key, Action: string(x.Action), Bytes: x.Bytes})
 }

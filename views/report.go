@@ -86,6 +86,7 @@ type SyncCounter struct {
 
 var _ apply.Observer = (*SyncCounter)(nil)
 
+func (c *SyncCounter) RunStarted(apply.RunInfo)   {}
 func (c *SyncCounter) ObjectStarted(apply.Object) {}
 func (c *SyncCounter) Progress(apply.Progress)    {}
 
