@@ -64,6 +64,10 @@ func (b *Backend) PutResumable(ctx context.Context, key string, open backends.Ra
 				return backends.Object{}, b.wrap(ctx, "put", key, fmt.Errorf("upload journal: %w", err))
 			}
 			id = ""
+		} else {
+			parts := (src.Size + ps - 1) / ps
+			b.log.Info(fmt.Sprintf("resuming upload of %s at part %d of %d", key, len(done)+1, parts),
+				"backend", b.String(), "key", key, "parts_done", len(done))
 		}
 	}
 	if id == "" {

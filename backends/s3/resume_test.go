@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,6 +41,8 @@ func TestPutResumableResume(t *testing.T) {
 			o := testOptions(c.srv, newBucket(t, c.srv), "r/")
 			o.PartSize = 5 * mib
 			o.UploadConcurrency = 1 // parts in order, so the "kill" lands after part 2
+			var logs lockedBuf
+			o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 			b := mustNew(t, o)
 			att := countAttempts(b)
 			src := backends.Object{Size: resumeSize}
@@ -76,6 +79,9 @@ func TestPutResumableResume(t *testing.T) {
 			}
 			if got := att.partNumbers(); !slices.Equal(got, []string{"3", "4"}) {
 				t.Errorf("resumed run sent parts %q; want [3 4]", got)
+			}
+			if !strings.Contains(logs.String(), `msg="resuming upload of big.bin at part 3 of 4"`) {
+				t.Errorf("the resume is not logged:\n%s", logs.String())
 			}
 			if att.count("ListParts") != 1 || att.count("CreateMultipartUpload") != 0 || opens != 2 {
 				t.Errorf("resumed run: %d ListParts, %d CreateMultipartUpload, %d source opens; want 1, 0, 2",
@@ -372,4 +378,22 @@ type closeHook struct {
 func (c *closeHook) Close() error {
 	c.close()
 	return c.ReadCloser.Close()
+}
+
+// lockedBuf is a log sink safe for the upload's goroutines.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
