@@ -114,6 +114,25 @@ state {
 		t.Logf("pushgateway's syncer metrics:\n%s", strings.Join(lines, "\n"))
 	}
 
+	// A shard's run is its own group.
+	out.Reset()
+	errOut.Reset()
+	if code := run([]string{"apply", "-config", cfg, "-auto-approve", "-shard", "0/2", "-metrics-push", "http://" + addr}, nil, &out, &errOut); code != 0 {
+		t.Fatalf("apply -shard 0/2: exit %d\n%s%s", code, out.String(), errOut.String())
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `syncer_run_outcome{instance="",job="syncer",operation="apply",outcome="complete",shard="0/2"} 1`; !bytes.Contains(body, []byte(want)) {
+		t.Errorf("pushgateway lacks %q", want)
+	}
+	if want := `syncer_objects_total{instance="",job="syncer",operation="apply",result="created",shard="all",sync="s"} 2`; !bytes.Contains(body, []byte(want)) {
+		t.Errorf("the unsharded group was replaced: lacks %q", want)
+	}
+
 	// A taken -metrics-addr: exit 1, nothing applied.
 	os.WriteFile(filepath.Join(dir, "src", "c.txt"), []byte("c"), 0o644)
 	out.Reset()
