@@ -102,7 +102,7 @@ func (c *cli) apply(args []string) (code int) {
 			return exitError
 		}
 	}
-	open := c.newOpener(cfg).Open
+	open := c.meteredOpener(cfg, rm)
 	sh, code := c.openState(stop, cfg, open, "apply", af.lockTimeout)
 	if sh == nil {
 		return code
@@ -134,7 +134,7 @@ func (c *cli) apply(args []string) (code int) {
 			return fail(err)
 		}
 	} else {
-		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log, Shard: af.shard}); err != nil {
+		if p, err = plan.Make(stop, cfg, st, open, plan.Options{Refresh: af.refresh, Targets: af.targets, Version: version, Log: c.log, Shard: af.shard, Listed: rm.listed()}); err != nil {
 			return fail(err)
 		}
 		defer p.Close()

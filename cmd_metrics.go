@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 
+	"syncer/config"
 	"syncer/metrics"
 	"syncer/plan"
 )
@@ -86,4 +87,22 @@ func (c *cli) finishMetrics(rm *runMetrics, code int) {
 	if rm.stopServe != nil {
 		rm.stopServe()
 	}
+}
+
+// opener is c.newOpener(cfg).Open, with the remote backends' requests
+// counted when the run has metrics.
+func (c *cli) meteredOpener(cfg *config.Config, rm *runMetrics) plan.Opener {
+	o := c.newOpener(cfg)
+	if rm != nil {
+		o.env.Requests = rm.RequestHook()
+	}
+	return o.Open
+}
+
+// listed is plan.Options.Listed for the run's metrics; nil without them.
+func (rm *runMetrics) listed() func(sync, side string, n int64) {
+	if rm == nil {
+		return nil
+	}
+	return rm.Listed
 }

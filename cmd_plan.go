@@ -94,7 +94,7 @@ func (c *cli) plan(args []string) (code int) {
 	defer func() { c.finishMetrics(rm, code) }()
 	stop, _, done := c.signals(0, c.deadline(cfg.Limits))
 	defer done()
-	open := c.newOpener(cfg).Open
+	open := c.meteredOpener(cfg, rm)
 	sh, code := c.openState(stop, cfg, open, "plan", pf.lockTimeout)
 	if sh == nil {
 		return code
@@ -105,7 +105,7 @@ func (c *cli) plan(args []string) (code int) {
 		// Nothing to save: the lock is needed only to read the state.
 		sh.remote.Release(context.WithoutCancel(stop))
 	}
-	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log, Shard: pf.shard, NoState: sh.none})
+	p, err := plan.Make(stop, cfg, st, open, plan.Options{Refresh: pf.refresh, Targets: pf.targets, Version: version, Log: c.log, Shard: pf.shard, Listed: rm.listed(), NoState: sh.none})
 	if err != nil {
 		return c.fail(stop, err)
 	}

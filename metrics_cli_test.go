@@ -99,6 +99,8 @@ state {
 		`syncer_objects_total{instance="",job="syncer",operation="apply",result="created",shard="all",sync="s"} 2`,
 		`syncer_run_outcome{instance="",job="syncer",operation="apply",outcome="complete",shard="all"} 1`,
 		`syncer_planned_objects{action="create",instance="",job="syncer",operation="apply",shard="all",sync="s"} 2`,
+		`syncer_listed_objects{instance="",job="syncer",operation="apply",shard="all",side="source",sync="s"} 2`,
+		`syncer_listed_objects{instance="",job="syncer",operation="apply",shard="all",side="destination",sync="s"} 0`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("pushgateway lacks %q", want)

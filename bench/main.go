@@ -58,6 +58,7 @@ func main() {
 	only := flag.String("only", "", "run only cases whose name contains this")
 	out := flag.String("out", "", "also write the table as Markdown to this file")
 	withS3 := flag.Bool("s3", true, "also run the S3 cases (needs versitygw: scripts/s3-server.sh install)")
+	million := flag.Bool("million", false, "also run the 1,000,000-file local cases (about 25 minutes on 2 cores)")
 	flag.BoolVar(&coldStart, "cold", true, "drop each tool's binary from the page cache before each run (see evict)")
 	flag.Parse()
 	abs, err := filepath.Abs(*flagSyncer)
@@ -70,6 +71,9 @@ func main() {
 	defer os.RemoveAll(scratch)
 
 	cases := localCases()
+	if *million {
+		cases = append(cases, millionCases()...)
+	}
 	if *withS3 {
 		if stop := startS3(); stop != nil {
 			defer stop()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/push"
 
 	"syncer/apply"
+	"syncer/backends"
 	"syncer/plan"
 )
 
@@ -34,6 +36,9 @@ type Run struct {
 	start    prometheus.Gauge
 	end      prometheus.Gauge
 	outcome  *prometheus.GaugeVec
+	requests *prometheus.CounterVec
+	throttle *prometheus.CounterVec
+	listed   *prometheus.GaugeVec
 	addr     string // where Serve listens
 }
 
@@ -67,13 +72,39 @@ func New(operation string) *Run {
 	r.outcome = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "syncer_run_outcome", Help: "1 for the run's outcome (complete, partial, interrupted, failed) once it ended, else 0.", ConstLabels: constLabels},
 		[]string{"outcome"})
-	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.workers, r.planned, r.start, r.end, r.outcome,
+	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "syncer_backend_requests_total", Help: "HTTP requests sent to remote backends, each attempt of a retried one counted, by backend, API operation and HTTP status code (0: no response).",
+		ConstLabels: constLabels}, []string{"backend", "operation", "code"})
+	r.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "syncer_backend_throttled_total", Help: "Requests a remote backend answered 429 or 503 (slow down; retried after a backoff), by backend and API operation.",
+		ConstLabels: constLabels}, []string{"backend", "operation"})
+	r.listed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "syncer_listed_objects", Help: "Objects listed by the plan, by sync and side (source, destination).", ConstLabels: constLabels},
+		[]string{"sync", "side"})
+	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.workers, r.planned, r.start, r.end, r.outcome, r.requests, r.throttle, r.listed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.start.SetToCurrentTime()
 	for _, o := range outcomes {
 		r.outcome.WithLabelValues(o)
 	}
 	return r
+}
+
+// RequestHook counts the remote backends' requests (see
+// backends.RequestHook).
+func (r *Run) RequestHook() backends.RequestHook {
+	return func(backend, operation string, status int) {
+		r.requests.WithLabelValues(backend, operation, strconv.Itoa(status)).Inc()
+		if status == 429 || status == 503 {
+			r.throttle.WithLabelValues(backend, operation).Inc()
+		}
+	}
+}
+
+// Listed records how many objects a plan listed on one side of a sync
+// (see plan.Options.Listed).
+func (r *Run) Listed(sync, side string, n int64) {
+	r.listed.WithLabelValues(sync, side).Set(float64(n))
 }
 
 // Registry is the run's registry (for tests and extra collectors).

@@ -32,6 +32,7 @@ type differ struct {
 	shard    shard.Shard  // keys of other shards are not listed
 	excluded atomic.Int64 // source keys left out by prefix, include, exclude
 	now      time.Time    // the run's start, for age filters
+	listed   func(sync, side string, n int64)
 }
 
 // listTables lists both sides (the destination only with refresh) into

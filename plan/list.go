@@ -129,6 +129,9 @@ func (d *differ) listBoth(ctx context.Context) error {
 			if err != nil {
 				return err // backends name themselves in their errors
 			}
+			if d.listed != nil {
+				d.listed(d.s.Name, what, n)
+			}
 			d.log.Info("listed "+what, "sync", d.s.Name, "backend", b.String(), "objects", n,
 				"elapsed", time.Since(start).Round(time.Millisecond))
 			return nil

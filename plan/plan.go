@@ -158,6 +158,9 @@ type Options struct {
 	// Shard plans only the keys of this shard, on both sides: listed
 	// keys of other shards are dropped as they arrive.
 	Shard shard.Shard
+	// Listed, when set, hears how many objects each side of each sync
+	// listed ("source", "destination"), once each listing ends (metrics).
+	Listed func(sync, side string, n int64)
 	// NoState: st stands in for a state that does not exist yet; a saved
 	// plan then records no lineage (see CheckFresh).
 	NoState bool
@@ -213,7 +216,7 @@ func Make(ctx context.Context, cfg *config.Config, st *state.Store, open Opener,
 	if err := p.create(ctx); err != nil {
 		return nil, err
 	}
-	if err := p.diff(ctx, st, syncs, open, opts.Refresh, opts.Shard, log); err != nil {
+	if err := p.diff(ctx, st, syncs, open, opts, log); err != nil {
 		return nil, err
 	}
 	if err := p.checkSharedKeys(ctx, syncs); err != nil {
@@ -247,7 +250,7 @@ func Targets(cfg *config.Config, targets []string) ([]*config.Sync, error) {
 
 // diff plans each sync on one connection of the plan database, the one the
 // state is attached to: its views are that connection's alone.
-func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, refresh bool, sh shard.Shard, log *slog.Logger) error {
+func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, open Opener, opts Options, log *slog.Logger) error {
 	conn, err := p.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("plan: %w", err)
@@ -268,7 +271,7 @@ func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, 
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", s.Name, err)
 		}
-		d := &differ{conn: conn, s: s, from: from, to: to, refresh: refresh, log: log, shard: sh, now: p.Meta.Created}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: opts.Refresh, log: log, shard: opts.Shard, now: p.Meta.Created, listed: opts.Listed}
 		if err := d.run(ctx); err != nil {
 			// The diff reads the state's views: their errors may say
 			// that the state is damaged, which the state explains.

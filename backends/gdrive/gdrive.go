@@ -255,7 +255,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 		return nil, fmt.Errorf("%s: %w", b, err)
 	}
 	b.identity = identity
-	b.tr.base = authed
+	b.tr.base = backends.HookTransport(authed, opts.Name, operation, opts.Requests)
 	if opts.RequestsPerSecond > 0 {
 		pacers := opts.Pacers
 		if pacers == nil {

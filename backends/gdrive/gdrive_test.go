@@ -2,12 +2,14 @@ package gdrive
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -364,22 +366,51 @@ func TestPermanentErrorsFailFast(t *testing.T) {
 	}
 }
 
+// requests_per_second paces every request: the pacer holds one request,
+// and with no refill in sight every later one is refused before it is sent
+// (its context would end first): the fake sees exactly one.
 func TestRequestsPerSecond(t *testing.T) {
 	srv := newFake(t)
 	opts := testOptions(srv, newFolder(srv))
-	opts.RequestsPerSecond = 20
+	opts.RequestsPerSecond = 0.0001 // one now, the next in ~3 hours
 	b := mustNew(t, opts)
 	srv.ResetStats()
-	start := time.Now()
-	for range 30 {
-		if _, err := b.Stat(t.Context(), "missing"); !errors.Is(err, backends.ErrNotFound) {
-			t.Fatal(err)
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	for range 3 {
+		if _, err := b.Stat(ctx, "missing"); err == nil || !strings.Contains(err.Error(), "rate") {
+			t.Fatalf("stat: %v; want it refused by the pacer", err)
 		}
 	}
-	n := srv.Stats().Requests
-	// A burst of 20, then 20 per second.
-	if min := time.Duration(float64(n-20)/20*float64(time.Second)) - 100*time.Millisecond; time.Since(start) < min {
-		t.Errorf("%d requests in %v at 20/s; want at least %v", n, time.Since(start), min)
+	if n := srv.Stats().Requests; n != 1 {
+		t.Fatalf("the fake saw %d requests; want 1 (the rest waited for the pacer)", n)
+	}
+}
+
+// The request hook (metrics) hears each request with its Drive operation
+// and status.
+func TestRequestHook(t *testing.T) {
+	srv := newFake(t)
+	opts := testOptions(srv, newFolder(srv))
+	var mu sync.Mutex
+	seen := map[string]int{}
+	opts.Name = "team"
+	opts.Requests = func(backend, op string, status int) {
+		mu.Lock()
+		seen[fmt.Sprintf("%s %s %d", backend, op, status)]++
+		mu.Unlock()
+	}
+	b := mustNew(t, opts)
+	backendtest.PutBytes(t, b, "a/b.txt", []byte("hello"))
+	if _, err := b.Stat(t.Context(), "nothing"); !errors.Is(err, backends.ErrNotFound) {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, want := range []string{"team files.list 200", "team files.create 200"} {
+		if seen[want] == 0 {
+			t.Errorf("no %q among %v", want, seen)
+		}
 	}
 }
 

@@ -66,6 +66,9 @@ type Options struct {
 	// of its own). 0 = unlimited.
 	RequestsPerSecond float64
 	Pacers            *Pacers
+	// Requests hears every request sent, retries included (metrics);
+	// nil: none.
+	Requests backends.RequestHook
 	// Logger receives backoff and skip notes; nil discards them.
 	Logger *slog.Logger
 

@@ -31,6 +31,9 @@ type Env struct {
 	// Google Drive); 0 = unlimited.
 	RequestsPerSecond float64
 
+	// Requests hears every request of the remote backends (metrics).
+	Requests backends.RequestHook
+
 	pacers backends.Pacers
 }
 
@@ -50,7 +53,7 @@ var kinds = []Kind{
 		Open: func(ctx context.Context, name string, o backends.Options, env *Env) (backends.Backend, error) {
 			opts := *o.(*s3.Options)
 			opts.Name, opts.Logger = name, env.Logger
-			opts.RequestsPerSecond, opts.Pacers = env.RequestsPerSecond, &env.pacers
+			opts.RequestsPerSecond, opts.Pacers, opts.Requests = env.RequestsPerSecond, &env.pacers, env.Requests
 			return s3.New(ctx, opts)
 		},
 	},
@@ -60,7 +63,7 @@ var kinds = []Kind{
 		Open: func(ctx context.Context, name string, o backends.Options, env *Env) (backends.Backend, error) {
 			opts := *o.(*gdrive.Options)
 			opts.Name, opts.Logger = name, env.Logger
-			opts.RequestsPerSecond, opts.Pacers = env.RequestsPerSecond, &env.pacers
+			opts.RequestsPerSecond, opts.Pacers, opts.Requests = env.RequestsPerSecond, &env.pacers, env.Requests
 			return gdrive.New(ctx, opts)
 		},
 	},

@@ -129,6 +129,9 @@ func newClient(ctx context.Context, b *Backend, opts *Options) (*s3.Client, erro
 			}
 			o.APIOptions = append(o.APIOptions, paceRequests(pacers.Get(b.account(), opts.RequestsPerSecond)))
 		}
+		if opts.Requests != nil {
+			o.APIOptions = append(o.APIOptions, hookRequests(opts.Name, opts.Requests))
+		}
 	})
 	// Requests that may work long before the first header (see slowOp) go
 	// through a copy of the client's HTTP client, as the SDK resolved it

@@ -97,6 +97,9 @@ type Options struct {
 	// reaching S3 as one account share one pacer of Pacers (nil: its own).
 	RequestsPerSecond float64
 	Pacers            *backends.Pacers
+	// Requests hears every request sent, retries included (metrics);
+	// nil: none.
+	Requests backends.RequestHook
 
 	// Tuning not exposed in the config (zero: default).
 	CopyCutoff      int64         // DefaultCopyCutoff

@@ -2,8 +2,13 @@ package s3
 
 import (
 	"context"
+	"errors"
 
+	"syncer/backends"
+
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 	"golang.org/x/time/rate"
 )
 
@@ -26,6 +31,25 @@ func paceRequests(lim *rate.Limiter) func(*middleware.Stack) error {
 					return middleware.FinalizeOutput{}, middleware.Metadata{}, err
 				}
 				return next.HandleFinalize(ctx, in)
+			}), middleware.After)
+	}
+}
+
+// hookRequests calls hook with the operation and HTTP status of every
+// request the SDK sends, retries included (after the retry middleware).
+func hookRequests(backend string, hook backends.RequestHook) func(*middleware.Stack) error {
+	return func(st *middleware.Stack) error {
+		return st.Finalize.Add(middleware.FinalizeMiddlewareFunc("syncerRequests",
+			func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+				out, md, err := next.HandleFinalize(ctx, in)
+				status := 0
+				if resp, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response); ok && resp != nil {
+					status = resp.StatusCode
+				} else if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok {
+					status = re.HTTPStatusCode()
+				}
+				hook(backend, awsmiddleware.GetOperationName(ctx), status)
+				return out, md, err
 			}), middleware.After)
 	}
 }
