@@ -73,11 +73,11 @@ func New(operation string) *Run {
 		Name: "syncer_run_outcome", Help: "1 for the run's outcome (complete, partial, interrupted, failed) once it ended, else 0.", ConstLabels: constLabels},
 		[]string{"outcome"})
 	r.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "syncer_backend_requests_total", Help: "HTTP requests sent to remote backends, each attempt of a retried one counted, by backend, API operation and HTTP status code (0: no response).",
-		ConstLabels: constLabels}, []string{"backend", "operation", "code"})
+		Name: "syncer_backend_requests_total", Help: "HTTP requests sent to remote backends, each attempt of a retried one counted, by backend, API request (its operation) and HTTP status code (0: no response).",
+		ConstLabels: constLabels}, []string{"backend", "request", "code"})
 	r.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "syncer_backend_throttled_total", Help: "Requests a remote backend answered 429 or 503 (slow down; retried after a backoff), by backend and API operation.",
-		ConstLabels: constLabels}, []string{"backend", "operation"})
+		Name: "syncer_backend_throttled_total", Help: "Requests a remote backend answered 429 or 503 (slow down; retried after a backoff), by backend and API request.",
+		ConstLabels: constLabels}, []string{"backend", "request"})
 	r.listed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "syncer_listed_objects", Help: "Objects listed by the plan, by sync and side (source, destination).", ConstLabels: constLabels},
 		[]string{"sync", "side"})

@@ -52,6 +52,12 @@ func TestServeMetrics(t *testing.T) {
 		obs.ObjectFinished(o)
 	}
 	obs.ObjectStarted(apply.Object{Sync: "photos", Key: "slow", Action: "update", Bytes: 5})
+	hook := r.RequestHook()
+	hook("archive", "PutObject", 503)
+	hook("archive", "PutObject", 200)
+	hook("archive", "PutObject", 200)
+	hook("team", "files.list", 0)
+	r.Listed("photos", "source", 3)
 	r.Finish("partial")
 	resp, err := http.Get("http://" + r.Addr() + "/metrics")
 	if err != nil {
@@ -72,6 +78,11 @@ func TestServeMetrics(t *testing.T) {
 		`syncer_run_outcome{operation="apply",outcome="complete"} 0`,
 		"syncer_run_start_time_seconds{operation=\"apply\"} ",
 		"go_memstats_heap_inuse_bytes ",
+		`syncer_backend_requests_total{backend="archive",code="200",operation="apply",request="PutObject"} 2`,
+		`syncer_backend_requests_total{backend="archive",code="503",operation="apply",request="PutObject"} 1`,
+		`syncer_backend_requests_total{backend="team",code="0",operation="apply",request="files.list"} 1`,
+		`syncer_backend_throttled_total{backend="archive",operation="apply",request="PutObject"} 1`,
+		`syncer_listed_objects{operation="apply",side="source",sync="photos"} 3`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)
