@@ -163,13 +163,35 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 		AND NOT EXISTS (SELECT 1 FROM crc c WHERE c.key = t.key)
 		AND NOT EXISTS (`+unchangedPair+`) ORDER BY t.key LIMIT 256`, table, readable, other)
 	upd := fmt.Sprintf(`UPDATE %s SET md5 = ? WHERE key = ?`, table)
+	return d.keyPages(ctx, sel, func(page []string) error {
+		for _, k := range page {
+			sum, err := hash(ctx, k)
+			if err != nil {
+				if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrArchived) {
+					continue // gone since the listing, or unreadable: compares as different
+				}
+				return fmt.Errorf("hash %s %q: %w", b, k, err)
+			}
+			if _, err := d.tx.ExecContext(ctx, upd, sum, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// keyPages runs sel (keys in order, at most a page of them, after the
+// first argument: the last key seen; the second is the sync's name) page
+// after page, handing each page's keys to fn, until a page comes back
+// empty. A page is read whole before fn runs, so fn may write.
+func (d *differ) keyPages(ctx context.Context, sel string, fn func(page []string) error) error {
 	last := ""
 	page := make([]string, 0, 256)
 	for {
 		page = page[:0]
 		rows, err := d.tx.QueryContext(ctx, sel, last, d.s.Name)
 		if err != nil {
-			return fmt.Errorf("hash %s: %w", b, err)
+			return fmt.Errorf("%s: %w", d.s.Name, err)
 		}
 		for rows.Next() {
 			var k string
@@ -183,17 +205,8 @@ func (d *differ) hashTable(ctx context.Context, b backends.Backend, table, other
 		if len(page) == 0 {
 			return rows.Err()
 		}
-		for _, k := range page {
-			sum, err := hash(ctx, k)
-			if err != nil {
-				if errors.Is(err, backends.ErrNotFound) || errors.Is(err, backends.ErrArchived) {
-					continue // gone since the listing, or unreadable: compares as different
-				}
-				return fmt.Errorf("hash %s %q: %w", b, k, err)
-			}
-			if _, err := d.tx.ExecContext(ctx, upd, sum, k); err != nil {
-				return err
-			}
+		if err := fn(page); err != nil {
+			return err
 		}
 		last = page[len(page)-1]
 	}
@@ -217,26 +230,7 @@ func (d *differ) fillCRCs(ctx context.Context) error {
 	}
 	sel := `SELECT t.key FROM src t JOIN dst o ON o.key = t.key WHERE t.size = o.size AND t.size > 0
 		AND (t.md5 = '' OR o.md5 = '') AND t.key > ? AND NOT EXISTS (` + unchangedPair + `) ORDER BY t.key LIMIT 256`
-	last := ""
-	page := make([]string, 0, 256)
-	for {
-		page = page[:0]
-		rows, err := d.tx.QueryContext(ctx, sel, last, d.s.Name)
-		if err != nil {
-			return fmt.Errorf("checksums: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, k)
-		}
-		rows.Close()
-		if len(page) == 0 {
-			return rows.Err()
-		}
+	return d.keyPages(ctx, sel, func(page []string) error {
 		for _, k := range page {
 			a, err := fs.FullChecksum(ctx, k)
 			if err != nil && !errors.Is(err, backends.ErrNotFound) {
@@ -256,8 +250,8 @@ func (d *differ) fillCRCs(ctx context.Context) error {
 				return err
 			}
 		}
-		last = page[len(page)-1]
-	}
+		return nil
+	})
 }
 
 // readMD5 returns the md5 of key's bytes, streamed from b.
