@@ -294,7 +294,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 		skipped += fmt.Sprintf(", %d backed up first", res.BackedUp)
 	}
 	summary := fmt.Sprintf("%d created, %d updated, %d deleted%s, %s in %s",
-		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Bytes), formatElapsed(res.Elapsed))
+		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Transferred), formatElapsed(res.Elapsed))
 	code := exitOK
 	var msg string
 	outcome := "complete"

@@ -2,64 +2,20 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-)
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+	"syncer/metrics/metricstest"
+)
 
 // An apply with -metrics-push pushes its counts to a real Pushgateway
 // (Debian's prometheus-pushgateway, started here), grouped by job and
 // shard; -metrics-addr on a taken port fails before anything is done.
 func TestApplyPushesMetrics(t *testing.T) {
-	gw, err := exec.LookPath("prometheus-pushgateway")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("prometheus-pushgateway is missing: run scripts/test-deps.sh")
-		}
-		t.Skip("prometheus-pushgateway is missing: run scripts/test-deps.sh")
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, gw, "--web.listen-address="+addr, "--persistence.file="+filepath.Join(t.TempDir(), "pg.data"))
-	var gwLog bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &gwLog, &gwLog
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); cmd.Wait() }()
-	for i := 0; ; i++ {
-		resp, err := http.Get("http://" + addr + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if i == 200 {
-			t.Fatalf("pushgateway not ready: %v\n%s", err, gwLog.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addr := metricstest.Pushgateway(t)
 
 	dir := t.TempDir()
 	for _, f := range []string{"src/a.txt", "src/b.txt"} {
@@ -89,12 +45,7 @@ state {
 	if code := run([]string{"apply", "-config", cfg, "-auto-approve", "-metrics-push", "http://" + addr}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("apply: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body := metricstest.Scrape(t, addr)
 	for _, want := range []string{
 		`syncer_objects_total{instance="",job="syncer",operation="apply",result="created",shard="all",sync="s"} 2`,
 		`syncer_run_outcome{instance="",job="syncer",operation="apply",outcome="complete",shard="all"} 1`,
@@ -122,12 +73,7 @@ state {
 	if code := run([]string{"apply", "-config", cfg, "-auto-approve", "-shard", "0/2", "-metrics-push", "http://" + addr}, nil, &out, &errOut); code != 0 {
 		t.Fatalf("apply -shard 0/2: exit %d\n%s%s", code, out.String(), errOut.String())
 	}
-	resp, err = http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
+	body = metricstest.Scrape(t, addr)
 	if want := `syncer_run_outcome{instance="",job="syncer",operation="apply",outcome="complete",shard="0/2"} 1`; !bytes.Contains(body, []byte(want)) {
 		t.Errorf("pushgateway lacks %q", want)
 	}

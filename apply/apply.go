@@ -47,10 +47,14 @@ type Options struct {
 // Result counts what Run did.
 type Result struct {
 	Created, Updated, Deleted, Failed int64
-	Bytes                             int64
-	Elapsed                           time.Duration
-	Workers                           int
-	Interrupted                       bool
+	Bytes                             int64 // sizes of the objects written
+	// Transferred is the bytes this run moved, whatever the outcome: read
+	// from sources (a resumed upload's remaining parts only) or copied
+	// server-side.
+	Transferred int64
+	Elapsed     time.Duration
+	Workers     int
+	Interrupted bool
 	// StopReason says why the run stopped early ("interrupted", "duration
 	// limit reached"); empty when it ran to the end.
 	StopReason string
@@ -184,7 +188,7 @@ func Run(ctx context.Context, cfg *config.Config, st *state.Store, p *plan.Plan,
 
 	res := Result{
 		Created: e.created.Load(), Updated: e.updated.Load(), Deleted: e.deleted.Load(),
-		Failed: e.failed.Load(), Skipped: sum.Skip, BackedUp: e.backedUp.Load(), Bytes: e.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
+		Failed: e.failed.Load(), Skipped: sum.Skip, BackedUp: e.backedUp.Load(), Bytes: e.bytes.Load(), Transferred: e.prog.bytes.Load(), Elapsed: time.Since(start), Workers: dec.Workers,
 		Archived: e.archived.Load(), Restoring: e.restoring.Load(), Run: runID,
 	}
 	if e.cut.Load() || ctx.Err() != nil {

@@ -3,6 +3,7 @@ package apply
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"syncer/plan"
@@ -32,9 +33,12 @@ type Object struct {
 	Action    plan.Kind
 	Bytes     int64 // the planned size (-1: unknown); 0 for deletes
 	// Set on finish only.
-	Elapsed time.Duration
-	Outcome Outcome
-	Err     error // set when Outcome is Failed (or Stopped by an error)
+	// Transferred is the bytes this action moved: read from the source
+	// (only the parts sent, for a resumed upload) or copied server-side.
+	Transferred int64
+	Elapsed     time.Duration
+	Outcome     Outcome
+	Err         error // set when Outcome is Failed (or Stopped by an error)
 }
 
 // Progress is a snapshot of the run's counts. Objects count copies and
@@ -100,10 +104,11 @@ func (o observers) Progress(p Progress) {
 // act is one action in flight; it reports its outcome once, whichever of
 // the helpers it passes through (through ctx) decides it first.
 type act struct {
-	obj  Object
-	obs  Observer
-	once sync.Once
-	t0   time.Time
+	obj   Object
+	obs   Observer
+	once  sync.Once
+	t0    time.Time
+	moved atomic.Int64 // bytes transferred so far
 }
 
 type actKey struct{}
@@ -129,8 +134,21 @@ func finish(ctx context.Context, o Outcome, err error) {
 func (x *act) finish(o Outcome, err error) {
 	x.once.Do(func() {
 		x.obj.Outcome, x.obj.Err, x.obj.Elapsed = o, err, time.Since(x.t0)
+		x.obj.Transferred = x.moved.Load()
 		x.obs.ObjectFinished(x.obj)
 	})
+}
+
+// moved returns the function that counts n bytes transferred for the
+// action ctx carries (if any) and in the run's progress.
+func (e *executor) moved(ctx context.Context) func(n int64) {
+	x, _ := ctx.Value(actKey{}).(*act)
+	return func(n int64) {
+		if x != nil {
+			x.moved.Add(n)
+		}
+		e.prog.addBytes(n)
+	}
 }
 
 // tick calls obs.Progress every interval until stop is closed.

@@ -110,11 +110,12 @@ func (p *progress) finish() {
 	}
 }
 
-// countingReader reports bytes read to the progress and checks ctx.
+// countingReader reports bytes read to add (executor.moved) and checks
+// ctx.
 type countingReader struct {
 	ctx context.Context
 	r   io.Reader
-	p   *progress
+	add func(int64)
 }
 
 func (c *countingReader) Read(b []byte) (int, error) {
@@ -123,7 +124,7 @@ func (c *countingReader) Read(b []byte) (int, error) {
 	}
 	n, err := c.r.Read(b)
 	if n > 0 {
-		c.p.addBytes(int64(n))
+		c.add(int64(n))
 	}
 	return n, err
 }

@@ -60,7 +60,7 @@ type hostCopy struct {
 }
 
 func (t hostCopy) copy(ctx context.Context, a plan.Action, src backends.Object) (backends.Object, string, error) {
-	got, err := t.hc.CopyOnHost(ctx, t.j.from, a.Key, a.Key, src, t.j.e.prog.addBytes)
+	got, err := t.hc.CopyOnHost(ctx, t.j.from, a.Key, a.Key, src, t.j.e.moved(ctx))
 	if err != nil {
 		return backends.Object{}, "", fmt.Errorf("copy %s -> %s: %w", t.j.from, t.j.to, err)
 	}
@@ -79,7 +79,7 @@ func (t serverCopy) copy(ctx context.Context, a plan.Action, src backends.Object
 	if err != nil {
 		return backends.Object{}, "", fmt.Errorf("server-side copy %s -> %s: %w", t.j.from, t.j.to, err)
 	}
-	t.j.e.prog.addBytes(max(a.Size, 0))
+	t.j.e.moved(ctx)(max(a.Size, 0))
 	return got, a.Src.MD5, nil
 }
 
@@ -159,7 +159,7 @@ func (t streamPut) copy(ctx context.Context, a plan.Action, src backends.Object)
 
 // wrap adds progress counting and the bandwidth limit to a source stream.
 func (j *job) wrap(ctx context.Context, r io.Reader) io.Reader {
-	r = &countingReader{ctx: ctx, r: r, p: j.e.prog}
+	r = &countingReader{ctx: ctx, r: r, add: j.e.moved(ctx)}
 	if j.e.limiter != nil {
 		r = &limitedReader{ctx: ctx, r: r, l: j.e.limiter}
 	}

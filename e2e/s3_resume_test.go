@@ -1,12 +1,17 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
 	"syncer/backends/s3/s3test"
+	"syncer/metrics/metricstest"
+	"syncer/plan"
 )
 
 // TestS3KillDuringMultipartThenResume kills a throttled apply with SIGKILL
@@ -86,15 +91,19 @@ func testKillResume(t *testing.T, env *s3test.Env, fromS3 bool) {
 
 	proxy.Reset()
 	write()
-	second := runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config)
+	gw := metricstest.Pushgateway(t)
+	report := filepath.Join(l.Base, "report.json")
+	second := runS3Syncer(t, env, l.Base, "apply", "-auto-approve", "-config", l.Config, "-json", "-report", report, "-metrics-push", "http://"+gw)
 	if second.Code != 0 {
 		t.Fatalf("second apply: want exit 0\n%s", second)
 	}
-	_, line := parseApplyComplete(t, second)
 	counts := proxy.Counts()
 	up, _ := proxy.Bytes()
-	t.Logf("resumed apply (%.1fs): %s; %d UploadPart requests (%.0f MiB up) for %d parts, %d recorded before; requests %v",
-		second.Elapsed.Seconds(), line, counts["UploadPart"], float64(up)/(1<<20), totalParts, recorded, counts)
+	t.Logf("resumed apply (%.1fs): %d UploadPart requests (%.0f MiB up) for %d parts, %d recorded before; requests %v",
+		second.Elapsed.Seconds(), counts["UploadPart"], float64(up)/(1<<20), totalParts, recorded, counts)
+	// The summary, the object's line, the report and the metrics count
+	// the bytes of the parts this run sent, not the object's size.
+	checkTransferred(t, second, report, metricstest.Scrape(t, gw), "video/raw take 1.mov", size, int64(counts["UploadPart"])*partSize)
 	if counts["UploadPart"] >= totalParts {
 		t.Errorf("the resumed apply sent %d parts of %d: it started over", counts["UploadPart"], totalParts)
 	}
@@ -282,5 +291,77 @@ func TestS3LostCreateMultipartUploadResponse(t *testing.T) {
 	}
 	if ups := multipartUploads(t, env.A, bucket); len(ups) != 0 {
 		t.Errorf("after two successful applies, the store still has the multipart upload(s) %q that syncer started and lost track of", ups)
+	}
+}
+
+// checkTransferred checks that a one-object apply run with -json, -report
+// and -metrics-push counts sent bytes as transferred, everywhere it
+// reports them: the change_summary (and its text), the object's
+// apply_complete, the report's totals and sync, syncer_bytes_total.
+func checkTransferred(t *testing.T, res result, reportPath string, metrics []byte, key string, size, sent int64) {
+	t.Helper()
+	var sum, obj map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(res.Stdout), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("stdout line %q: %v", line, err)
+		}
+		switch {
+		case m["type"] == "change_summary" && m["operation"] == "apply":
+			sum = m
+		case m["type"] == "apply_complete" && m["key"] == key:
+			obj = m
+		}
+	}
+	if sum == nil || obj == nil {
+		t.Fatalf("no change_summary or apply_complete of %q\n%s", key, res)
+	}
+	num := func(m map[string]any, f string) int64 { v, _ := m[f].(float64); return int64(v) }
+	if num(sum, "bytes") != size || num(sum, "bytes_transferred") != sent || num(sum, "created") != 1 {
+		t.Errorf("change_summary: created %d, bytes %d, bytes_transferred %d; want 1, %d, %d", num(sum, "created"), num(sum, "bytes"), num(sum, "bytes_transferred"), size, sent)
+	}
+	if msg, _ := sum["message"].(string); !strings.Contains(msg, ", "+plan.FormatBytes(sent)+" in ") {
+		t.Errorf("summary %q does not show the %s sent", msg, plan.FormatBytes(sent))
+	}
+	if num(obj, "bytes") != size || num(obj, "bytes_transferred") != sent {
+		t.Errorf("apply_complete: bytes %d, bytes_transferred %d; want %d, %d", num(obj, "bytes"), num(obj, "bytes_transferred"), size, sent)
+	}
+	var rep struct {
+		Totals struct {
+			Bytes            int64 `json:"bytes"`
+			BytesTransferred int64 `json:"bytes_transferred"`
+		} `json:"totals"`
+		Syncs []struct {
+			Sync             string `json:"sync"`
+			Bytes            int64  `json:"bytes"`
+			BytesTransferred int64  `json:"bytes_transferred"`
+		} `json:"syncs"`
+	}
+	b, err := os.ReadFile(reportPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, b)
+	}
+	if rep.Totals.Bytes != size || rep.Totals.BytesTransferred != sent {
+		t.Errorf("report totals: bytes %d, bytes_transferred %d; want %d, %d", rep.Totals.Bytes, rep.Totals.BytesTransferred, size, sent)
+	}
+	if len(rep.Syncs) != 1 || rep.Syncs[0].Bytes != size || rep.Syncs[0].BytesTransferred != sent {
+		t.Errorf("report syncs: %+v; want one with bytes %d, bytes_transferred %d", rep.Syncs, size, sent)
+	}
+	// The text format prints a float; compare its value.
+	prefix := `syncer_bytes_total{instance="",job="syncer",operation="apply",result="created",shard="all",sync="` + syncName + `"} `
+	var got []string
+	for _, l := range strings.Split(string(metrics), "\n") {
+		if strings.HasPrefix(l, "syncer_bytes_total{") {
+			got = append(got, l)
+		}
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], prefix) {
+		t.Fatalf("syncer_bytes_total: %q; want one series %s", got, prefix)
+	}
+	if v, err := strconv.ParseFloat(strings.TrimPrefix(got[0], prefix), 64); err != nil || int64(v) != sent {
+		t.Errorf("%s: want %d", got[0], sent)
 	}
 }

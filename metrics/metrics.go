@@ -56,7 +56,7 @@ func New(operation string) *Run {
 		Name: "syncer_objects_total", Help: "Objects whose action finished, by sync and result (created, updated, deleted, adopted, forgotten, archived, restore_requested, failed, stopped).",
 		ConstLabels: constLabels}, []string{"sync", "result"})
 	r.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "syncer_bytes_total", Help: "Bytes of the objects copied, by sync and result (created, updated).",
+		Name: "syncer_bytes_total", Help: "Bytes transferred (read from sources, or copied server-side; a resumed upload counts only the parts sent), by sync and the result of the object's action.",
 		ConstLabels: constLabels}, []string{"sync", "result"})
 	r.inflight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "syncer_objects_in_flight", Help: "Actions started and not finished.", ConstLabels: constLabels})
@@ -153,8 +153,8 @@ func (o observer) Progress(apply.Progress)    {}
 func (o observer) ObjectFinished(x apply.Object) {
 	o.r.inflight.Dec()
 	o.r.objects.WithLabelValues(x.Sync, string(x.Outcome)).Inc()
-	if (x.Outcome == apply.Created || x.Outcome == apply.Updated) && x.Bytes > 0 {
-		o.r.bytes.WithLabelValues(x.Sync, string(x.Outcome)).Add(float64(x.Bytes))
+	if x.Transferred > 0 {
+		o.r.bytes.WithLabelValues(x.Sync, string(x.Outcome)).Add(float64(x.Transferred))
 	}
 }
 

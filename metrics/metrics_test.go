@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -14,26 +13,13 @@ import (
 
 	"syncer/apply"
 	"syncer/metrics"
+	"syncer/metrics/metricstest"
 )
-
-// tool finds a program from Debian's prometheus packages
-// (scripts/test-deps.sh installs them); missing in CI is a failure.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing: run scripts/test-deps.sh", name)
-		}
-		t.Skipf("%s is missing: run scripts/test-deps.sh", name)
-	}
-	return p
-}
 
 // What /metrics serves passes promtool check metrics, and counts what the
 // observer saw.
 func TestServeMetrics(t *testing.T) {
-	promtool := tool(t, "promtool")
+	promtool := metricstest.Tool(t, "promtool")
 	r := metrics.New("apply")
 	stop, err := r.Serve("127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -42,10 +28,13 @@ func TestServeMetrics(t *testing.T) {
 	defer stop()
 	obs := r.Observer()
 	obs.RunStarted(apply.RunInfo{Workers: 2})
+	// Bytes count what each action moved: a resumed upload (60 of 100)
+	// and a failed one (30) only what they sent.
+	moved := []int64{100, 60, 30}
 	for i, out := range []apply.Outcome{apply.Created, apply.Created, apply.Failed} {
 		o := apply.Object{Sync: "photos", Key: "k" + string(rune('a'+i)), Action: "create", Bytes: 100}
 		obs.ObjectStarted(o)
-		o.Outcome, o.Elapsed = out, time.Millisecond
+		o.Outcome, o.Elapsed, o.Transferred = out, time.Millisecond, moved[i]
 		if out == apply.Failed {
 			o.Err = errors.New("boom")
 		}
@@ -71,7 +60,8 @@ func TestServeMetrics(t *testing.T) {
 	for _, want := range []string{
 		`syncer_objects_total{operation="apply",result="created",sync="photos"} 2`,
 		`syncer_objects_total{operation="apply",result="failed",sync="photos"} 1`,
-		`syncer_bytes_total{operation="apply",result="created",sync="photos"} 200`,
+		`syncer_bytes_total{operation="apply",result="created",sync="photos"} 160`,
+		`syncer_bytes_total{operation="apply",result="failed",sync="photos"} 30`,
 		`syncer_objects_in_flight{operation="apply"} 1`,
 		`syncer_workers{operation="apply"} 2`,
 		`syncer_run_outcome{operation="apply",outcome="partial"} 1`,

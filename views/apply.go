@@ -19,7 +19,8 @@ func (o ApplyObserver) ObjectStarted(x apply.Object) {
 
 func (o ApplyObserver) ObjectFinished(x apply.Object) {
 	el := x.Elapsed.Seconds()
-	m := &ApplyObject{Sync: x.Sync, Key: x.Key, Action: string(x.Action), Bytes: x.Bytes, Outcome: string(x.Outcome), ElapsedSeconds: &el}
+	m := &ApplyObject{Sync: x.Sync, Key: x.Key, Action: string(x.Action), Bytes: x.Bytes, Outcome: string(x.Outcome),
+		Transferred: &x.Transferred, ElapsedSeconds: &el}
 	if x.Err != nil {
 		m.Error = x.Err.Error()
 	}
@@ -39,9 +40,14 @@ func (o ApplyObserver) Progress(p apply.Progress) {
 // ApplyResult is the change_summary that ends an apply; outcome is
 // complete, partial, interrupted or failed.
 func ApplyResult(res apply.Result, outcome, message string) *ApplySummary {
-	return &ApplySummary{Operation: "apply",
-		Created: res.Created, Updated: res.Updated, Deleted: res.Deleted, Failed: res.Failed, Skipped: res.Skipped,
-		Archived: res.Archived, RestoresPending: res.Restoring, BackedUp: res.BackedUp, Bytes: res.Bytes,
+	return &ApplySummary{Operation: "apply", Totals: TotalsOf(res),
 		ElapsedSeconds: res.Elapsed.Seconds(), Interrupted: res.Interrupted, StopReason: res.StopReason, Outcome: outcome,
 		Message: message}
+}
+
+// TotalsOf returns res's counts.
+func TotalsOf(res apply.Result) Totals {
+	return Totals{Created: res.Created, Updated: res.Updated, Deleted: res.Deleted, Failed: res.Failed,
+		Skipped: res.Skipped, Archived: res.Archived, RestoresPending: res.Restoring, BackedUp: res.BackedUp,
+		Bytes: res.Bytes, BytesTransferred: res.Transferred}
 }

@@ -116,21 +116,28 @@ type PlanSummary struct {
 // (operation "apply"): what was done.
 type ApplySummary struct {
 	Header
-	Operation       string  `json:"operation"` // "apply"
-	Created         int64   `json:"created"`
-	Updated         int64   `json:"updated"`
-	Deleted         int64   `json:"deleted"`
-	Failed          int64   `json:"failed"`
-	Skipped         int64   `json:"skipped"`
-	Archived        int64   `json:"archived"`
-	RestoresPending int64   `json:"restores_pending"`
-	BackedUp        int64   `json:"backed_up"`
-	Bytes           int64   `json:"bytes"`
-	ElapsedSeconds  float64 `json:"elapsed_seconds"`
-	Interrupted     bool    `json:"interrupted"`
-	StopReason      string  `json:"stop_reason,omitempty"`
-	Outcome         string  `json:"outcome"` // complete, partial, interrupted, failed
-	Message         string  `json:"message"`
+	Operation string `json:"operation"` // "apply"
+	Totals
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	Interrupted    bool    `json:"interrupted"`
+	StopReason     string  `json:"stop_reason,omitempty"`
+	Outcome        string  `json:"outcome"` // complete, partial, interrupted, failed
+	Message        string  `json:"message"`
+}
+
+// Totals are an apply's counts (apply.Result), in its change_summary and
+// in its report.
+type Totals struct {
+	Created          int64 `json:"created"`
+	Updated          int64 `json:"updated"`
+	Deleted          int64 `json:"deleted"`
+	Failed           int64 `json:"failed"`
+	Skipped          int64 `json:"skipped"`
+	Archived         int64 `json:"archived"`
+	RestoresPending  int64 `json:"restores_pending"`
+	BackedUp         int64 `json:"backed_up"`
+	Bytes            int64 `json:"bytes"`             // sizes of the objects written
+	BytesTransferred int64 `json:"bytes_transferred"` // moved, whatever the outcome
 }
 
 // ApplyObject is apply_start (no outcome yet), apply_complete and
@@ -140,9 +147,10 @@ type ApplyObject struct {
 	Sync           string   `json:"sync"`
 	Key            string   `json:"key"`
 	Action         string   `json:"action"`
-	Bytes          int64    `json:"bytes"`                     // planned size; -1 unknown
-	Outcome        string   `json:"outcome,omitempty"`         // apply_complete, apply_errored
-	ElapsedSeconds *float64 `json:"elapsed_seconds,omitempty"` // apply_complete, apply_errored
+	Bytes          int64    `json:"bytes"`                       // planned size; -1 unknown
+	Outcome        string   `json:"outcome,omitempty"`           // apply_complete, apply_errored
+	Transferred    *int64   `json:"bytes_transferred,omitempty"` // apply_complete, apply_errored
+	ElapsedSeconds *float64 `json:"elapsed_seconds,omitempty"`   // apply_complete, apply_errored
 	Error          string   `json:"error,omitempty"`
 }
 

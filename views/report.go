@@ -28,22 +28,9 @@ type Report struct {
 	Interrupted     bool         `json:"interrupted"`
 	StopReason      string       `json:"stop_reason,omitempty"`
 	Error           string       `json:"error,omitempty"`
-	Totals          ReportTotals `json:"totals"`
+	Totals          Totals       `json:"totals"`
 	Throughput      float64      `json:"throughput"` // bytes per second over the duration
 	Syncs           []SyncCounts `json:"syncs"`
-}
-
-// ReportTotals are the run's counts (apply.Result).
-type ReportTotals struct {
-	Created         int64 `json:"created"`
-	Updated         int64 `json:"updated"`
-	Deleted         int64 `json:"deleted"`
-	Failed          int64 `json:"failed"`
-	Skipped         int64 `json:"skipped"`
-	Archived        int64 `json:"archived"`
-	RestoresPending int64 `json:"restores_pending"`
-	BackedUp        int64 `json:"backed_up"`
-	Bytes           int64 `json:"bytes"`
 }
 
 // SyncCounts are one sync's outcomes in a run.
@@ -58,7 +45,8 @@ type SyncCounts struct {
 	RestoreRequested int64  `json:"restore_requested"`
 	Failed           int64  `json:"failed"`
 	Stopped          int64  `json:"stopped"`
-	Bytes            int64  `json:"bytes"` // planned sizes of the objects copied
+	Bytes            int64  `json:"bytes"`             // planned sizes of the objects copied
+	BytesTransferred int64  `json:"bytes_transferred"` // moved, whatever the outcome
 }
 
 // ReportFailure is one failed key in a report.
@@ -74,8 +62,7 @@ type ReportFailure struct {
 func (r *Report) SetResult(res apply.Result) {
 	r.Run = res.Run
 	r.Interrupted, r.StopReason = res.Interrupted, res.StopReason
-	r.Totals = ReportTotals{Created: res.Created, Updated: res.Updated, Deleted: res.Deleted, Failed: res.Failed,
-		Skipped: res.Skipped, Archived: res.Archived, RestoresPending: res.Restoring, BackedUp: res.BackedUp, Bytes: res.Bytes}
+	r.Totals = TotalsOf(res)
 }
 
 // SyncCounter is an apply.Observer that counts outcomes per sync.
@@ -101,6 +88,7 @@ func (c *SyncCounter) ObjectFinished(o apply.Object) {
 		s = &SyncCounts{Sync: o.Sync}
 		c.m[o.Sync] = s
 	}
+	s.BytesTransferred += o.Transferred
 	switch o.Outcome {
 	case apply.Created:
 		s.Created++
