@@ -90,11 +90,11 @@ func (c *cli) finishMetrics(rm *runMetrics, code int) {
 }
 
 // opener is c.newOpener(cfg).Open, with the remote backends' requests
-// counted when the run has metrics.
+// and retries counted when the run has metrics.
 func (c *cli) meteredOpener(cfg *config.Config, rm *runMetrics) plan.Opener {
 	o := c.newOpener(cfg)
 	if rm != nil {
-		o.env.Requests = rm.RequestHook()
+		o.env.Requests, o.env.Retries = rm.RequestHook(), rm.RetryHook()
 	}
 	return o.Open
 }

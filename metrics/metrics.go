@@ -38,6 +38,7 @@ type Run struct {
 	outcome  *prometheus.GaugeVec
 	requests *prometheus.CounterVec
 	throttle *prometheus.CounterVec
+	retries  *prometheus.CounterVec
 	listed   *prometheus.GaugeVec
 	addr     string // where Serve listens
 }
@@ -78,10 +79,13 @@ func New(operation string) *Run {
 	r.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "syncer_backend_throttled_total", Help: "Requests a remote backend answered 429 or 503 (slow down; retried after a backoff), by backend and API request.",
 		ConstLabels: constLabels}, []string{"backend", "request"})
+	r.retries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "syncer_backend_retries_total", Help: "Retries of remote backends' requests (the SDK's and syncer's own: parts re-sent, downloads resumed), by backend and reason (throttled, server_error, timeout, idle_timeout, connection, other).",
+		ConstLabels: constLabels}, []string{"backend", "reason"})
 	r.listed = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "syncer_listed_objects", Help: "Objects listed by the plan, by sync and side (source, destination).", ConstLabels: constLabels},
 		[]string{"sync", "side"})
-	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.workers, r.planned, r.start, r.end, r.outcome, r.requests, r.throttle, r.listed,
+	r.reg.MustRegister(r.objects, r.bytes, r.inflight, r.workers, r.planned, r.start, r.end, r.outcome, r.requests, r.throttle, r.retries, r.listed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	r.start.SetToCurrentTime()
 	for _, o := range outcomes {
@@ -99,6 +103,11 @@ func (r *Run) RequestHook() backends.RequestHook {
 			r.throttle.WithLabelValues(backend, operation).Inc()
 		}
 	}
+}
+
+// RetryHook counts the remote backends' retries (see backends.RetryHook).
+func (r *Run) RetryHook() backends.RetryHook {
+	return func(backend, reason string) { r.retries.WithLabelValues(backend, reason).Inc() }
 }
 
 // Listed records how many objects a plan listed on one side of a sync

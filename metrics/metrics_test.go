@@ -46,6 +46,10 @@ func TestServeMetrics(t *testing.T) {
 	hook("archive", "PutObject", 200)
 	hook("archive", "PutObject", 200)
 	hook("team", "files.list", 0)
+	retried := r.RetryHook()
+	retried("archive", "throttled")
+	retried("archive", "throttled")
+	retried("team", "idle_timeout")
 	r.Listed("photos", "source", 3)
 	r.Finish("partial")
 	resp, err := http.Get("http://" + r.Addr() + "/metrics")
@@ -73,6 +77,8 @@ func TestServeMetrics(t *testing.T) {
 		`syncer_backend_requests_total{backend="team",code="0",operation="apply",request="files.list"} 1`,
 		`syncer_backend_throttled_total{backend="archive",operation="apply",request="PutObject"} 1`,
 		`syncer_listed_objects{operation="apply",side="source",sync="photos"} 3`,
+		`syncer_backend_retries_total{backend="archive",operation="apply",reason="throttled"} 2`,
+		`syncer_backend_retries_total{backend="team",operation="apply",reason="idle_timeout"} 1`,
 	} {
 		if !bytes.Contains(body, []byte(want)) {
 			t.Errorf("/metrics lacks %q", want)

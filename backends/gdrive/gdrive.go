@@ -315,6 +315,8 @@ func newBackend(opts *Options) (*Backend, error) {
 	b.tr = &transport{
 		name:        name,
 		log:         b.log,
+		backend:     opts.Name,
+		retries:     opts.Retries,
 		maxAttempts: opts.MaxAttempts,
 		baseDelay:   opts.RetryBaseDelay,
 		maxDelay:    opts.RetryMaxDelay,

@@ -69,6 +69,8 @@ type Options struct {
 	// Requests hears every request sent, retries included (metrics);
 	// nil: none.
 	Requests backends.RequestHook
+	// Retries hears every retry (metrics); nil: none.
+	Retries backends.RetryHook
 	// Logger receives backoff and skip notes; nil discards them.
 	Logger *slog.Logger
 

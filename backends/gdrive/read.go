@@ -148,6 +148,7 @@ func (b *Backend) open(ctx context.Context, key, rev string, offset, length int6
 				return false
 			}
 			b.log.Warn("Google Drive: download interrupted; resuming", "backend", b.String(), "key", key, "offset", r.Pos(), "err", err)
+			b.tr.retried(nil, err)
 			return true
 		},
 		Max: maxReadResumes,

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"syncer/backends"
 )
 
 // maxErrorBody bounds how much of an error response is read to classify
@@ -48,6 +50,8 @@ type transport struct {
 	baseDelay   time.Duration
 	maxDelay    time.Duration
 	backoffs    atomic.Int64
+	backend     string             // the backend's name, for retries
+	retries     backends.RetryHook // nil: none
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -98,6 +102,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		delay := t.delay(attempt, after)
 		t.backoffs.Add(1)
+		t.retried(resp, err)
 		t.log.Warn("Google Drive: backing off", "backend", t.name, "attempt", attempt, "delay", delay.Round(time.Millisecond).String(), "reason", why, "request", req.Method+" "+req.URL.Path)
 		timer := time.NewTimer(delay)
 		select {
@@ -107,6 +112,23 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// retried tells the retry hook of a retry after resp or err (resp nil:
+// no response).
+func (t *transport) retried(resp *http.Response, err error) {
+	if t.retries == nil {
+		return
+	}
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	reason := backends.RetryReason(status, err)
+	if status == http.StatusForbidden { // retried only for its rate limits
+		reason = backends.RetryThrottled
+	}
+	t.retries(t.backend, reason)
 }
 
 // delay returns the backoff before attempt+1: base·2^(attempt-1), capped

@@ -33,6 +33,8 @@ type Env struct {
 
 	// Requests hears every request of the remote backends (metrics).
 	Requests backends.RequestHook
+	// Retries hears every retry of the remote backends (metrics).
+	Retries backends.RetryHook
 
 	pacers backends.Pacers
 }
@@ -54,6 +56,7 @@ var kinds = []Kind{
 			opts := *o.(*s3.Options)
 			opts.Name, opts.Logger = name, env.Logger
 			opts.RequestsPerSecond, opts.Pacers, opts.Requests = env.RequestsPerSecond, &env.pacers, env.Requests
+			opts.Retries = env.Retries
 			return s3.New(ctx, opts)
 		},
 	},
@@ -64,6 +67,7 @@ var kinds = []Kind{
 			opts := *o.(*gdrive.Options)
 			opts.Name, opts.Logger = name, env.Logger
 			opts.RequestsPerSecond, opts.Pacers, opts.Requests = env.RequestsPerSecond, &env.pacers, env.Requests
+			opts.Retries = env.Retries
 			return gdrive.New(ctx, opts)
 		},
 	},

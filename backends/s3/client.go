@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"syncer/backends"
 )
@@ -187,7 +188,7 @@ func (b *Backend) newRetryer(opts *Options) func() aws.Retryer {
 	}
 	base := opts.RetryBaseDelay
 	return func() aws.Retryer {
-		return retry.NewStandard(func(so *retry.StandardOptions) {
+		std := retry.NewStandard(func(so *retry.StandardOptions) {
 			so.MaxAttempts = maxAttempts
 			so.MaxBackoff = maxBackoff
 			so.RateLimiter = ratelimit.None
@@ -197,7 +198,39 @@ func (b *Backend) newRetryer(opts *Options) func() aws.Retryer {
 				so.Backoff = jitterBackoff{base: base, max: maxBackoff}
 			}
 		})
+		if opts.Retries == nil {
+			return std
+		}
+		return countingRetryer{RetryerV2: std, backend: opts.Name, hook: opts.Retries}
 	}
+}
+
+// countingRetryer tells hook of each retry: the SDK's retry middleware
+// and our own loops (sleep) ask RetryDelay once per retry decided.
+type countingRetryer struct {
+	aws.RetryerV2
+	backend string
+	hook    backends.RetryHook
+}
+
+func (r countingRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	r.hook(r.backend, retryReason(err))
+	return r.RetryerV2.RetryDelay(attempt, err)
+}
+
+// throttles are the SDK's throttling errors (SlowDown, 429, Throttling...).
+var throttles = retry.IsErrorThrottles(retry.DefaultThrottles)
+
+// retryReason classifies a retried S3 error (backends.RetryReasons).
+func retryReason(err error) string {
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary {
+		return backends.RetryThrottled
+	}
+	status := 0
+	if re, ok := errors.AsType[*smithyhttp.ResponseError](err); ok {
+		status = re.HTTPStatusCode()
+	}
+	return backends.RetryReason(status, err)
 }
 
 // notSourceError keeps the SDK from retrying a failure of the data source.

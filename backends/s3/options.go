@@ -100,6 +100,9 @@ type Options struct {
 	// Requests hears every request sent, retries included (metrics);
 	// nil: none.
 	Requests backends.RequestHook
+	// Retries hears every retry, the SDK's and our loops' (metrics); nil:
+	// none.
+	Retries backends.RetryHook
 
 	// Tuning not exposed in the config (zero: default).
 	CopyCutoff      int64         // DefaultCopyCutoff
