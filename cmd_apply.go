@@ -16,6 +16,7 @@ import (
 	"syncer/shard"
 	"syncer/state"
 	"syncer/views"
+	"syncer/views/display"
 )
 
 // describeShard names a shard for messages.
@@ -294,7 +295,7 @@ func (c *cli) report(res apply.Result, err error, asJSON bool) int {
 		skipped += fmt.Sprintf(", %d backed up first", res.BackedUp)
 	}
 	summary := fmt.Sprintf("%d created, %d updated, %d deleted%s, %s in %s",
-		res.Created, res.Updated, res.Deleted, skipped, plan.FormatBytes(res.Transferred), formatElapsed(res.Elapsed))
+		res.Created, res.Updated, res.Deleted, skipped, display.Bytes(res.Transferred), formatElapsed(res.Elapsed))
 	code := exitOK
 	var msg string
 	outcome := "complete"

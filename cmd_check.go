@@ -9,6 +9,7 @@ import (
 	"syncer/config"
 	"syncer/plan"
 	"syncer/views"
+	"syncer/views/display"
 )
 
 // check compares sources and destinations without the state, as
@@ -45,7 +46,7 @@ func (c *cli) check(args []string) int {
 			current = l.Sync
 			fmt.Fprintf(c.stdout, "sync %q:\n", l.Sync)
 		}
-		_, err := fmt.Fprintf(c.stdout, "  %s %s (%s)\n", checkMark[l.Kind], plan.DisplayKey(l.Key), checkWords(l))
+		_, err := fmt.Fprintf(c.stdout, "  %s %s (%s)\n", checkMark[l.Kind], display.Key(l.Key), checkWords(l))
 		return err
 	}
 	sums, err := plan.Check(stop, syncs, c.newOpener(cfg).Open, plan.CheckOptions{Download: *download, Log: c.log}, report)
@@ -143,7 +144,7 @@ func (c *cli) ls(args []string) int {
 		if !o.ModTime.IsZero() {
 			when = o.ModTime.UTC().Format("2006-01-02T15:04:05.000000000Z")
 		}
-		_, err := fmt.Fprintf(c.stdout, "%12d  %-30s  %s\n", o.Size, when, plan.DisplayKey(o.Key))
+		_, err := fmt.Fprintf(c.stdout, "%12d  %-30s  %s\n", o.Size, when, display.Key(o.Key))
 		return err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"syncer/plan"
 	"syncer/state"
 	"syncer/views"
+	"syncer/views/display"
 )
 
 // viewSyncs converts the state's per-sync totals for JSON.
@@ -130,13 +131,13 @@ func (c *cli) show(args []string) int {
 			last.Operation, last.Started.Format(time.RFC3339))
 	case last != nil:
 		fmt.Fprintf(c.stdout, "  last %s: %s at %s (%d copied, %d deleted, %d failed, %s)\n", last.Operation, last.Status,
-			last.Started.Format(time.RFC3339), last.Copied, last.Deleted, last.Failed, plan.FormatBytes(last.Bytes))
+			last.Started.Format(time.RFC3339), last.Copied, last.Deleted, last.Failed, display.Bytes(last.Bytes))
 	}
 	if len(sums) == 0 {
 		fmt.Fprintln(c.stdout, "  no objects recorded")
 	}
 	for _, s := range sums {
-		fmt.Fprintf(c.stdout, "  sync %q: %d objects, %s, last written %s\n", s.Sync, s.Objects, plan.FormatBytes(s.Bytes), s.Last.Format(time.RFC3339))
+		fmt.Fprintf(c.stdout, "  sync %q: %d objects, %s, last written %s\n", s.Sync, s.Objects, display.Bytes(s.Bytes), s.Last.Format(time.RFC3339))
 	}
 	return exitOK
 }
@@ -183,7 +184,7 @@ func (c *cli) stateList(args []string) int {
 			}
 			return c.view.Write(o)
 		}
-		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, plan.DisplayKey(r.Key), r.Dst.Size)
+		_, err := fmt.Fprintf(w, "%s\t%s\t%d\n", r.Sync, display.Key(r.Key), r.Dst.Size)
 		return err
 	})
 	if err != nil {
@@ -209,7 +210,7 @@ func (c *cli) showFailed(ctx context.Context, st *state.Store, asJSON bool) int 
 		if n == 1 {
 			fmt.Fprintf(w, "Failed in the last apply (run %d):\n", f.Run)
 		}
-		_, err := fmt.Fprintf(w, "  sync %q: %s %s: %s\n", f.Sync, f.Action, plan.DisplayKey(f.Key), f.Error)
+		_, err := fmt.Fprintf(w, "  sync %q: %s %s: %s\n", f.Sync, f.Action, display.Key(f.Key), f.Error)
 		return err
 	})
 	if err != nil {

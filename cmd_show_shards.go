@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"syncer/config"
-	"syncer/plan"
 	"syncer/shard"
 	"syncer/state"
 	"syncer/views"
+	"syncer/views/display"
 )
 
 // shardStatus is what show -shards reports of one shard.
@@ -92,12 +92,12 @@ func (c *cli) showShards(ctx context.Context, cfg *config.Config, base config.St
 	pattern, first := base, shard.Shard{Index: 0, Count: n}
 	pattern.Path, pattern.Key = first.Name(base.Path), first.Name(base.Key)
 	fmt.Fprintf(c.stdout, "State of %d shards: %s\n", n, strings.Replace(pattern.Where(), ".shard-0-of-", ".shard-I-of-", 1))
-	fmt.Fprintf(c.stdout, "  %d objects, %s in all\n", objects, plan.FormatBytes(bytes))
+	fmt.Fprintf(c.stdout, "  %d objects, %s in all\n", objects, display.Bytes(bytes))
 	for _, s := range syncs {
-		fmt.Fprintf(c.stdout, "  sync %q: %d objects, %s, last written %s\n", s.Sync, s.Objects, plan.FormatBytes(s.Bytes), s.Last.Format(time.RFC3339))
+		fmt.Fprintf(c.stdout, "  sync %q: %d objects, %s, last written %s\n", s.Sync, s.Objects, display.Bytes(s.Bytes), s.Last.Format(time.RFC3339))
 	}
 	for _, s := range all {
-		line := fmt.Sprintf("  shard %s: %d objects, %s; ", s.Shard, s.Objects, plan.FormatBytes(s.Bytes))
+		line := fmt.Sprintf("  shard %s: %d objects, %s; ", s.Shard, s.Objects, display.Bytes(s.Bytes))
 		switch r := s.LastRun; {
 		case !s.Exists && !s.Locked:
 			line += "no state yet: never applied"

@@ -7,8 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"syncer/plan"
+	"syncer/views/display"
 )
 
 // Where the process's cgroup and its files are read.
@@ -27,7 +26,7 @@ func (c *cli) setMemoryLimit(configured int64) {
 		debug.SetMemoryLimit(limit)
 	case limit > 0:
 		debug.SetMemoryLimit(limit)
-		c.log.Info("memory limit set from the container's", "limit", plan.FormatBytes(limit), "from", source)
+		c.log.Info("memory limit set from the container's", "limit", display.Bytes(limit), "from", source)
 	case source != "":
 		c.log.Debug("memory limit left as set", "from", source)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"syncer/config"
 	"syncer/plan"
+	"syncer/views/display"
 )
 
 // Pattern is the shape of the planned work, read from its size distribution.
@@ -92,5 +93,5 @@ func compactBytes(n int64) string {
 			return fmt.Sprintf("%d%s", n/u.size, u.name)
 		}
 	}
-	return plan.FormatBytes(n)
+	return display.Bytes(n)
 }

@@ -11,7 +11,7 @@ import (
 
 	"syncer/backends/s3/s3test"
 	"syncer/metrics/metricstest"
-	"syncer/plan"
+	"syncer/views/display"
 )
 
 // TestS3KillDuringMultipartThenResume kills a throttled apply with SIGKILL
@@ -320,8 +320,8 @@ func checkTransferred(t *testing.T, res result, reportPath string, metrics []byt
 	if num(sum, "bytes") != size || num(sum, "bytes_transferred") != sent || num(sum, "created") != 1 {
 		t.Errorf("change_summary: created %d, bytes %d, bytes_transferred %d; want 1, %d, %d", num(sum, "created"), num(sum, "bytes"), num(sum, "bytes_transferred"), size, sent)
 	}
-	if msg, _ := sum["message"].(string); !strings.Contains(msg, ", "+plan.FormatBytes(sent)+" in ") {
-		t.Errorf("summary %q does not show the %s sent", msg, plan.FormatBytes(sent))
+	if msg, _ := sum["message"].(string); !strings.Contains(msg, ", "+display.Bytes(sent)+" in ") {
+		t.Errorf("summary %q does not show the %s sent", msg, display.Bytes(sent))
 	}
 	if num(obj, "bytes") != size || num(obj, "bytes_transferred") != sent {
 		t.Errorf("apply_complete: bytes %d, bytes_transferred %d; want %d, %d", num(obj, "bytes"), num(obj, "bytes_transferred"), size, sent)

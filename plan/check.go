@@ -12,6 +12,7 @@ import (
 	"syncer/backends"
 	"syncer/config"
 	"syncer/sqlitefile"
+	"syncer/views/display"
 )
 
 // CheckKind says how a key differs between a sync's two sides.
@@ -158,7 +159,7 @@ func (d *differ) check(ctx context.Context, download bool, report func(CheckLine
 			}
 			if ssize >= 0 && dsize >= 0 && ssize != dsize {
 				sum.Differ++
-				return emit(key, SizeDiffers, FormatBytes(ssize)+" vs "+FormatBytes(dsize))
+				return emit(key, SizeDiffers, display.Bytes(ssize)+" vs "+display.Bytes(dsize))
 			}
 			if ssize == 0 && dsize == 0 {
 				sum.Match++ // nothing to differ in
@@ -226,7 +227,7 @@ func formatSize(n int64) string {
 	if n < 0 {
 		return "size unknown"
 	}
-	return FormatBytes(n)
+	return display.Bytes(n)
 }
 
 func joinDetail(a, b string) string {

@@ -23,6 +23,7 @@ import (
 	"syncer/shard"
 	"syncer/sqlitefile"
 	"syncer/state"
+	"syncer/views/display"
 )
 
 // Kind is what an action does to one destination key.
@@ -638,7 +639,7 @@ func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {
 				return errStop
 			}
 			n++
-			fmt.Fprintf(&b, "\n  - %s", DisplayKey(a.Key))
+			fmt.Fprintf(&b, "\n  - %s", display.Key(a.Key))
 			return nil
 		})
 		if err != nil && err != errStop {

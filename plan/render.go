@@ -4,43 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"math"
 	"slices"
-	"strconv"
-	"strings"
-	"unicode"
 
 	"syncer/config"
+	"syncer/views/display"
 )
-
-// FormatBytes renders n in IEC units with one decimal: "0 B", "512 B", "12.4 MiB".
-func FormatBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / 1024
-	i := 0
-	// Compare after rounding, so 1048575 is "1.0 MiB", not "1024.0 KiB".
-	for math.Round(v*10)/10 >= 1024 && i < len(units)-1 {
-		v /= 1024
-		i++
-	}
-	return fmt.Sprintf("%.1f %s", v, units[i])
-}
-
-// DisplayKey returns key as plans and listings print it: as it is, unless
-// it holds characters that could forge, hide or reorder what a terminal
-// shows (control characters such as newlines and escapes, line separators,
-// bidirectional controls) or starts with a quote; then Go-quoted.
-func DisplayKey(key string) string {
-	if strings.HasPrefix(key, `"`) || strings.ContainsFunc(key, func(r rune) bool {
-		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r)
-	}) {
-		return strconv.Quote(key)
-	}
-	return key
-}
 
 // Line is the closing line of a plan. Keys that cannot be written, and
 // archived objects, are counted only when there are some.
@@ -65,10 +33,10 @@ func (s Summary) Line() string {
 		skips += fmt.Sprintf(", %d archived, failing", s.ArchivedFail)
 	}
 	if s.Excluded > 0 {
-		skips += fmt.Sprintf(", %s excluded by filters", Count(s.Excluded))
+		skips += fmt.Sprintf(", %s excluded by filters", display.Count(s.Excluded))
 	}
 	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete%s (%s to transfer).",
-		s.Create, s.Update, s.Delete, skips, FormatBytes(s.Bytes))
+		s.Create, s.Update, s.Delete, skips, display.Bytes(s.Bytes))
 }
 
 // shown are the kinds a plan shows, one line each.
@@ -88,7 +56,7 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 	case !sum.Shown():
 		excl := ""
 		if sum.Excluded > 0 {
-			excl = fmt.Sprintf(" (%s excluded by filters)", Count(sum.Excluded))
+			excl = fmt.Sprintf(" (%s excluded by filters)", display.Count(sum.Excluded))
 		}
 		_, err := fmt.Fprintf(w, "No changes. The destinations match the configuration%s.\n", excl)
 		return err
@@ -125,10 +93,10 @@ func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				return errStop
 			}
 			lines++
-			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), DisplayKey(a.Key))
+			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), display.Key(a.Key))
 			size := "size unknown" // e.g. a Google Doc before its export
 			if a.Size >= 0 {
-				size = FormatBytes(a.Size)
+				size = display.Bytes(a.Size)
 			}
 			switch a.Kind {
 			case Create:
@@ -160,21 +128,3 @@ var errStop = fmt.Errorf("stop")
 
 // ShownKinds are the kinds a plan shows, in order (views.WritePlan).
 func ShownKinds() []Kind { return slices.Clone(shown) }
-
-// Count renders n with thousands separators: "1,204".
-func Count(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
