@@ -62,11 +62,8 @@ func (c *cli) apply(args []string) (code int) {
 	if !c.nonNegative("lock-timeout", af.lockTimeout) || !c.nonNegative("grace", af.grace) {
 		return exitError
 	}
-	if af.json {
-		c.jsonOut()
-	}
 	planFile := fs.Arg(0)
-	cfg, ok := c.loadConfig(&af.common)
+	cfg, ok := c.loadConfigAs(&af.common, af.json)
 	if !ok {
 		return exitError
 	}

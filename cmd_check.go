@@ -23,10 +23,7 @@ func (c *cli) check(args []string) int {
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
-	if *asJSON {
-		c.jsonOut()
-	}
-	cfg, ok := c.loadConfig(&co)
+	cfg, ok := c.loadConfigAs(&co, *asJSON)
 	if !ok {
 		return exitError
 	}
@@ -111,10 +108,7 @@ func (c *cli) ls(args []string) int {
 		fs.Usage()
 		return exitError
 	}
-	if *asJSON {
-		c.jsonOut()
-	}
-	cfg, ok := c.loadConfig(&co)
+	cfg, ok := c.loadConfigAs(&co, *asJSON)
 	if !ok {
 		return exitError
 	}

@@ -78,10 +78,7 @@ func (c *cli) plan(args []string) (code int) {
 	if !c.nonNegative("lock-timeout", pf.lockTimeout) {
 		return exitError
 	}
-	if pf.json {
-		c.jsonOut()
-	}
-	cfg, ok := c.loadConfig(&pf.common)
+	cfg, ok := c.loadConfigAs(&pf.common, pf.json)
 	if !ok {
 		return exitError
 	}

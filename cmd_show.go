@@ -150,10 +150,7 @@ func (c *cli) stateList(args []string) int {
 	if !c.parse(fs, args, 1) {
 		return exitError
 	}
-	if *asJSON {
-		c.jsonOut()
-	}
-	cfg, ok := c.loadConfig(&co)
+	cfg, ok := c.loadConfigAs(&co, *asJSON)
 	if !ok {
 		return exitError
 	}

@@ -317,6 +317,15 @@ func (c *cli) flags(name, args string) *flag.FlagSet {
 	return fs
 }
 
+// loadConfigAs is loadConfig after switching to JSON output when asJSON,
+// so that the config's diagnostics come as JSON lines.
+func (c *cli) loadConfigAs(co *common, asJSON bool) (*config.Config, bool) {
+	if asJSON {
+		c.jsonOut()
+	}
+	return c.loadConfig(co)
+}
+
 // loadConfig reads the config named by -config, SYNCER_CONFIG or the default,
 // printing diagnostics.
 func (c *cli) loadConfig(co *common) (*config.Config, bool) {
@@ -391,10 +400,7 @@ func (c *cli) validate(args []string) int {
 	if !c.parse(fs, args, 0) {
 		return exitError
 	}
-	if *asJSON {
-		c.jsonOut()
-	}
-	cfg, ok := c.loadConfig(&co)
+	cfg, ok := c.loadConfigAs(&co, *asJSON)
 	if *asJSON {
 		r := &views.ValidateResult{Valid: ok, ErrorCount: c.errors, WarningCount: c.warnings}
 		if ok {
