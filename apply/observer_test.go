@@ -87,6 +87,16 @@ func TestObserverOutcomes(t *testing.T) {
 	if f := s.finished["bad"][0]; f.Err == nil || f.Bytes != 4 || f.Action != "create" {
 		t.Errorf("bad: %+v", f)
 	}
+	// Each action counts the bytes it moved: the copy its 3, the refused
+	// put (refused before reading) and the adoption none; so does the run.
+	for k, n := range map[string]int64{"new": 3, "bad": 0, "same": 0} {
+		if f := s.finished[k][0]; f.Transferred != n {
+			t.Errorf("%s: transferred %d bytes; want %d", k, f.Transferred, n)
+		}
+	}
+	if res.Transferred != 3 || res.Bytes != 3 {
+		t.Errorf("result: %d bytes written, %d transferred; want 3 and 3", res.Bytes, res.Transferred)
+	}
 	// Deletes are skipped when a copy of the sync failed: never started.
 	if s.started["gone"] != 0 || len(s.finished["gone"]) != 0 {
 		t.Errorf("gone reported: %v", s.finished["gone"])
