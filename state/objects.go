@@ -14,6 +14,7 @@ type Fingerprint struct {
 	MTime int64 // Unix nanoseconds; 0 when unknown
 	ETag  string
 	MD5   string // lowercase hex; "" when unknown
+	ID    string // the store's id of the object (backends.Object.ID); "" when none
 }
 
 // Record is what the state keeps for one (sync, key) that syncer wrote.
@@ -42,8 +43,8 @@ func (s *Store) Apply(ctx context.Context, changes []Change) error {
 	}
 	defer tx.Rollback()
 	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO objects
-		(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, written_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return s.wrap("record objects", err)
 	}
@@ -65,7 +66,7 @@ func (s *Store) Apply(ctx context.Context, changes []Change) error {
 		} else {
 			_, err = up.ExecContext(ctx, r.Sync, r.Key,
 				r.Src.Size, r.Src.MTime, r.Src.ETag, r.Src.MD5,
-				r.Dst.Size, r.Dst.MTime, r.Dst.ETag, r.Dst.MD5, r.Written.UnixNano())
+				r.Dst.Size, r.Dst.MTime, r.Dst.ETag, r.Dst.MD5, r.Written.UnixNano(), r.Src.ID, r.Dst.ID)
 		}
 		if err == nil {
 			_, err = unpend.ExecContext(ctx, r.Sync, r.Key)
@@ -113,9 +114,9 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 	var r Record
 	var written int64
 	err := s.db.QueryRowContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, written_at FROM objects WHERE sync = ? AND key = ?`, sync, key).
+		dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id FROM objects WHERE sync = ? AND key = ?`, sync, key).
 		Scan(&r.Sync, &r.Key, &r.Src.Size, &r.Src.MTime, &r.Src.ETag, &r.Src.MD5,
-			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written)
+			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written, &r.Src.ID, &r.Dst.ID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return r, false, nil
@@ -126,12 +127,23 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 	return r, true, nil
 }
 
+// DstID returns the destination id recorded for (sync, key), or "" when
+// there is none.
+func (s *Store) DstID(ctx context.Context, sync, key string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT dst_id FROM objects WHERE sync = ? AND key = ?`, sync, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, s.wrap("read record", err)
+}
+
 // Each calls fn for every record of sync ("" for all syncs) in (sync, key)
 // order, streaming. The store has one connection and the query holds it, so
 // fn must not call the Store.
 func (s *Store) Each(ctx context.Context, sync string, fn func(Record) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, written_at FROM objects
+		dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id FROM objects
 		WHERE ? = '' OR sync = ? ORDER BY sync, key`, sync, sync)
 	if err != nil {
 		return s.wrap("list records", err)
@@ -141,7 +153,7 @@ func (s *Store) Each(ctx context.Context, sync string, fn func(Record) error) er
 		var r Record
 		var written int64
 		if err := rows.Scan(&r.Sync, &r.Key, &r.Src.Size, &r.Src.MTime, &r.Src.ETag, &r.Src.MD5,
-			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written); err != nil {
+			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written, &r.Src.ID, &r.Dst.ID); err != nil {
 			return s.wrap("list records", err)
 		}
 		r.Written = time.Unix(0, written)

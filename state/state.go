@@ -31,7 +31,7 @@ import (
 const applicationID = 0x53594e43
 
 // SchemaVersion is the newest schema this build knows.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -120,6 +120,10 @@ var migrations = []string{
 		error  TEXT NOT NULL,
 		at     INTEGER NOT NULL
 	);`,
+	// 4: the stores' ids of what syncer wrote (Drive's file ids), so a
+	// backend whose name search lags addresses them by id; '' unknown.
+	`ALTER TABLE objects ADD COLUMN src_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE objects ADD COLUMN dst_id TEXT NOT NULL DEFAULT '';`,
 }
 
 // Store is an open state file.

@@ -97,7 +97,7 @@ func contentSize(f *drive.File) (int64, error) {
 // object describes f at key; an error when Drive's metadata for a binary
 // file cannot be trusted (see contentSize).
 func (b *Backend) object(key string, f *drive.File) (backends.Object, error) {
-	o := backends.Object{Key: key}
+	o := backends.Object{Key: key, ID: f.Id}
 	if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
 		o.ModTime = t
 	}

@@ -1,0 +1,32 @@
+package backends
+
+import "context"
+
+// IDs are the stores' ids (Object.ID) of one action's objects, as the
+// caller last recorded or listed them: Src the source's, Dst the
+// destination's; "" when unknown.
+type IDs struct{ Src, Dst string }
+
+type idsKey struct{}
+
+// WithIDs hands ids to the backend calls made with the returned ctx. A
+// backend whose name lookups lag (Drive) addresses the objects by them,
+// after checking that each is still the key's; others ignore them.
+func WithIDs(ctx context.Context, ids IDs) context.Context {
+	if ids == (IDs{}) {
+		return ctx
+	}
+	return context.WithValue(ctx, idsKey{}, ids)
+}
+
+// IDsFrom returns the ids WithIDs put on ctx (zero when none).
+func IDsFrom(ctx context.Context) IDs {
+	ids, _ := ctx.Value(idsKey{}).(IDs)
+	return ids
+}
+
+// IDAddresser is implemented by backends that address objects by the ids
+// WithIDs hands them; callers look ids up only for those.
+type IDAddresser interface {
+	AddressesByID()
+}
