@@ -44,7 +44,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := b.capUpErr("copy", key); err != nil {
 		return backends.Object{}, err
 	}
-	sf, _, err := s.lookup(ctx, srcKey)
+	sf, _, err := s.find(ctx, srcKey, backends.IDsFrom(ctx).Src)
 	if err != nil {
 		return backends.Object{}, s.wrap(ctx, "copy from", srcKey, err)
 	}
