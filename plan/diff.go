@@ -46,7 +46,7 @@ func (d *differ) listTables(ctx context.Context) error {
 		// restored before it is read ("" when readable), restoring 1
 		// while a restore runs (backends.Object.Archived, Restoring).
 		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
-			archived TEXT NOT NULL, restoring INTEGER NOT NULL)`,
+			archived TEXT NOT NULL, restoring INTEGER NOT NULL, id TEXT NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
@@ -363,6 +363,11 @@ func (d *differ) diff(ctx context.Context) error {
 	}
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
 	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	// The source's ids (Drive's), for apply to read by (backends.WithIDs).
+	if _, err := d.tx.ExecContext(ctx, `UPDATE actions SET src_id = s.id FROM src s
+		WHERE actions.sync = @sync AND actions.kind IN ('create', 'update') AND s.key = actions.key AND s.id != ''`, args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	if d.refused.Load() > 0 {
