@@ -303,6 +303,8 @@ func (e *executor) newJob(ctx context.Context, name string) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.useJournal(from)
+	e.useJournal(to)
 	j := &job{e: e, s: s, from: from, to: to}
 	if s.Backup != nil {
 		if j.bak, err = e.open(s.Backup.To); err != nil {

@@ -23,3 +23,10 @@ func (j *job) withIDs(ctx context.Context, a plan.Action) (context.Context, erro
 	}
 	return backends.WithIDs(ctx, ids), nil
 }
+
+// useJournal hands b the state's journal of its ids, if it keeps one.
+func (e *executor) useJournal(b backends.Backend) {
+	if u, ok := b.(backends.JournalUser); ok {
+		u.UseJournal(e.st.IDJournal(u.JournalPlace()))
+	}
+}

@@ -30,3 +30,21 @@ func IDsFrom(ctx context.Context) IDs {
 type IDAddresser interface {
 	AddressesByID()
 }
+
+// IDJournal keeps a store's ids of items by key across runs (apply's
+// state): the folders a backend whose name search lags made.
+type IDJournal interface {
+	// Get returns the id recorded for key, or "" when none is.
+	Get(ctx context.Context, key string) (string, error)
+	// Put records id for key; "" forgets it.
+	Put(ctx context.Context, key, id string) error
+}
+
+// JournalUser is implemented by backends that keep ids in an IDJournal.
+// JournalPlace names the backend's root among the state's stores (never a
+// secret); UseJournal hands the backend the journal of that place, once
+// it is opened (calling it again is harmless).
+type JournalUser interface {
+	JournalPlace() string
+	UseJournal(IDJournal)
+}

@@ -2,32 +2,37 @@ package e2e
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
-// driveIDs returns the destination ids the state records for sync, by key.
-func driveIDs(t *testing.T, path, sync string) map[string]string {
+// stateMap runs query, of two text columns, on the state at path and
+// returns its rows as a map from the first to the second.
+func stateMap(t *testing.T, path, query string, args ...any) map[string]string {
 	t.Helper()
 	db, err := openStateRO(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	rows, err := db.Query(`SELECT key, dst_id FROM objects WHERE sync = ?`, sync)
+	rows, err := db.Query(query, args...)
 	if err != nil {
 		t.Fatalf("state %s: %v", path, err)
 	}
 	defer rows.Close()
 	out := map[string]string{}
 	for rows.Next() {
-		var k, id string
-		if err := rows.Scan(&k, &id); err != nil {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
 			t.Fatal(err)
 		}
-		out[k] = id
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("state %s: %v", path, err)
 	}
 	return out
 }
@@ -59,7 +64,7 @@ func TestGDriveIDsUnderNameLag(t *testing.T) {
 			t.Fatalf("apply %s: want exit 0\n%s", what, res)
 		}
 		files := assertDriveMatchesDir(t, srv, folder, l.Src)
-		ids := driveIDs(t, l.State, "up")
+		ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects WHERE sync = ?`, "up")
 		for k, fi := range files {
 			if ids[k] != fi.ID {
 				t.Errorf("after %s: the state records id %q for %q; Drive's file is %q", what, ids[k], k, fi.ID)
@@ -100,8 +105,14 @@ func TestGDriveIDsUnderNameLag(t *testing.T) {
 	if len(d) != 1 {
 		t.Fatalf("%d folders named d; want 1", len(d))
 	}
-	if got := srv.Find(d[0].ID, "f"); len(got) != 1 {
-		t.Errorf("%d folders named d/f; want 1 (no twin)", len(got))
+	f := srv.Find(d[0].ID, "f")
+	if len(f) != 1 {
+		t.Fatalf("%d folders named d/f; want 1 (no twin)", len(f))
+	}
+	// The folders apply made are journalled in the state, by id.
+	want := map[string]string{"d": d[0].ID, "d/e": srv.Find(d[0].ID, "e")[0].ID, "d/f": f[0].ID}
+	if got := stateMap(t, l.State, `SELECT key, id FROM backend_ids`); !maps.Equal(got, want) {
+		t.Errorf("the state's folder ids = %v; want %v", got, want)
 	}
 	wantNoChanges(t, l.Base, l.Config, "under lag")
 

@@ -123,7 +123,15 @@ var migrations = []string{
 	// 4: the stores' ids of what syncer wrote (Drive's file ids), so a
 	// backend whose name search lags addresses them by id; '' unknown.
 	`ALTER TABLE objects ADD COLUMN src_id TEXT NOT NULL DEFAULT '';
-	ALTER TABLE objects ADD COLUMN dst_id TEXT NOT NULL DEFAULT '';`,
+	ALTER TABLE objects ADD COLUMN dst_id TEXT NOT NULL DEFAULT '';
+	-- Ids of the folders syncer made in a store (backends.IDJournal):
+	-- place names the store's root, key the folder's key below it.
+	CREATE TABLE backend_ids (
+		place TEXT NOT NULL,
+		key   TEXT NOT NULL,
+		id    TEXT NOT NULL,
+		PRIMARY KEY (place, key)
+	) WITHOUT ROWID;`,
 }
 
 // Store is an open state file.

@@ -79,7 +79,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
-		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`,
+		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`, `DROP TABLE backend_ids`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
 		`INSERT INTO objects VALUES ('s', 'k', 1, 2, '', '', 1, 2, '', '', 3)`,
 	} {

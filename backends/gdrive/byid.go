@@ -2,6 +2,7 @@ package gdrive
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/api/drive/v3"
 
@@ -77,4 +78,48 @@ func (b *Backend) find(ctx context.Context, key, id string) (*drive.File, string
 		}
 	}
 	return b.lookup(ctx, key)
+}
+
+var _ backends.JournalUser = (*Backend)(nil)
+
+// JournalPlace names the root folder (its id, or the alias "root" of the
+// credentials' My Drive) for the journal of the folders made below it.
+func (b *Backend) JournalPlace() string {
+	return "gdrive:" + b.driveID + ":" + b.root
+}
+
+// UseJournal has the backend journal the folders it makes in j, and find
+// them there before it searches by name.
+func (b *Backend) UseJournal(j backends.IDJournal) { b.journal.Store(&j) }
+
+// journalDir returns the journalled id of the folder dirKey, named seg in
+// parent, when files.get confirms it is still that folder (else the stale
+// entry is forgotten); "" when there is none.
+func (b *Backend) journalDir(ctx context.Context, dirKey, parent, seg string) (string, error) {
+	j := b.journal.Load()
+	if j == nil {
+		return "", nil
+	}
+	id, err := (*j).Get(ctx, dirKey)
+	if err != nil || id == "" {
+		return "", err
+	}
+	f, err := b.get(ctx, id)
+	if err != nil {
+		return "", fmt.Errorf("folder %q: %w", dirKey, err)
+	}
+	if f != nil && !f.Trashed && f.MimeType == folderMime && b.matchesParent(f, parent) {
+		if got, ok := NameToSegment(f.Name); ok && got == seg {
+			return id, nil
+		}
+	}
+	return "", (*j).Put(ctx, dirKey, "")
+}
+
+// recordDir journals id as the folder at dirKey, which the backend made.
+func (b *Backend) recordDir(ctx context.Context, dirKey, id string) error {
+	if j := b.journal.Load(); j != nil {
+		return (*j).Put(context.WithoutCancel(ctx), dirKey, id)
+	}
+	return nil
 }

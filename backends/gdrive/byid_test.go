@@ -1,9 +1,11 @@
 package gdrive
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -101,5 +103,76 @@ func TestIDsNotTheKeys(t *testing.T) {
 	}
 	if fi, ok := srv.Get(other.ID); !ok || fi.Trashed {
 		t.Errorf("d/other.txt after that Delete: %+v, %v; want untouched", fi, ok)
+	}
+}
+
+// mapJournal is a backends.IDJournal in memory, for tests.
+type mapJournal struct {
+	mu  sync.Mutex
+	ids map[string]string
+}
+
+func (j *mapJournal) Get(_ context.Context, key string) (string, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.ids[key], nil
+}
+
+func (j *mapJournal) Put(_ context.Context, key, id string) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if id == "" {
+		delete(j.ids, key)
+	} else {
+		j.ids[key] = id
+	}
+	return nil
+}
+
+// Under name-search lag, a later run finds the folders an earlier one
+// made in the journal (by id, confirmed by files.get): a new file in them
+// costs one name query (its own name) and no listing, where a run without
+// the journal searches and lists; a journalled folder since trashed is
+// not used (a new one is made and journalled).
+func TestFolderJournalUnderNameLag(t *testing.T) {
+	srv := newFake(t)
+	root := newFolder(srv)
+	srv.SetNameLag(time.Hour)
+	opts := testOptions(srv, root)
+	j := &mapJournal{ids: map[string]string{}}
+	withJournal := func() *Backend {
+		b := mustNew(t, opts)
+		b.UseJournal(j)
+		return b
+	}
+	backendtest.PutBytes(t, withJournal(), "d/e/a.txt", []byte("a"))
+	d := srv.Find(root, "d")
+	if len(d) != 1 || j.ids["d"] != d[0].ID || len(j.ids) != 2 {
+		t.Fatalf("journal %v after making d/e; Drive has d %+v", j.ids, d)
+	}
+	e := j.ids["d/e"]
+
+	srv.ResetStats()
+	backendtest.PutBytes(t, withJournal(), "d/e/b.txt", []byte("b"))
+	if q, l := srv.NameQueries(), srv.Stats().ByKind["list"]; q != 1 || l != 1 {
+		t.Errorf("a new file in journalled folders: %d name queries, %d list requests; want 1 and 1 (its own name)", q, l)
+	}
+	srv.ResetStats()
+	backendtest.PutBytes(t, mustNew(t, opts), "d/e/c.txt", []byte("c"))
+	if q := srv.NameQueries(); q <= 1 {
+		t.Errorf("without the journal: %d name queries; want more than with it (the test shows nothing)", q)
+	}
+	if got := srv.Find(d[0].ID, "e"); len(got) != 1 || got[0].ID != e {
+		t.Errorf("folders d/e: %+v; want the one journalled, %s", got, e)
+	}
+
+	srv.Trash(e)
+	backendtest.PutBytes(t, withJournal(), "d/e/f.txt", []byte("f"))
+	got := srv.Find(d[0].ID, "e")
+	if len(got) != 1 || got[0].ID == e || j.ids["d/e"] != got[0].ID {
+		t.Errorf("after trashing d/e: folders %+v, journal %q; want a new folder, journalled", got, j.ids["d/e"])
+	}
+	if keys := keysOf(t, mustNew(t, opts), ""); strings.Join(keys, ",") != "d/e/f.txt" {
+		t.Errorf("keys = %q; want d/e/f.txt", keys)
 	}
 }
