@@ -30,7 +30,7 @@ func TestIDJournal(t *testing.T) {
 	st = open(t, path, false)
 	a, b = st.IDJournal("gdrive::A"), st.IDJournal("gdrive::B")
 	for _, c := range []struct {
-		j    interface {
+		j interface {
 			Get(context.Context, string) (string, error)
 		}
 		key, want string
