@@ -48,3 +48,21 @@ type JournalUser interface {
 	JournalPlace() string
 	UseJournal(IDJournal)
 }
+
+type newIDKey struct{}
+
+// WithNewID has a backend that creates an object under an id it chose
+// beforehand (Drive's generated ids) call announce with that id before it
+// sends the create: a caller that records it finds the object by id
+// should the create's answer be lost.
+func WithNewID(ctx context.Context, announce func(id string) error) context.Context {
+	return context.WithValue(ctx, newIDKey{}, announce)
+}
+
+// AnnounceID calls the function WithNewID put on ctx, if any.
+func AnnounceID(ctx context.Context, id string) error {
+	if fn, _ := ctx.Value(newIDKey{}).(func(string) error); fn != nil {
+		return fn(id)
+	}
+	return nil
+}

@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"syncer/backends/gdrive/drivetest"
 )
 
 // stateMap runs query, of two text columns, on the state at path and
@@ -145,5 +148,44 @@ func TestGDriveIDsUnderNameLag(t *testing.T) {
 	})
 	if err != nil || n != 4 {
 		t.Errorf("walked %d source files (%v); want 4", n, err)
+	}
+}
+
+// TestGDriveLostCreateFoundByID: a create whose answer is lost (and whose
+// id Drive then cannot be asked about) fails the apply, but the id it was
+// made under was announced to the state first. The next apply, trusting
+// the state (-refresh=false: it plans a create again) under name-search
+// lag, finds the file by that id and writes it in place: no duplicate.
+func TestGDriveLostCreateFoundByID(t *testing.T) {
+	srv := newFakeDrive(t)
+	srv.SetNameLag(time.Hour)
+	l := newLayout(t)
+	writeSeeded(t, filepath.Join(l.Src, "d/a.txt"), "lost/a", 100)
+	folder := srv.Mkdir("", "Lagging")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up"))
+	srv.AddFault(drivetest.Fault{DropResponse: true, Count: 1,
+		Match: func(_ *http.Request, kind string) bool { return kind == "upload-multipart" }})
+	srv.AddFault(drivetest.Fault{Status: http.StatusNotFound, Count: 1,
+		Match: func(r *http.Request, kind string) bool { return kind == "get" }})
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code == 0 {
+		t.Fatalf("apply with the create's answer lost: want a failure\n%s", res)
+	}
+	srv.ClearFaults()
+	made := driveFiles(t, srv, folder)
+	if len(made) != 1 {
+		t.Fatalf("Drive holds %v after the lost create; want d/a.txt (made, its answer lost)", made)
+	}
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-refresh=false", "-config", l.Config); res.Code != 0 {
+		t.Fatalf("apply again: want exit 0\n%s", res)
+	}
+	files := assertDriveMatchesDir(t, srv, folder, l.Src) // fails on two files at one key
+	if files["d/a.txt"].ID != made["d/a.txt"].ID {
+		t.Errorf("d/a.txt is file %s; want %s, the one the lost create made", files["d/a.txt"].ID, made["d/a.txt"].ID)
+	}
+	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids["d/a.txt"] != made["d/a.txt"].ID {
+		t.Errorf("the state records %v; want d/a.txt at %s", ids, made["d/a.txt"].ID)
 	}
 }

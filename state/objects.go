@@ -102,10 +102,12 @@ func (s *Store) MarkPending(ctx context.Context, sync string, keys []string) err
 	return s.wrap("mark pending", tx.Commit())
 }
 
-// ClearPending forgets all pending keys; a new apply calls it once its plan
-// has taken them into account.
+// ClearPending forgets the pending keys; a new apply calls it once its plan
+// has taken them into account. Keys whose create announced the new
+// object's id (PendingID) stay until recorded: the next copy of the key
+// finds that object by id (DstID).
 func (s *Store) ClearPending(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM pending`)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM pending WHERE id = ''`)
 	return s.wrap("clear pending", err)
 }
 
@@ -127,15 +129,20 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 	return r, true, nil
 }
 
-// DstID returns the destination id recorded for (sync, key), or "" when
-// there is none.
-func (s *Store) DstID(ctx context.Context, sync, key string) (string, error) {
-	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT dst_id FROM objects WHERE sync = ? AND key = ?`, sync, key).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
-	}
-	return id, s.wrap("read record", err)
+// DstID returns the destination id recorded for (sync, key) and the one
+// a create of the key announced (PendingID); "" when none.
+func (s *Store) DstID(ctx context.Context, sync, key string) (recorded, announced string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT
+		coalesce((SELECT dst_id FROM objects WHERE sync = ?1 AND key = ?2), ''),
+		coalesce((SELECT id FROM pending WHERE sync = ?1 AND key = ?2), '')`, sync, key).Scan(&recorded, &announced)
+	return recorded, announced, s.wrap("read record", err)
+}
+
+// PendingID records id as the one a create of the pending key (sync,
+// key) gave its new object, before the create is sent.
+func (s *Store) PendingID(ctx context.Context, sync, key, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE pending SET id = ? WHERE sync = ? AND key = ?`, id, sync, key)
+	return s.wrap("mark pending", err)
 }
 
 // Each calls fn for every record of sync ("" for all syncs) in (sync, key)

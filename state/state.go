@@ -124,6 +124,9 @@ var migrations = []string{
 	// backend whose name search lags addresses them by id; '' unknown.
 	`ALTER TABLE objects ADD COLUMN src_id TEXT NOT NULL DEFAULT '';
 	ALTER TABLE objects ADD COLUMN dst_id TEXT NOT NULL DEFAULT '';
+	-- the id a create in flight gave its new object (Drive's generated
+	-- ids), so a create whose answer was lost is found by id.
+	ALTER TABLE pending ADD COLUMN id TEXT NOT NULL DEFAULT '';
 	-- Ids of the folders syncer made in a store (backends.IDJournal):
 	-- place names the store's root, key the folder's key below it.
 	CREATE TABLE backend_ids (

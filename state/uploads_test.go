@@ -79,7 +79,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
-		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`, `DROP TABLE backend_ids`,
+		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`, `DROP TABLE backend_ids`, `ALTER TABLE pending DROP COLUMN id`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
 		`INSERT INTO objects VALUES ('s', 'k', 1, 2, '', '', 1, 2, '', '', 3)`,
 	} {
@@ -180,7 +180,7 @@ func TestMigrateFromSchema3(t *testing.T) {
 	if v, err := st.Version(ctx); err != nil || v.Lineage != "l-3" || v.Serial != 5 {
 		t.Fatalf("version after migration = %+v, %v", v, err)
 	}
-	if id, err := st.DstID(ctx, "s", "k"); err != nil || id != "" {
+	if id, _, err := st.DstID(ctx, "s", "k"); err != nil || id != "" {
 		t.Fatalf("DstID of a migrated row = %q, %v", id, err)
 	}
 	want.Src.ID, want.Dst.ID = "src-1", "dst-1"
@@ -190,10 +190,10 @@ func TestMigrateFromSchema3(t *testing.T) {
 	if r, _, err := st.Get(ctx, "s", "k"); err != nil || r.Src != want.Src || r.Dst != want.Dst {
 		t.Fatalf("record with ids = %+v, %v", r, err)
 	}
-	if id, err := st.DstID(ctx, "s", "k"); err != nil || id != "dst-1" {
+	if id, _, err := st.DstID(ctx, "s", "k"); err != nil || id != "dst-1" {
 		t.Fatalf("DstID = %q, %v; want dst-1", id, err)
 	}
-	if id, err := st.DstID(ctx, "s", "missing"); err != nil || id != "" {
-		t.Fatalf("DstID of a missing key = %q, %v", id, err)
+	if id, ann, err := st.DstID(ctx, "s", "missing"); err != nil || id != "" || ann != "" {
+		t.Fatalf("DstID of a missing key = %q, %q, %v", id, ann, err)
 	}
 }

@@ -123,3 +123,15 @@ func (b *Backend) recordDir(ctx context.Context, dirKey, id string) error {
 	}
 	return nil
 }
+
+// announce tells the caller (backends.WithNewID) the generated id a file's
+// create is about to use; "" (a create without an id) is not announced.
+func announce(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := backends.AnnounceID(ctx, id); err != nil {
+		return fmt.Errorf("record the new file's id %s: %w", id, err)
+	}
+	return nil
+}

@@ -72,6 +72,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	parent, leaf, old := t.parent, t.leaf, t.existing
 	name := SegmentToName(leaf)
 	nf, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+		if err := announce(ctx, id); err != nil {
+			return nil, err
+		}
 		meta := &drive.File{Id: id, Name: name, Parents: []string{parent}, ModifiedTime: sf.ModifiedTime}
 		return b.svc.Files.Copy(sf.Id, meta).Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
 	})

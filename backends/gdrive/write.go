@@ -206,6 +206,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		meta.Name = name
 		meta.Parents = []string{parent}
 		f, err = b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+			if err := announce(ctx, id); err != nil {
+				return nil, err
+			}
 			meta.Id = id
 			return b.svc.Files.Create(meta).Media(bytes.NewReader(buf), opts...).
 				Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
