@@ -365,10 +365,17 @@ func (d *differ) diff(ctx context.Context) error {
 	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
-	// The source's ids (Drive's), for apply to read by (backends.WithIDs).
-	if _, err := d.tx.ExecContext(ctx, `UPDATE actions SET src_id = s.id FROM src s
-		WHERE actions.sync = @sync AND actions.kind IN ('create', 'update') AND s.key = actions.key AND s.id != ''`, args...); err != nil {
+	// The source's ids (Drive's), for apply to read by (backends.WithIDs);
+	// a source without ids (most) costs one scan of src.
+	var ids bool
+	if err := d.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM src WHERE id != '')`).Scan(&ids); err != nil {
 		return fmt.Errorf("diff: %w", err)
+	}
+	if ids {
+		if _, err := d.tx.ExecContext(ctx, `UPDATE actions SET src_id = s.id FROM src s
+			WHERE actions.sync = @sync AND actions.kind IN ('create', 'update') AND s.key = actions.key`, args...); err != nil {
+			return fmt.Errorf("diff: %w", err)
+		}
 	}
 	if d.refused.Load() > 0 {
 		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never
