@@ -307,6 +307,8 @@ func (e *executor) newJob(ctx context.Context, name string) (*job, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.useJournal(from)
+	e.useJournal(to)
 	j := &job{e: e, s: s, from: from, to: to}
 	if s.Backup != nil {
 		if j.bak, err = e.open(s.Backup.To); err != nil {
@@ -463,6 +465,11 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 			j.failed(ctx, a.Kind, a.Key, err)
 			return
 		}
+		ctx, err := j.withIDs(ctx, a)
+		if err != nil {
+			j.failed(ctx, a.Kind, a.Key, err)
+			return
+		}
 		j.delete(ctx, a.Key)
 	case plan.Forget:
 		j.forget(a.Key)
@@ -485,6 +492,10 @@ func (j *job) do(ctx context.Context, a plan.Action) {
 func (j *job) copy(ctx context.Context, a plan.Action) error {
 	if a.Kind == plan.Update {
 		ctx = backends.WithExisting(ctx) // the state records the key
+	}
+	ctx, err := j.withIDs(ctx, a)
+	if err != nil {
+		return err
 	}
 	src := backends.Object{Key: a.Key, Size: a.Size, ETag: a.Src.ETag, MetaEdit: j.s.Metadata}
 	if a.Src.MTime != 0 {

@@ -50,7 +50,7 @@ func (j *job) record(ctx context.Context, a plan.Action, got backends.Object, sr
 	}
 	srcFP := a.Src
 	srcFP.MD5 = srcMD5
-	dstFP := state.Fingerprint{Size: got.Size, ETag: got.ETag, MD5: dstMD5}
+	dstFP := state.Fingerprint{Size: got.Size, ETag: got.ETag, MD5: dstMD5, ID: got.ID}
 	if !got.ModTime.IsZero() {
 		dstFP.MTime = got.ModTime.UnixNano()
 	}

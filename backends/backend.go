@@ -29,6 +29,10 @@ type Object struct {
 	Size    int64     // bytes; -1 when unknown (e.g. Google Docs)
 	ModTime time.Time // zero when unknown
 	ETag    string    // the backend's own version tag, if any
+	// ID is the store's stable id of the object (Drive's file id), set
+	// by backends that have one, in listings and in what writes return;
+	// "" elsewhere. Never a secret.
+	ID string
 	// Hashes holds the digests the backend knows without reading the data
 	// (nil when none). Never one map per listing: one per object, transient.
 	Hashes map[HashType]string

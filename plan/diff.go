@@ -46,7 +46,7 @@ func (d *differ) listTables(ctx context.Context) error {
 		// restored before it is read ("" when readable), restoring 1
 		// while a restore runs (backends.Object.Archived, Restoring).
 		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
-			archived TEXT NOT NULL, restoring INTEGER NOT NULL)`,
+			archived TEXT NOT NULL, restoring INTEGER NOT NULL, id TEXT NOT NULL)`,
 		// dst holds every key under the prefix; inscope marks those the
 		// sync's filters select, so out-of-scope files are never deleted.
 		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
@@ -364,6 +364,18 @@ func (d *differ) diff(ctx context.Context) error {
 	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
 	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
+	}
+	// The source's ids (Drive's), for apply to read by (backends.WithIDs);
+	// a source without ids (most) costs one scan of src.
+	var ids bool
+	if err := d.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM src WHERE id != '')`).Scan(&ids); err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
+	if ids {
+		if _, err := d.tx.ExecContext(ctx, `UPDATE actions SET src_id = s.id FROM src s
+			WHERE actions.sync = @sync AND actions.kind IN ('create', 'update') AND s.key = actions.key`, args...); err != nil {
+			return fmt.Errorf("diff: %w", err)
+		}
 	}
 	if d.refused.Load() > 0 {
 		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never

@@ -21,6 +21,7 @@ type listRow struct {
 	refused     string // source rows: why the destination cannot hold the key
 	archived    string // source rows: backends.Object.Archived
 	restoring   bool   // source rows: backends.Object.Restoring
+	id          string // source rows: backends.Object.ID
 }
 
 type listBatch struct {
@@ -100,7 +101,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 				}
 				r := listRow{key: o.Key, size: o.Size, etag: o.ETag, md5: o.Hash(backends.MD5), inscope: in}
 				if !dst {
-					r.archived, r.restoring = o.Archived, o.Restoring
+					r.archived, r.restoring, r.id = o.Archived, o.Restoring, o.ID
 				}
 				if refuser != nil && !dst {
 					if err := backends.RefuseObject(refuser, o); err != nil {
@@ -198,7 +199,7 @@ func (d *differ) newWriter(ctx context.Context) (*writer, error) {
 		in    *inserter
 		table string
 		cols  int
-	}{{&w.src, "src", 8}, {&w.dst, "dst", 6}} {
+	}{{&w.src, "src", 9}, {&w.dst, "dst", 6}} {
 		t.in.cols = t.cols
 		t.in.args = make([]any, 0, t.cols*multiRows)
 		var err error
@@ -237,7 +238,7 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 			if b.dst {
 				in.args = append(in.args, r.inscope)
 			} else {
-				in.args = append(in.args, r.refused, r.archived, r.restoring)
+				in.args = append(in.args, r.refused, r.archived, r.restoring, r.id)
 			}
 		}
 		// Cancellation is checked here, between statements: a statement

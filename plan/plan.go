@@ -127,9 +127,9 @@ type Meta struct {
 }
 
 // formatVersion is the plan file schema. 2 added the actions' phase and
-// kept columns, 3 the skip kind, 4 the archived and restore kinds; an older
-// file is refused (Open), not misread.
-const formatVersion = 4
+// kept columns, 3 the skip kind, 4 the archived and restore kinds, 5 the
+// copies' src_id; an older file is refused (Open), not misread.
+const formatVersion = 5
 
 // planAppID marks a SQLite file as a syncer plan ("SYPL").
 const planAppID = 0x5359504c
@@ -296,6 +296,7 @@ func (p *Plan) create(ctx context.Context) error {
 			src_mtime INTEGER NOT NULL DEFAULT 0,
 			src_etag  TEXT NOT NULL DEFAULT '',
 			src_md5   TEXT NOT NULL DEFAULT '',
+			src_id    TEXT NOT NULL DEFAULT '',
 			dst_size  INTEGER NOT NULL DEFAULT 0,
 			dst_mtime INTEGER NOT NULL DEFAULT 0,
 			dst_etag  TEXT NOT NULL DEFAULT '',
@@ -704,7 +705,7 @@ func (p *Plan) EachInPhase(ctx context.Context, sync string, ph Phase, fn func([
 // eachPage pages through the actions that where (with args) selects.
 func (p *Plan) eachPage(ctx context.Context, where string, args []any, fn func([]Action) error) error {
 	q := `SELECT id, sync, kind, key, size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, reason, phase, kept FROM actions
+		dst_size, dst_mtime, dst_etag, dst_md5, reason, phase, kept, src_id FROM actions
 		WHERE id > ? AND ` + where + ` ORDER BY id LIMIT 512`
 	var last int64
 	page := make([]Action, 0, 512)
@@ -717,7 +718,7 @@ func (p *Plan) eachPage(ctx context.Context, where string, args []any, fn func([
 		for rows.Next() {
 			var a Action
 			if err := rows.Scan(&a.ID, &a.Sync, &a.Kind, &a.Key, &a.Size, &a.Src.MTime, &a.Src.ETag, &a.Src.MD5,
-				&a.Dst.Size, &a.Dst.MTime, &a.Dst.ETag, &a.Dst.MD5, &a.Reason, &a.Phase, &a.Kept); err != nil {
+				&a.Dst.Size, &a.Dst.MTime, &a.Dst.ETag, &a.Dst.MD5, &a.Reason, &a.Phase, &a.Kept, &a.Src.ID); err != nil {
 				rows.Close()
 				return fmt.Errorf("read plan: %w", err)
 			}

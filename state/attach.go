@@ -15,8 +15,8 @@ import (
 // what they select from may change, as long as SQLite still flattens them
 // into the queries that name them. TestAttachToViews pins both.
 var views = []struct{ suffix, def string }{
-	{"objects", `(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5)
-		AS SELECT sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5
+	{"objects", `(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, src_id, dst_id)
+		AS SELECT sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, src_id, dst_id
 		FROM %s.objects`},
 	{"pending", `(sync, key) AS SELECT sync, key FROM %s.pending`},
 }
@@ -29,10 +29,10 @@ var aliasRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // schema becomes:
 //
 //	<alias>_objects (sync, key, src_size, src_mtime, src_etag, src_md5,
-//	                 dst_size, dst_mtime, dst_etag, dst_md5)
+//	                 dst_size, dst_mtime, dst_etag, dst_md5, src_id, dst_id)
 //	    what apply last wrote for each (sync, key): a Record's source and
 //	    destination Fingerprints (times in Unix nanoseconds, 0 when
-//	    unknown; md5 lowercase hex or '').
+//	    unknown; md5 lowercase hex or ''; ids the stores' or '').
 //	<alias>_pending (sync, key)
 //	    the keys an apply started copying and has not recorded.
 //

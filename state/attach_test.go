@@ -49,7 +49,7 @@ func TestAttachToViews(t *testing.T) {
 	conn, detach := attached(t, st)
 
 	for view, want := range map[string][]string{
-		"st_objects": {"sync", "key", "src_size", "src_mtime", "src_etag", "src_md5", "dst_size", "dst_mtime", "dst_etag", "dst_md5"},
+		"st_objects": {"sync", "key", "src_size", "src_mtime", "src_etag", "src_md5", "dst_size", "dst_mtime", "dst_etag", "dst_md5", "src_id", "dst_id"},
 		"st_pending": {"sync", "key"},
 	} {
 		rows, err := conn.QueryContext(ctx, `SELECT name FROM pragma_table_info(?, 'temp')`, view)
@@ -71,10 +71,10 @@ func TestAttachToViews(t *testing.T) {
 	}
 
 	var got state.Record
-	err := conn.QueryRowContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5
+	err := conn.QueryRowContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, src_id, dst_id
 		FROM st_objects WHERE sync = 's' AND key = 'photos/a.jpg'`).
 		Scan(&got.Sync, &got.Key, &got.Src.Size, &got.Src.MTime, &got.Src.ETag, &got.Src.MD5,
-			&got.Dst.Size, &got.Dst.MTime, &got.Dst.ETag, &got.Dst.MD5)
+			&got.Dst.Size, &got.Dst.MTime, &got.Dst.ETag, &got.Dst.MD5, &got.Src.ID, &got.Dst.ID)
 	if err != nil || got.Sync != r.Sync || got.Key != r.Key || got.Src != r.Src || got.Dst != r.Dst {
 		t.Errorf("st_objects row = %+v, %v; want %+v", got, err, r)
 	}

@@ -14,6 +14,7 @@ type Fingerprint struct {
 	MTime int64 // Unix nanoseconds; 0 when unknown
 	ETag  string
 	MD5   string // lowercase hex; "" when unknown
+	ID    string // the store's id of the object (backends.Object.ID); "" when none
 }
 
 // Record is what the state keeps for one (sync, key) that syncer wrote.
@@ -42,8 +43,8 @@ func (s *Store) Apply(ctx context.Context, changes []Change) error {
 	}
 	defer tx.Rollback()
 	up, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO objects
-		(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, written_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		(sync, key, src_size, src_mtime, src_etag, src_md5, dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return s.wrap("record objects", err)
 	}
@@ -65,7 +66,7 @@ func (s *Store) Apply(ctx context.Context, changes []Change) error {
 		} else {
 			_, err = up.ExecContext(ctx, r.Sync, r.Key,
 				r.Src.Size, r.Src.MTime, r.Src.ETag, r.Src.MD5,
-				r.Dst.Size, r.Dst.MTime, r.Dst.ETag, r.Dst.MD5, r.Written.UnixNano())
+				r.Dst.Size, r.Dst.MTime, r.Dst.ETag, r.Dst.MD5, r.Written.UnixNano(), r.Src.ID, r.Dst.ID)
 		}
 		if err == nil {
 			_, err = unpend.ExecContext(ctx, r.Sync, r.Key)
@@ -101,10 +102,12 @@ func (s *Store) MarkPending(ctx context.Context, sync string, keys []string) err
 	return s.wrap("mark pending", tx.Commit())
 }
 
-// ClearPending forgets all pending keys; a new apply calls it once its plan
-// has taken them into account.
+// ClearPending forgets the pending keys; a new apply calls it once its plan
+// has taken them into account. Keys whose create announced the new
+// object's id (PendingID) stay until recorded: the next copy of the key
+// finds that object by id (DstID).
 func (s *Store) ClearPending(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM pending`)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM pending WHERE id = ''`)
 	return s.wrap("clear pending", err)
 }
 
@@ -113,9 +116,9 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 	var r Record
 	var written int64
 	err := s.db.QueryRowContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, written_at FROM objects WHERE sync = ? AND key = ?`, sync, key).
+		dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id FROM objects WHERE sync = ? AND key = ?`, sync, key).
 		Scan(&r.Sync, &r.Key, &r.Src.Size, &r.Src.MTime, &r.Src.ETag, &r.Src.MD5,
-			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written)
+			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written, &r.Src.ID, &r.Dst.ID)
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return r, false, nil
@@ -126,12 +129,28 @@ func (s *Store) Get(ctx context.Context, sync, key string) (Record, bool, error)
 	return r, true, nil
 }
 
+// DstID returns the destination id recorded for (sync, key) and the one
+// a create of the key announced (PendingID); "" when none.
+func (s *Store) DstID(ctx context.Context, sync, key string) (recorded, announced string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT
+		coalesce((SELECT dst_id FROM objects WHERE sync = ?1 AND key = ?2), ''),
+		coalesce((SELECT id FROM pending WHERE sync = ?1 AND key = ?2), '')`, sync, key).Scan(&recorded, &announced)
+	return recorded, announced, s.wrap("read record", err)
+}
+
+// PendingID records id as the one a create of the pending key (sync,
+// key) gave its new object, before the create is sent.
+func (s *Store) PendingID(ctx context.Context, sync, key, id string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE pending SET id = ? WHERE sync = ? AND key = ?`, id, sync, key)
+	return s.wrap("mark pending", err)
+}
+
 // Each calls fn for every record of sync ("" for all syncs) in (sync, key)
 // order, streaming. The store has one connection and the query holds it, so
 // fn must not call the Store.
 func (s *Store) Each(ctx context.Context, sync string, fn func(Record) error) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT sync, key, src_size, src_mtime, src_etag, src_md5,
-		dst_size, dst_mtime, dst_etag, dst_md5, written_at FROM objects
+		dst_size, dst_mtime, dst_etag, dst_md5, written_at, src_id, dst_id FROM objects
 		WHERE ? = '' OR sync = ? ORDER BY sync, key`, sync, sync)
 	if err != nil {
 		return s.wrap("list records", err)
@@ -141,7 +160,7 @@ func (s *Store) Each(ctx context.Context, sync string, fn func(Record) error) er
 		var r Record
 		var written int64
 		if err := rows.Scan(&r.Sync, &r.Key, &r.Src.Size, &r.Src.MTime, &r.Src.ETag, &r.Src.MD5,
-			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written); err != nil {
+			&r.Dst.Size, &r.Dst.MTime, &r.Dst.ETag, &r.Dst.MD5, &written, &r.Src.ID, &r.Dst.ID); err != nil {
 			return s.wrap("list records", err)
 		}
 		r.Written = time.Unix(0, written)

@@ -567,7 +567,7 @@ func TestRemoteCheckpointSkipsUnchanged(t *testing.T) {
 	if up, err := r.Checkpoint(ctx); err != nil || up || statePuts() != 2 {
 		t.Fatalf("checkpoint of a run that changed nothing: uploaded %v, %v, %d state PUTs", up, err, statePuts())
 	}
-	if _, err := r.Store().db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', 'k', 1, 2, 'e', '', 1, 2, 'e', '', 3)`); err != nil {
+	if _, err := r.Store().db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', 'k', 1, 2, 'e', '', 1, 2, 'e', '', 3, '', '')`); err != nil {
 		t.Fatal(err)
 	}
 	if up, err := r.Checkpoint(ctx); err != nil || !up || statePuts() != 3 {
@@ -602,7 +602,7 @@ func TestPushReadsWAL(t *testing.T) {
 	}
 	want, _ := st.BumpSerial(ctx)
 	for i := range 50 {
-		if _, err := st.db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', ?, 1, 2, 'e', '', 1, 2, 'e', '', 3)`, fmt.Sprint(i)); err != nil {
+		if _, err := st.db.ExecContext(ctx, `INSERT INTO objects VALUES ('s', ?, 1, 2, 'e', '', 1, 2, 'e', '', 3, '', '')`, fmt.Sprint(i)); err != nil {
 			t.Fatal(err)
 		}
 	}

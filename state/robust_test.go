@@ -220,6 +220,7 @@ func toSchema1(t *testing.T, path string) state.Version {
 	v := version(t, st)
 	st.Close()
 	sqliteExec(t, path, `DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
+		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`, `DROP TABLE backend_ids`, `ALTER TABLE pending DROP COLUMN id`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`)
 	return v
 }

@@ -31,7 +31,7 @@ import (
 const applicationID = 0x53594e43
 
 // SchemaVersion is the newest schema this build knows.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[i] takes the schema from version i to i+1.
 var migrations = []string{
@@ -120,6 +120,21 @@ var migrations = []string{
 		error  TEXT NOT NULL,
 		at     INTEGER NOT NULL
 	);`,
+	// 4: the stores' ids of what syncer wrote (Drive's file ids), so a
+	// backend whose name search lags addresses them by id; '' unknown.
+	`ALTER TABLE objects ADD COLUMN src_id TEXT NOT NULL DEFAULT '';
+	ALTER TABLE objects ADD COLUMN dst_id TEXT NOT NULL DEFAULT '';
+	-- the id a create in flight gave its new object (Drive's generated
+	-- ids), so a create whose answer was lost is found by id.
+	ALTER TABLE pending ADD COLUMN id TEXT NOT NULL DEFAULT '';
+	-- Ids of the folders syncer made in a store (backends.IDJournal):
+	-- place names the store's root, key the folder's key below it.
+	CREATE TABLE backend_ids (
+		place TEXT NOT NULL,
+		key   TEXT NOT NULL,
+		id    TEXT NOT NULL,
+		PRIMARY KEY (place, key)
+	) WITHOUT ROWID;`,
 }
 
 // Store is an open state file.

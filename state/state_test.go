@@ -366,8 +366,8 @@ func TestOpenAwkwardPath(t *testing.T) {
 func rec(sync, key string, n int64) state.Record {
 	return state.Record{
 		Sync: sync, Key: key,
-		Src:     state.Fingerprint{Size: n, MTime: 1_700_000_000_000_000_000 + n, ETag: fmt.Sprintf(`"src-%d"`, n), MD5: fmt.Sprintf("%032x", n)},
-		Dst:     state.Fingerprint{Size: n * 10, MTime: 1_700_000_000_000_000_000 + 2*n, ETag: fmt.Sprintf(`"dst-%d"`, n), MD5: fmt.Sprintf("%032x", n+1)},
+		Src:     state.Fingerprint{Size: n, MTime: 1_700_000_000_000_000_000 + n, ETag: fmt.Sprintf(`"src-%d"`, n), MD5: fmt.Sprintf("%032x", n), ID: fmt.Sprintf("src-id-%d", n)},
+		Dst:     state.Fingerprint{Size: n * 10, MTime: 1_700_000_000_000_000_000 + 2*n, ETag: fmt.Sprintf(`"dst-%d"`, n), MD5: fmt.Sprintf("%032x", n+1), ID: fmt.Sprintf("dst-id-%d", n)},
 		Written: time.Unix(0, 1_700_000_100_000_000_000+n),
 	}
 }

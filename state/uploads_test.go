@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"reflect"
 	"strconv"
@@ -78,6 +79,7 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP TABLE failures`, `DROP TABLE upload_parts`, `DROP TABLE uploads`,
+		`ALTER TABLE objects DROP COLUMN src_id`, `ALTER TABLE objects DROP COLUMN dst_id`, `DROP TABLE backend_ids`, `ALTER TABLE pending DROP COLUMN id`,
 		`UPDATE meta SET value = '1' WHERE key = 'schema_version'`,
 		`INSERT INTO objects VALUES ('s', 'k', 1, 2, '', '', 1, 2, '', '', 3)`,
 	} {
@@ -87,8 +89,8 @@ func TestMigrateFromSchema1(t *testing.T) {
 	}
 	db.Close()
 	st = open(t, path, false)
-	if _, ok, err := st.Get(ctx, "s", "k"); err != nil || !ok {
-		t.Fatalf("record lost in migration: %v %v", ok, err)
+	if r, ok, err := st.Get(ctx, "s", "k"); err != nil || !ok || r.Src.Size != 1 || r.Dst.MTime != 2 || r.Src.ID != "" || r.Dst.ID != "" {
+		t.Fatalf("record after migration = %+v, %v %v", r, ok, err)
 	}
 	if err := st.Journal("s", Fingerprint{}).Started(ctx, "k", "u", 5<<20); err != nil {
 		t.Fatalf("uploads table missing after migration: %v", err)
@@ -145,5 +147,53 @@ func TestOpenCorruptState(t *testing.T) {
 		if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
 			t.Errorf("cut %d: the corrupt state file was modified", cut)
 		}
+	}
+}
+
+// A state file made by schema 3 (before ids) opens, gains the id columns
+// with ” for its rows, keeps them, and then records ids.
+func TestMigrateFromSchema3(t *testing.T) {
+	ctx := context.Background()
+	path := newPath(t)
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	qs := append([]string{}, Migrations[:3]...)
+	qs = append(qs,
+		fmt.Sprintf("PRAGMA application_id = %d", ApplicationID),
+		`INSERT INTO meta(key, value) VALUES ('lineage', 'l-3'), ('serial', '5'), ('schema_version', '3')`,
+		`INSERT INTO objects VALUES ('s', 'k', 1, 2, 'e', 'm', 3, 4, 'f', 'n', 5)`)
+	for _, q := range qs {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	db.Close()
+	st := open(t, path, false)
+	r, ok, err := st.Get(ctx, "s", "k")
+	want := Record{Sync: "s", Key: "k", Src: Fingerprint{Size: 1, MTime: 2, ETag: "e", MD5: "m"},
+		Dst: Fingerprint{Size: 3, MTime: 4, ETag: "f", MD5: "n"}}
+	if err != nil || !ok || r.Src != want.Src || r.Dst != want.Dst || r.Written.UnixNano() != 5 {
+		t.Fatalf("record after migration = %+v, %v %v; want %+v", r, ok, err, want)
+	}
+	if v, err := st.Version(ctx); err != nil || v.Lineage != "l-3" || v.Serial != 5 {
+		t.Fatalf("version after migration = %+v, %v", v, err)
+	}
+	if id, _, err := st.DstID(ctx, "s", "k"); err != nil || id != "" {
+		t.Fatalf("DstID of a migrated row = %q, %v", id, err)
+	}
+	want.Src.ID, want.Dst.ID = "src-1", "dst-1"
+	if err := st.Apply(ctx, []Change{{Record: want}}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _, err := st.Get(ctx, "s", "k"); err != nil || r.Src != want.Src || r.Dst != want.Dst {
+		t.Fatalf("record with ids = %+v, %v", r, err)
+	}
+	if id, _, err := st.DstID(ctx, "s", "k"); err != nil || id != "dst-1" {
+		t.Fatalf("DstID = %q, %v; want dst-1", id, err)
+	}
+	if id, ann, err := st.DstID(ctx, "s", "missing"); err != nil || id != "" || ann != "" {
+		t.Fatalf("DstID of a missing key = %q, %q, %v", id, ann, err)
 	}
 }

@@ -44,7 +44,7 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	if err := b.capUpErr("copy", key); err != nil {
 		return backends.Object{}, err
 	}
-	sf, _, err := s.lookup(ctx, srcKey)
+	sf, _, err := s.find(ctx, srcKey, backends.IDsFrom(ctx).Src)
 	if err != nil {
 		return backends.Object{}, s.wrap(ctx, "copy from", srcKey, err)
 	}
@@ -72,6 +72,9 @@ func (b *Backend) CopyFrom(ctx context.Context, src backends.Backend, srcKey, ke
 	parent, leaf, old := t.parent, t.leaf, t.existing
 	name := SegmentToName(leaf)
 	nf, err := b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+		if err := announce(ctx, id); err != nil {
+			return nil, err
+		}
 		meta := &drive.File{Id: id, Name: name, Parents: []string{parent}, ModifiedTime: sf.ModifiedTime}
 		return b.svc.Files.Copy(sf.Id, meta).Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
 	})

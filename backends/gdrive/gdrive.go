@@ -201,10 +201,11 @@ type Backend struct {
 
 	capUp, capDown atomic.Bool // Drive answered with a daily cap (limits.go)
 
-	ranged     rangedFiles  // files recently read by ranges
-	folders    *lru         // folder key -> id
-	maxPending atomic.Int64 // the most folders a walk held pending, for tests
-	locks      keyLocks     // per key (Put, Delete) and per folder path (creation)
+	ranged     rangedFiles                        // files recently read by ranges
+	folders    *lru                               // folder key -> id
+	maxPending atomic.Int64                       // the most folders a walk held pending, for tests
+	locks      keyLocks                           // per key (Put, Delete) and per folder path (creation)
+	journal    atomic.Pointer[backends.IDJournal] // ids of the folders it made (UseJournal); nil: none
 }
 
 type exportFormat struct {

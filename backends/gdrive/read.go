@@ -86,7 +86,7 @@ func (b *Backend) open(ctx context.Context, key, rev string, offset, length int6
 	cached := f != nil
 	if !cached {
 		var err error
-		if f, _, err = b.lookup(ctx, key); err != nil {
+		if f, _, err = b.find(ctx, key, backends.IDsFrom(ctx).Src); err != nil {
 			return nil, b.wrap(ctx, "open", key, err)
 		}
 		if f == nil {
@@ -328,7 +328,7 @@ func (b *Backend) StatMeta(ctx context.Context, key, etag string) (*backends.Met
 	if err := backends.CheckKey(key); err != nil {
 		return nil, fmt.Errorf("stat %s: %w", b, err)
 	}
-	f, _, err := b.lookup(ctx, key)
+	f, _, err := b.find(ctx, key, backends.IDsFrom(ctx).Src)
 	if err != nil {
 		return nil, b.wrap(ctx, "stat", key, err)
 	}

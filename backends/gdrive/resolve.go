@@ -97,7 +97,7 @@ func contentSize(f *drive.File) (int64, error) {
 // object describes f at key; an error when Drive's metadata for a binary
 // file cannot be trusted (see contentSize).
 func (b *Backend) object(key string, f *drive.File) (backends.Object, error) {
-	o := backends.Object{Key: key}
+	o := backends.Object{Key: key, ID: f.Id}
 	if t, err := time.Parse(time.RFC3339Nano, f.ModifiedTime); err == nil {
 		o.ModTime = t
 	}
@@ -379,7 +379,10 @@ func (b *Backend) findObject(ctx context.Context, parent, seg string) (*drive.Fi
 
 // resolveDir returns the id of the folder at dirKey ("" is the root), or
 // "" when it does not exist. With create, missing folders are made (one
-// at a time per path, so concurrent Puts do not make twins).
+// at a time per path, so concurrent Puts do not make twins). It looks in
+// the folder cache, then the journal of the folders syncer made
+// (journalDir: by id, which does not lag), then by name; every folder it
+// makes is journalled.
 func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (string, error) {
 	if dirKey == "" {
 		return b.root, nil
@@ -395,7 +398,15 @@ func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (s
 	if err != nil || parent == "" {
 		return "", err
 	}
-	id, err := b.findFolder(ctx, parent, seg)
+	id, err := b.journalDir(ctx, dirKey, parent, seg)
+	if err != nil {
+		return "", err
+	}
+	if id != "" {
+		b.folders.put(dirKey, id)
+		return id, nil
+	}
+	id, err = b.findFolder(ctx, parent, seg)
 	if err != nil {
 		return "", err
 	}
@@ -430,6 +441,9 @@ func (b *Backend) resolveDir(ctx context.Context, dirKey string, create bool) (s
 				return "", fmt.Errorf("create folder %q: %w", dirKey, err)
 			}
 			id = f.Id
+			if err := b.recordDir(ctx, dirKey, id); err != nil {
+				return "", err
+			}
 		}
 	}
 	if id != "" {

@@ -106,6 +106,18 @@ func (b *Backend) writeTarget(ctx context.Context, op, key string) (writeTarget,
 	}
 	var err error
 	t.dir, t.leaf = splitKey(key)
+	if id := backends.IDsFrom(ctx).Dst; id != "" {
+		// The file syncer wrote at key: updated in place, found by id
+		// (name search lags behind recent creates).
+		f, parent, _, err := b.byID(ctx, id, key)
+		if err != nil {
+			return fail(err)
+		}
+		if f != nil {
+			t.parent, t.existing = parent, f
+			return t, unlock, nil
+		}
+	}
 	if backends.Existing(ctx) {
 		// The caller's state says key exists: find it without making
 		// folders, by listing when name search (which lags behind recent
@@ -194,6 +206,9 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		meta.Name = name
 		meta.Parents = []string{parent}
 		f, err = b.createOnce(ctx, parent, name, func(id string) (*drive.File, error) {
+			if err := announce(ctx, id); err != nil {
+				return nil, err
+			}
 			meta.Id = id
 			return b.svc.Files.Create(meta).Media(bytes.NewReader(buf), opts...).
 				Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
@@ -258,7 +273,11 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 }
 
 // Delete trashes (delete_mode "trash") or deletes the object at key.
-// A missing key, or a folder's, is not an error; a key that name search
+// With a destination id (backends.WithIDs) it removes that file when it
+// is still key's, and succeeds when Drive no longer knows it or it is in
+// the trash; when it is elsewhere and no file has key's name, Delete
+// fails (the state says key exists). Otherwise a missing key, or a
+// folder's, is not an error; a key that name search
 // misses is looked for by listing its folders first (see lookup), as the
 // search lags behind creates.
 func (b *Backend) Delete(ctx context.Context, key string) error {
@@ -270,9 +289,29 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	}
 	unlock := b.locks.lock("key\x00" + key)
 	defer unlock()
-	f, _, err := b.lookup(ctx, key)
-	if err != nil {
-		return b.wrap(ctx, "delete", key, err)
+	id := backends.IDsFrom(ctx).Dst
+	var f *drive.File
+	if id != "" {
+		// The file syncer wrote at key, by id: gone (404 or trashed) is
+		// a success.
+		var gone bool
+		var err error
+		if f, _, gone, err = b.byID(ctx, id, key); err != nil {
+			return b.wrap(ctx, "delete", key, err)
+		}
+		if gone {
+			return nil
+		}
+	}
+	if f == nil {
+		var err error
+		if f, _, err = b.lookup(ctx, key); err != nil {
+			return b.wrap(ctx, "delete", key, err)
+		}
+	}
+	if f == nil && id != "" {
+		// The state says key exists, and its file is elsewhere now.
+		return b.errorf("delete", key, "Google Drive does not find it by name yet (its recorded file %s is no longer at the key); run again", id)
 	}
 	if f == nil {
 		return nil
