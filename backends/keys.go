@@ -21,7 +21,7 @@ func CheckKey(key string) error {
 	case strings.HasPrefix(key, "/"):
 		return fmt.Errorf("invalid key %q: absolute path", key)
 	}
-	for _, seg := range strings.Split(key, "/") {
+	for seg := range strings.SplitSeq(key, "/") {
 		switch seg {
 		case "":
 			return fmt.Errorf("invalid key %q: empty path segment", key)

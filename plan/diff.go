@@ -343,16 +343,16 @@ func (d *differ) diff(ctx context.Context) error {
 	}
 	var copies string
 	if d.refresh {
-		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
-				CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END AS reason, s.archived AS archived, s.restoring AS restoring
-			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + ` WHERE d.key IS NULL AND s.refused = ''
-			UNION ALL
-			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5,
-				CASE WHEN r.key IS NULL THEN 'destination differs from source'
+		// Creates (no destination row) and updates in one pass over src
+		// in key order: one lookup per side and row, not two.
+		copies = `SELECT @sync AS sync, CASE WHEN d.key IS NULL THEN 'create' ELSE 'update' END AS kind,
+				s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
+				CASE WHEN d.key IS NULL THEN CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
+				     WHEN r.key IS NULL THEN 'destination differs from source'
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
-				     ELSE 'source changed' END, s.archived, s.restoring
-			FROM src s JOIN dst d ON d.key = s.key ` + rec + `
-			WHERE s.refused = '' AND CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END`
+				     ELSE 'source changed' END AS reason, s.archived AS archived, s.restoring AS restoring
+			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + `
+			WHERE s.refused = '' AND (d.key IS NULL OR CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END)`
 	} else {
 		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
 				'new' AS reason, s.archived AS archived, s.restoring AS restoring
@@ -388,13 +388,16 @@ func (d *differ) diff(ctx context.Context) error {
 		// A pair the state does not record whose destination already
 		// matches the source (a destination filled by another tool, a lost
 		// state, a key a killed apply was copying) is recorded, not copied
-		// again: managed deletes and drift detection then cover it.
+		// again: managed deletes and drift detection then cover it. The
+		// state is looked up before the destination (CROSS JOIN fixes
+		// the order): on a re-run nearly every key is recorded, and a
+		// recorded key needs no destination row here.
 		q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
 				dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
 			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
 				CASE WHEN p.key IS NULL THEN 'already in place' ELSE 'copied by an interrupted apply' END, @copies
-			FROM src s JOIN dst d ON d.key = s.key LEFT JOIN st_pending p ON p.sync = @sync AND p.key = s.key
-			` + rec + ` WHERE r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
+			FROM src s ` + rec + ` CROSS JOIN dst d LEFT JOIN st_pending p ON p.sync = @sync AND p.key = s.key
+			WHERE d.key = s.key AND r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
 		}

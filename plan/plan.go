@@ -141,8 +141,8 @@ type Plan struct {
 	path string
 	temp bool
 
-	// sums caches SyncSummary by sync ("" for all): a plan's actions do
-	// not change once Make returns, and each summary scans them all.
+	// sums caches SyncSummary by sync ("" for all), all made by one scan
+	// of the actions: a plan's actions do not change once Make returns.
 	mu   sync.Mutex
 	sums map[string]Summary
 }
@@ -525,66 +525,86 @@ func (s Summary) Shown() bool { return s.Changes() || s.Skip+s.Archived+s.Archiv
 func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if s, ok := p.sums[sync]; ok {
-		return s, nil
-	}
-	s, err := p.syncSummary(ctx, sync)
-	if err == nil {
-		if p.sums == nil {
-			p.sums = map[string]Summary{}
+	if p.sums == nil {
+		sums, err := p.summaries(ctx)
+		if err != nil {
+			return Summary{}, err
 		}
-		p.sums[sync] = s
+		p.sums = sums
 	}
-	return s, err
+	return p.sums[sync], nil // a sync with no actions and no exclusions: zero
 }
 
-func (p *Plan) syncSummary(ctx context.Context, sync string) (Summary, error) {
-	var s Summary
-	rows, err := p.db.QueryContext(ctx, `SELECT kind, phase = ?, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
-		WHERE ? = '' OR sync = ? GROUP BY kind, phase = ?`, int(Never), sync, sync, int(Never))
+// summaries counts the actions of every sync, and of all under "", in one
+// pass over the actions.
+func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
+	sums := map[string]Summary{}
+	add := func(sync string, f func(*Summary)) {
+		for _, name := range []string{sync, ""} {
+			s := sums[name]
+			f(&s)
+			sums[name] = s
+		}
+	}
+	rows, err := p.db.QueryContext(ctx, `SELECT sync, kind, phase = ?, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
+		GROUP BY sync, kind, phase = ?`, int(Never), int(Never))
 	if err != nil {
-		return s, fmt.Errorf("plan summary: %w", err)
+		return nil, fmt.Errorf("plan summary: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k string
+		var sync, k string
 		var never bool
 		var n, b int64
-		if err := rows.Scan(&k, &never, &n, &b); err != nil {
-			return s, fmt.Errorf("plan summary: %w", err)
+		if err := rows.Scan(&sync, &k, &never, &n, &b); err != nil {
+			return nil, fmt.Errorf("plan summary: %w", err)
 		}
-		switch Kind(k) {
-		case Create:
-			s.Create, s.Bytes = n, s.Bytes+b
-		case Update:
-			s.Update, s.Bytes = n, s.Bytes+b
-		case Delete:
-			s.Delete = n
-		case Adopt:
-			s.Adopt = n
-		case Skip:
-			s.Skip = n
-		case Archived:
-			if never {
-				s.Archived = n
-			} else {
-				s.ArchivedFail = n
+		add(sync, func(s *Summary) {
+			switch Kind(k) {
+			case Create:
+				s.Create, s.Bytes = s.Create+n, s.Bytes+b
+			case Update:
+				s.Update, s.Bytes = s.Update+n, s.Bytes+b
+			case Delete:
+				s.Delete += n
+			case Adopt:
+				s.Adopt += n
+			case Skip:
+				s.Skip += n
+			case Archived:
+				if never {
+					s.Archived += n
+				} else {
+					s.ArchivedFail += n
+				}
+			case Restore:
+				s.Restore += n
 			}
-		case Restore:
-			s.Restore = n
-		}
+		})
 	}
 	if err := rows.Err(); err != nil {
-		return s, fmt.Errorf("plan summary: %w", err)
+		return nil, fmt.Errorf("plan summary: %w", err)
 	}
+	rows.Close()
 	// Plans saved before filters counted exclusions have no such rows: 0.
-	err = p.db.QueryRowContext(ctx, `SELECT coalesce(sum(CAST(value AS INTEGER)), 0) FROM meta
-		WHERE CASE WHEN ? = '' THEN substr(key, 1, length(?)) = ? ELSE key = ? || ? END`,
-		sync, excludedMetaKey, excludedMetaKey, excludedMetaKey, sync).Scan(&s.Excluded)
+	rows, err = p.db.QueryContext(ctx, `SELECT substr(key, length(?) + 1), CAST(value AS INTEGER) FROM meta
+		WHERE substr(key, 1, length(?)) = ?`, excludedMetaKey, excludedMetaKey, excludedMetaKey)
 	if err != nil {
-		return s, fmt.Errorf("plan summary: %w", err)
+		return nil, fmt.Errorf("plan summary: %w", err)
 	}
-	return s, nil
+	defer rows.Close()
+	for rows.Next() {
+		var sync string
+		var n int64
+		if err := rows.Scan(&sync, &n); err != nil {
+			return nil, fmt.Errorf("plan summary: %w", err)
+		}
+		add(sync, func(s *Summary) { s.Excluded += n })
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("plan summary: %w", err)
+	}
+	return sums, nil
 }
 
 // Summary counts all actions.

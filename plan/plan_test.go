@@ -796,6 +796,16 @@ sync "two" {
 	if one.Create != 1 {
 		t.Errorf("SyncSummary(one) = %+v", one)
 	}
+	// Each sync's summary and the total come from one pass: the total adds
+	// the syncs up.
+	two, _ := pall.SyncSummary(ctx, "two")
+	total, _ := pall.Summary(ctx)
+	if two != one || total.Create != 2 || total.Bytes != 2 || total.Update+total.Delete+total.Adopt != 0 {
+		t.Errorf("SyncSummary(two) = %+v, Summary = %+v, want one create of 1 B each, 2 in all", two, total)
+	}
+	if none, _ := pall.SyncSummary(ctx, "three"); none != (plan.Summary{}) {
+		t.Errorf("SyncSummary(three) = %+v, want zero", none)
+	}
 
 	_, err = plan.Make(ctx, cfg, st, opener, plan.Options{Refresh: true, Targets: []string{"two", "three"}})
 	if err == nil || !strings.Contains(err.Error(), `"three"`) {

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -44,8 +45,19 @@ var shown = []Kind{Create, Update, Delete, Adopt, Skip, Archived, Restore}
 
 // WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
 // key (`!` for one that cannot be written), at most limit lines per sync (0:
-// no limit) followed by a count of the rest, then the summary line.
-func (p *Plan) WriteText(ctx context.Context, w io.Writer, cfg *config.Config, limit int) error {
+// no limit) followed by a count of the rest, then the summary line. Output
+// is buffered (a write per line costs a system call per key) and flushed
+// before it returns.
+func (p *Plan) WriteText(ctx context.Context, out io.Writer, cfg *config.Config, limit int) error {
+	w := bufio.NewWriter(out)
+	err := p.writeText(ctx, w, cfg, limit)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+func (p *Plan) writeText(ctx context.Context, w io.Writer, cfg *config.Config, limit int) error {
 	sum, err := p.Summary(ctx)
 	if err != nil {
 		return err

@@ -28,9 +28,18 @@ func changeTime(fi fs.FileInfo) time.Time {
 func versionTag(fi fs.FileInfo) string {
 	switch st := fi.Sys().(type) {
 	case *syscall.Stat_t:
-		return strconv.FormatUint(st.Ino, 16) + "-" + strconv.FormatInt(st.Ctim.Nano(), 16)
+		return formatTag(st.Ino, st.Ctim.Nano())
 	case *unix.Stat_t:
-		return strconv.FormatUint(st.Ino, 16) + "-" + strconv.FormatInt(st.Ctim.Nano(), 16)
+		return formatTag(st.Ino, st.Ctim.Nano())
 	}
 	return ""
+}
+
+// formatTag writes inode and ctime as "INO-CTIME" in hex, with one
+// allocation (a listing makes one per file).
+func formatTag(ino uint64, ctime int64) string {
+	var b [40]byte
+	t := strconv.AppendUint(b[:0], ino, 16)
+	t = append(t, '-')
+	return string(strconv.AppendInt(t, ctime, 16))
 }
