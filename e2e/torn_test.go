@@ -67,6 +67,24 @@ func checkTorn(t *testing.T, res result, state string) {
 	}
 }
 
+// checkWholeVersion checks that the file at path is the seed with its
+// first and last n bytes filled by one rewriteInPlace: a whole version,
+// not pieces of two.
+func checkWholeVersion(t *testing.T, path string, seed []byte, n int) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(seed) {
+		t.Fatalf("%s: %d bytes; want %d", path, len(got), len(seed))
+	}
+	fill := bytes.Repeat(got[:1], n)
+	if !bytes.Equal(got[:n], fill) || !bytes.Equal(got[len(got)-n:], fill) || !bytes.Equal(got[n:len(got)-n], seed[n:len(seed)-n]) {
+		t.Errorf("%s after an apply that succeeded is not one whole version of the source (a torn copy)", path)
+	}
+}
+
 // TestTornLocalToLocal: a 96 MiB file rewritten in its first and last
 // 8 MiB while syncer copies it to a local folder (in the kernel). First
 // deterministically, between a saved plan and its apply; then while a
@@ -91,31 +109,55 @@ func TestTornLocalToLocal(t *testing.T) {
 		t.Errorf("the destination holds %d files after the refused copy; want none", n)
 	}
 
-	// A writer rewriting the file for as long as the apply runs.
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var writes atomic.Int64
-	wg.Go(func() {
-		for i := 1; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	// A writer rewriting the file for as long as the apply runs. The copy
+	// (in the kernel, a fraction of a second) can fall between two rewrites
+	// on a loaded machine; then the copy is one whole version, which is
+	// right. So each attempt must be refused as torn or leave a whole
+	// version, and some attempt (of up to 10) must meet a rewrite.
+	refused := false
+	for attempt := 1; attempt <= 10; attempt++ {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		var writes atomic.Int64
+		wg.Go(func() {
+			for i := 1; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if err := rewriteInPlace(path, 8<<20, byte(attempt*16+i), mt.Add(time.Duration(attempt*1000+i)*time.Second)); err != nil {
+					t.Error(err)
+					return
+				}
+				writes.Add(1)
 			}
-			if err := rewriteInPlace(path, 8<<20, byte(i), mt.Add(time.Duration(i)*time.Second)); err != nil {
-				t.Error(err)
-				return
+		})
+		res = runSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-config", l.Config)
+		close(stop)
+		wg.Wait()
+		t.Logf("attempt %d: apply while the file was rewritten %d times: exit %d in %.2fs", attempt, writes.Load(), res.Code, res.Elapsed.Seconds())
+		if res.Code == 3 {
+			checkTorn(t, res, l.State)
+			if n := countFiles(l.Dst); n != 0 {
+				t.Errorf("the destination holds %d files after the refused copy; want none", n)
 			}
-			writes.Add(1)
+			refused = true
+			break
 		}
-	})
-	res = runSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-config", l.Config)
-	close(stop)
-	wg.Wait()
-	t.Logf("apply while the file was rewritten %d times: exit %d in %.2fs", writes.Load(), res.Code, res.Elapsed.Seconds())
-	checkTorn(t, res, l.State)
-	if n := countFiles(l.Dst); n != 0 {
-		t.Errorf("the destination holds %d files after the refused copy; want none", n)
+		if res.Code != 0 {
+			t.Fatalf("apply while the file was rewritten: want exit 3 (torn) or 0 (a whole version)\n%s", res)
+		}
+		checkWholeVersion(t, filepath.Join(l.Dst, "torn.bin"), seeded("torn/local", 96<<20), 8<<20)
+		// Start the next attempt from nothing, as the first one did.
+		for _, p := range []string{filepath.Join(l.Dst, "torn.bin"), l.State, l.State + "-wal", l.State + "-shm"} {
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				t.Fatal(err)
+			}
+		}
+	}
+	if !refused {
+		t.Errorf("no apply of 10 met a rewrite of its file: the torn check was not exercised")
 	}
 
 	res = runSyncer(t, l.Base, syncerEnv(), "apply", "-auto-approve", "-config", l.Config)
