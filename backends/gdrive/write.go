@@ -311,7 +311,7 @@ func (b *Backend) Delete(ctx context.Context, key string) error {
 	}
 	if f == nil && id != "" {
 		// The state says key exists, and its file is elsewhere now.
-		return b.errorf("delete", key, "Google Drive does not find it by name yet (its recorded file %s is no longer at the key); run again", id)
+		return b.errorf("delete", key, "Google Drive finds nothing at the key, and the file syncer wrote there (id %s) has been moved or renamed since; it is left alone. If the key was written moments ago, Drive's name search may not show it yet: run again", id)
 	}
 	if f == nil {
 		return nil
