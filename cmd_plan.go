@@ -148,7 +148,7 @@ func (c *cli) render(ctx context.Context, p *plan.Plan, cfg *config.Config, asJS
 			fmt.Sscan(v, &limit)
 		}
 	}
-	if err := p.WriteText(ctx, c.stdout, cfg, limit); err != nil {
+	if err := views.PlanText(ctx, c.stdout, p, cfg, limit); err != nil {
 		return err
 	}
 	if limit > 0 && c.planCut(ctx, p, limit) {

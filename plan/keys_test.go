@@ -14,6 +14,7 @@ import (
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
+	"syncer/views"
 )
 
 // memSource opens the backend named "src" as m (a source that can hold any
@@ -79,7 +80,7 @@ func TestUnwritableKeysAreSkipped(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -95,7 +96,7 @@ func TestUnwritableKeysAreSkipped(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 2); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 2); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "  ... and 1 more\n") {
@@ -139,7 +140,7 @@ func TestUnwritableKeysAreSkipped(t *testing.T) {
 			t.Errorf("refresh %v: skips count as changes: %+v", refresh, sum)
 		}
 		buf.Reset()
-		if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+		if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 			t.Fatal(err)
 		}
 		if out := buf.String(); strings.Count(out, "  ! ") != 2 || strings.Contains(out, "  + ") ||

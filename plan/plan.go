@@ -637,6 +637,9 @@ func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
 // maxDeleteLines is how many deletes per sync a max_delete refusal lists.
 const maxDeleteLines = 100
 
+// errStop ends a walk of the actions at the limit.
+var errStop = fmt.Errorf("stop")
+
 // listDeletes renders the plan's deletes, the first limit per sync and a
 // count of the rest, one "  - key" line each under a sync header.
 func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {

@@ -22,6 +22,7 @@ import (
 	"syncer/config"
 	"syncer/plan"
 	"syncer/state"
+	"syncer/views"
 )
 
 // base is the modification time files get unless a test says otherwise.
@@ -488,7 +489,7 @@ func TestForgetGoneFromBothSides(t *testing.T) {
 		t.Errorf("Summary = %+v, want nothing counted for a forget", sum)
 	}
 	var buf bytes.Buffer
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(buf.String(), "No changes.") || strings.Contains(buf.String(), "gone.txt") {
@@ -524,7 +525,7 @@ func TestManagedKeepsEditedCopies(t *testing.T) {
 				t.Errorf("no warning naming edited.txt:\n%s", logs.String())
 			}
 			var buf bytes.Buffer
-			if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+			if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 				t.Fatal(err)
 			}
 			if strings.Contains(buf.String(), "edited.txt") || !strings.Contains(buf.String(), "  - untouched.txt") {
@@ -943,7 +944,7 @@ func TestSummaryAndStats(t *testing.T) {
 func TestWriteText(t *testing.T) {
 	e, p := renderEnv(t)
 	var buf bytes.Buffer
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
@@ -964,7 +965,7 @@ func TestWriteText(t *testing.T) {
 	}
 
 	buf.Reset()
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 1); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 1); err != nil {
 		t.Fatal(err)
 	}
 	out = buf.String()
@@ -984,7 +985,7 @@ func TestWriteTextNoChanges(t *testing.T) {
 	e.synced("f", "f", base)
 	p := e.make()
 	var buf bytes.Buffer
-	if err := p.WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(buf.String(), "No changes.") {
@@ -1342,7 +1343,7 @@ func TestDisplayKeyInPlan(t *testing.T) {
 	e := newEnv(t, "", "")
 	writeFile(t, e.src, "notes.txt (4 B)\n  - taxes-2025.pdf", "x", base)
 	var buf bytes.Buffer
-	if err := e.make().WriteText(e.ctx, &buf, e.cfg, 0); err != nil {
+	if err := views.PlanText(e.ctx, &buf, e.make(), e.cfg, 0); err != nil {
 		t.Fatal(err)
 	}
 	if want := "  + \"notes.txt (4 B)\\n  - taxes-2025.pdf\" (1 B)\n"; !strings.Contains(buf.String(), want) || strings.Contains(buf.String(), "\n  - ") {

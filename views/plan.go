@@ -8,7 +8,7 @@ import (
 
 // WritePlan writes every planned change of p, then its change_summary.
 func WritePlan(ctx context.Context, j *JSON, p *plan.Plan) error {
-	err := p.Each(ctx, "", plan.ShownKinds(), func(a plan.Action) error {
+	err := p.Each(ctx, "", shown, func(a plan.Action) error {
 		return j.Write(&PlannedChange{Sync: a.Sync, Action: string(a.Kind), Key: a.Key, Size: a.Size, Reason: a.Reason})
 	})
 	if err != nil {
@@ -20,5 +20,5 @@ func WritePlan(ctx context.Context, j *JSON, p *plan.Plan) error {
 	}
 	return j.Write(&PlanSummary{Operation: "plan",
 		Create: sum.Create, Update: sum.Update, Delete: sum.Delete, Bytes: sum.Bytes, Skip: sum.Skip, Adopt: sum.Adopt,
-		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Excluded: sum.Excluded, Message: sum.Line()})
+		Archived: sum.Archived + sum.ArchivedFail, Restore: sum.Restore, Excluded: sum.Excluded, Message: SummaryLine(sum)})
 }

@@ -1,4 +1,4 @@
-package plan
+package views
 
 import (
 	"bufio"
@@ -8,12 +8,13 @@ import (
 	"slices"
 
 	"syncer/config"
+	"syncer/plan"
 	"syncer/views/display"
 )
 
-// Line is the closing line of a plan. Keys that cannot be written, and
-// archived objects, are counted only when there are some.
-func (s Summary) Line() string {
+// SummaryLine is the closing line of a plan. Keys that cannot be written,
+// and archived objects, are counted only when there are some.
+func SummaryLine(s plan.Summary) string {
 	if !s.Shown() {
 		return "No changes."
 	}
@@ -41,23 +42,23 @@ func (s Summary) Line() string {
 }
 
 // shown are the kinds a plan shows, one line each.
-var shown = []Kind{Create, Update, Delete, Adopt, Skip, Archived, Restore}
+var shown = []plan.Kind{plan.Create, plan.Update, plan.Delete, plan.Adopt, plan.Skip, plan.Archived, plan.Restore}
 
-// WriteText renders the plan as Terraform does: one `+`, `~` or `-` line per
+// PlanText renders the plan p as Terraform does: one `+`, `~` or `-` line per
 // key (`!` for one that cannot be written), at most limit lines per sync (0:
 // no limit) followed by a count of the rest, then the summary line. Output
 // is buffered (a write per line costs a system call per key) and flushed
 // before it returns.
-func (p *Plan) WriteText(ctx context.Context, out io.Writer, cfg *config.Config, limit int) error {
+func PlanText(ctx context.Context, out io.Writer, p *plan.Plan, cfg *config.Config, limit int) error {
 	w := bufio.NewWriter(out)
-	err := p.writeText(ctx, w, cfg, limit)
+	err := writePlanText(ctx, w, p, cfg, limit)
 	if ferr := w.Flush(); err == nil {
 		err = ferr
 	}
 	return err
 }
 
-func (p *Plan) writeText(ctx context.Context, w io.Writer, cfg *config.Config, limit int) error {
+func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.Config, limit int) error {
 	sum, err := p.Summary(ctx)
 	if err != nil {
 		return err
@@ -100,7 +101,7 @@ func (p *Plan) writeText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
 		lines := 0
-		err = p.Each(ctx, name, shown, func(a Action) error {
+		err = p.Each(ctx, name, shown, func(a plan.Action) error {
 			if limit > 0 && lines >= limit {
 				return errStop
 			}
@@ -111,14 +112,14 @@ func (p *Plan) writeText(ctx context.Context, w io.Writer, cfg *config.Config, l
 				size = display.Bytes(a.Size)
 			}
 			switch a.Kind {
-			case Create:
+			case plan.Create:
 				line += fmt.Sprintf(" (%s)", size)
-			case Update:
+			case plan.Update:
 				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
-			case Adopt, Skip, Archived, Restore:
+			case plan.Adopt, plan.Skip, plan.Archived, plan.Restore:
 				line += fmt.Sprintf(" (%s)", a.Reason)
 			}
-			if backup && (a.Kind == Update || a.Kind == Delete) {
+			if backup && (a.Kind == plan.Update || a.Kind == plan.Delete) {
 				line += " (backup first)"
 			}
 			_, err := fmt.Fprintln(w, line)
@@ -132,11 +133,9 @@ func (p *Plan) writeText(ctx context.Context, w io.Writer, cfg *config.Config, l
 		}
 	}
 	fmt.Fprintln(w)
-	_, err = fmt.Fprintln(w, sum.Line())
+	_, err = fmt.Fprintln(w, SummaryLine(sum))
 	return err
 }
 
+// errStop ends a walk of the actions at the line limit.
 var errStop = fmt.Errorf("stop")
-
-// ShownKinds are the kinds a plan shows, in order (views.WritePlan).
-func ShownKinds() []Kind { return slices.Clone(shown) }
