@@ -941,57 +941,11 @@ func TestSummaryAndStats(t *testing.T) {
 	}
 }
 
-func TestWriteText(t *testing.T) {
-	e, p := renderEnv(t)
-	var buf bytes.Buffer
-	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	lines := strings.Split(out, "\n")
-	for _, prefix := range []string{"  + new.bin", "  ~ changed.txt", "  - stale.txt"} {
-		if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, prefix) }) {
-			t.Errorf("no line starting %q in:\n%s", prefix, out)
-		}
-	}
-	if !slices.Contains(lines, "Plan: 1 to create, 1 to update, 1 to delete (3.0 KiB to transfer).") {
-		t.Errorf("no exact summary line in:\n%s", out)
-	}
-	if !strings.Contains(out, `sync "s"`) || !strings.Contains(out, "backend.local.src -> backend.local.dst") {
-		t.Errorf("no sync header in:\n%s", out)
-	}
-	if strings.Contains(out, "... and") {
-		t.Errorf("unlimited output collapsed:\n%s", out)
-	}
-
-	buf.Reset()
-	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 1); err != nil {
-		t.Fatal(err)
-	}
-	out = buf.String()
-	if !strings.Contains(out, "  ... and 2 more\n") {
-		t.Errorf("limit 1 did not collapse 2 lines:\n%s", out)
-	}
-	if n := strings.Count(out, "  + ") + strings.Count(out, "  ~ ") + strings.Count(out, "  - "); n != 1 {
-		t.Errorf("limit 1 shows %d action lines:\n%s", n, out)
-	}
-	if !strings.Contains(out, "Plan: 1 to create, 1 to update, 1 to delete (3.0 KiB to transfer).") {
-		t.Errorf("collapsed output lost the summary:\n%s", out)
-	}
-}
-
-func TestWriteTextNoChanges(t *testing.T) {
+func TestWriteJSONNoChanges(t *testing.T) {
 	e := newEnv(t, "", "")
 	e.synced("f", "f", base)
 	p := e.make()
 	var buf bytes.Buffer
-	if err := views.PlanText(e.ctx, &buf, p, e.cfg, 0); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(buf.String(), "No changes.") {
-		t.Errorf("no-change plan text = %q", buf.String())
-	}
-	buf.Reset()
 	if err := writeJSON(e.ctx, &buf, p); err != nil {
 		t.Fatal(err)
 	}
@@ -1334,20 +1288,6 @@ func TestListingProgress(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), `msg="listed source"`) || !strings.Contains(logs.String(), "objects=1500") {
 		t.Errorf("no final listed line:\n%s", logs.String())
-	}
-}
-
-// A key that could forge a plan line is printed quoted in the plan
-// (display.Key).
-func TestDisplayKeyInPlan(t *testing.T) {
-	e := newEnv(t, "", "")
-	writeFile(t, e.src, "notes.txt (4 B)\n  - taxes-2025.pdf", "x", base)
-	var buf bytes.Buffer
-	if err := views.PlanText(e.ctx, &buf, e.make(), e.cfg, 0); err != nil {
-		t.Fatal(err)
-	}
-	if want := "  + \"notes.txt (4 B)\\n  - taxes-2025.pdf\" (1 B)\n"; !strings.Contains(buf.String(), want) || strings.Contains(buf.String(), "\n  - ") {
-		t.Errorf("plan text:\n%s\nwant the key quoted on one line: %s", buf.String(), want)
 	}
 }
 
