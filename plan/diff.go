@@ -350,35 +350,24 @@ func (d *differ) diff(ctx context.Context) error {
 				CASE WHEN d.key IS NULL THEN CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
 				     WHEN r.key IS NULL THEN 'destination differs from source'
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
-				     ELSE 'source changed' END AS reason, s.archived AS archived, s.restoring AS restoring
+				     ELSE 'source changed' END AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id
 			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + `
 			WHERE s.refused = '' AND (d.key IS NULL OR CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END)`
 	} else {
 		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
-				'new' AS reason, s.archived AS archived, s.restoring AS restoring
+				'new' AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id
 			FROM src s ` + rec + ` WHERE r.key IS NULL AND s.refused = ''
 			UNION ALL
-			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring, s.id
 			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE s.refused = '' AND ` + e.srcChanged
 	}
-	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase) `
+	// src_id: the source's id (Drive's), for apply to read by (backends.WithIDs).
+	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase, src_id) `
 	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
-	// The source's ids (Drive's), for apply to read by (backends.WithIDs);
-	// a source without ids (most) costs one scan of src.
-	var ids bool
-	if err := d.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM src WHERE id != '')`).Scan(&ids); err != nil {
-		return fmt.Errorf("diff: %w", err)
-	}
-	if ids {
-		if _, err := d.tx.ExecContext(ctx, `UPDATE actions SET src_id = s.id FROM src s
-			WHERE actions.sync = @sync AND actions.kind IN ('create', 'update') AND s.key = actions.key`, args...); err != nil {
-			return fmt.Errorf("diff: %w", err)
-		}
-	}
 	if d.refused.Load() > 0 {
-		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never
+		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never, s.id
 			FROM src s WHERE s.refused != '' ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, skips, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
@@ -485,7 +474,8 @@ func archivedCopies(copies string) string {
 			WHEN @policy = 'restore' THEN 'apply requests a restore'
 			WHEN @policy = 'fail' THEN 'restore first (archived = "fail": counted as failed)'
 			ELSE 'restore first' END END,
-		CASE WHEN archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END
+		CASE WHEN archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END,
+		id
 		FROM (` + copies + `) ORDER BY key`
 }
 
