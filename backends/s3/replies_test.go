@@ -756,3 +756,51 @@ func TestResponseHeaderTimeout(t *testing.T) {
 		t.Errorf("CopyFrom answered after 600ms = %+v, %v; want the copy", obj, err)
 	}
 }
+
+// An upload that a late part brings back after its abort is aborted again
+// until ListParts no longer finds it; one that never goes is an error
+// naming it after abortChecks aborts.
+func TestAbortRepeatsWhileListed(t *testing.T) {
+	defer func(d time.Duration) { abortSettle = d }(abortSettle)
+	abortSettle = time.Millisecond
+	for _, c := range []struct {
+		name       string
+		listed     int // ListParts finds the upload this many times
+		wantAborts int32
+		wantErr    string
+	}{
+		{"gone at once", 0, 1, ""},
+		{"back twice", 2, 3, ""},
+		{"never gone", 100, abortChecks, "upload U1 is still listed after 5 aborts"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var aborts, lists atomic.Int32
+			b := replying(t, func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				switch {
+				case r.Method == http.MethodDelete && q.Get("uploadId") == "U1":
+					aborts.Add(1)
+					w.WriteHeader(http.StatusNoContent)
+				case r.Method == http.MethodGet && q.Get("uploadId") == "U1":
+					if int(lists.Add(1)) > c.listed {
+						reply(w, http.StatusNotFound, `<?xml version="1.0"?><Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>`)
+						return
+					}
+					reply(w, http.StatusOK, `<?xml version="1.0"?><ListPartsResult><Bucket>bkt</Bucket><Key>k</Key><UploadId>U1</UploadId><Part><PartNumber>1</PartNumber><ETag>"x"</ETag><Size>5</Size></Part></ListPartsResult>`)
+				default:
+					w.WriteHeader(http.StatusMethodNotAllowed)
+				}
+			})
+			err := b.AbortUpload(t.Context(), "k", "U1")
+			if got := aborts.Load(); got != c.wantAborts {
+				t.Errorf("%d aborts; want %d", got, c.wantAborts)
+			}
+			if c.wantErr == "" && err != nil {
+				t.Errorf("AbortUpload: %v", err)
+			}
+			if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Errorf("AbortUpload = %v; want an error saying %q", err, c.wantErr)
+			}
+		})
+	}
+}

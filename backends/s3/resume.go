@@ -350,13 +350,54 @@ func (b *Backend) AbortUpload(ctx context.Context, key, id string) error {
 	if err != nil {
 		return fmt.Errorf("abort upload %s: %w", b, err)
 	}
-	_, err = b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id),
-	})
-	if err != nil && (ctx.Err() != nil || !(isNoSuchUpload(err) || isNotFound(err))) {
+	if err := b.abortGone(ctx, k, id); err != nil {
 		return b.wrap(ctx, "abort upload", key, err)
 	}
 	return nil
+}
+
+// abortChecks bounds the aborts of one upload; abortSettle is the wait
+// before the first check that it is gone, doubled before each next one.
+const abortChecks = 5
+
+var abortSettle = 100 * time.Millisecond
+
+// abortGone aborts upload id of k and then checks, abortSettle later, that
+// ListParts no longer finds it, aborting again while it does. A part
+// still being written when the abort arrives can land after it and bring
+// the upload back (AWS documents that an abort may need repeating while
+// parts are in flight; versitygw recreates the upload's folder for such a
+// part), and a forgotten upload is storage billed until someone aborts it.
+// An upload already gone is not an error.
+func (b *Backend) abortGone(ctx context.Context, k, id string) error {
+	wait := abortSettle
+	for n := 1; ; n++ {
+		_, err := b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+			Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id),
+		})
+		if err != nil && (ctx.Err() != nil || !(isNoSuchUpload(err) || isNotFound(err))) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		_, err = b.client.ListParts(ctx, &s3.ListPartsInput{
+			Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id), MaxParts: aws.Int32(1),
+		})
+		switch {
+		case err != nil && (isNoSuchUpload(err) || isNotFound(err)):
+			return nil
+		case err != nil:
+			return fmt.Errorf("check that upload %s is gone: %w", id, err)
+		case n >= abortChecks:
+			return fmt.Errorf("upload %s is still listed after %d aborts", id, n)
+		}
+		wait *= 2
+	}
 }
 
 // Upload is a multipart upload in progress under the backend's root.

@@ -303,14 +303,15 @@ func (b *Backend) createUpload(ctx context.Context, key, k string, w written) (s
 	return aws.ToString(out.UploadId), nil
 }
 
-// abort aborts an upload, even when ctx is done; errors are ignored (the
-// upload then stays for AbortUploads to clean up).
+// abort aborts an upload until it is gone (abortGone), even when ctx is
+// done; a failure is logged (the upload then stays for a later run or
+// AbortUploads to clean up).
 func (b *Backend) abort(ctx context.Context, k, id string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 	defer cancel()
-	b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{
-		Bucket: aws.String(b.bucket), Key: aws.String(k), UploadId: aws.String(id),
-	})
+	if err := b.abortGone(actx, k, id); err != nil {
+		b.log.Warn("aborting a multipart upload", "backend", b.String(), "key", k, "upload", id, "err", err)
+	}
 }
 
 // uploadBufferPart uploads one part from memory: the SDK retries it (the
