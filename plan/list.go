@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"syncer/backends"
+	"syncer/sqlitefile"
 )
 
 // listRow is one listed object on its way into a listing table.
@@ -247,7 +248,7 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := st.ExecContext(context.WithoutCancel(ctx), in.args...); err != nil {
+		if err := sqlitefile.ExecFused(context.WithoutCancel(ctx), st, in.args...); err != nil {
 			if strings.Contains(err.Error(), "UNIQUE") {
 				return fmt.Errorf("a listing returned the same key twice among %q...: %w", rows[0].key, err)
 			}
