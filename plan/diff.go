@@ -343,52 +343,65 @@ func (d *differ) diff(ctx context.Context) error {
 	}
 	var copies string
 	if d.refresh {
-		// Creates (no destination row) and updates in one pass over src
-		// in key order: one lookup per side and row, not two.
-		copies = `SELECT @sync AS sync, CASE WHEN d.key IS NULL THEN 'create' ELSE 'update' END AS kind,
+		// Creates (no destination row), updates and adopts in one pass
+		// over src in key order: one lookup per side and row. An adopt is
+		// a pair the state does not record whose destination already
+		// matches the source (a destination filled by another tool, a lost
+		// state, a key a killed apply was copying): it is recorded, not
+		// copied again, so managed deletes and drift detection cover it.
+		copies = `SELECT @sync AS sync,
+				CASE WHEN d.key IS NULL THEN 'create' WHEN r.key IS NULL AND NOT ` + e.differ + ` THEN 'adopt' ELSE 'update' END AS kind,
 				s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
 				CASE WHEN d.key IS NULL THEN CASE WHEN r.key IS NULL THEN 'new' ELSE 'missing at destination' END
-				     WHEN r.key IS NULL THEN 'destination differs from source'
+				     WHEN r.key IS NULL THEN CASE WHEN ` + e.differ + ` THEN 'destination differs from source'
+				          WHEN EXISTS (SELECT 1 FROM st_pending p WHERE p.sync = @sync AND p.key = s.key) THEN 'copied by an interrupted apply'
+				          ELSE 'already in place' END
 				     WHEN ` + e.drift + ` THEN 'destination changed since last apply'
-				     ELSE 'source changed' END AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id
+				     ELSE 'source changed' END AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id,
+				coalesce(d.size, 0) AS dst_size, coalesce(d.mtime, 0) AS dst_mtime, coalesce(d.etag, '') AS dst_etag, coalesce(d.md5, '') AS dst_md5
 			FROM src s LEFT JOIN dst d ON d.key = s.key ` + rec + `
-			WHERE s.refused = '' AND (d.key IS NULL OR CASE WHEN r.key IS NULL THEN ` + e.differ + ` ELSE ` + recorded + ` END)`
+			WHERE s.refused = '' AND (d.key IS NULL OR r.key IS NULL OR ` + recorded + `)`
 	} else {
 		copies = `SELECT @sync AS sync, 'create' AS kind, s.key AS key, s.size AS size, s.mtime AS mtime, s.etag AS etag, s.md5 AS md5,
-				'new' AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id
+				'new' AS reason, s.archived AS archived, s.restoring AS restoring, s.id AS id, 0 AS dst_size, 0 AS dst_mtime, '' AS dst_etag, '' AS dst_md5
 			FROM src s ` + rec + ` WHERE r.key IS NULL AND s.refused = ''
 			UNION ALL
-			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring, s.id
+			SELECT @sync, 'update', s.key, s.size, s.mtime, s.etag, s.md5, 'source changed', s.archived, s.restoring, s.id, 0, 0, '', ''
 			FROM src s JOIN st_objects r ON r.sync = @sync AND r.key = s.key WHERE s.refused = '' AND ` + e.srcChanged
 	}
 	// src_id: the source's id (Drive's), for apply to read by (backends.WithIDs).
-	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase, src_id) `
+	ins := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5, reason, phase, src_id, dst_size, dst_mtime, dst_etag, dst_md5) `
+	var before int64 // the last action's id before this sync's copies
+	if err := d.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM actions`).Scan(&before); err != nil {
+		return fmt.Errorf("diff: %w", err)
+	}
 	if _, err := d.tx.ExecContext(ctx, ins+archivedCopies(copies), args...); err != nil {
 		return fmt.Errorf("diff: %w", err)
 	}
 	if d.refused.Load() > 0 {
-		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never, s.id
+		skips := ins + `SELECT @sync, 'skip', s.key, s.size, s.mtime, s.etag, s.md5, s.refused, @never, s.id, 0, 0, '', ''
 			FROM src s WHERE s.refused != '' ORDER BY s.key`
 		if _, err := d.tx.ExecContext(ctx, skips, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
 		}
 	}
 	if d.refresh {
-		// A pair the state does not record whose destination already
-		// matches the source (a destination filled by another tool, a lost
-		// state, a key a killed apply was copying) is recorded, not copied
-		// again: managed deletes and drift detection then cover it. The
-		// state is looked up before the destination (CROSS JOIN fixes
-		// the order): on a re-run nearly every key is recorded, and a
-		// recorded key needs no destination row here.
-		q := `INSERT INTO actions (sync, kind, key, size, src_mtime, src_etag, src_md5,
-				dst_size, dst_mtime, dst_etag, dst_md5, reason, phase)
-			SELECT @sync, 'adopt', s.key, s.size, s.mtime, s.etag, s.md5, d.size, d.mtime, d.etag, d.md5,
-				CASE WHEN p.key IS NULL THEN 'already in place' ELSE 'copied by an interrupted apply' END, @copies
-			FROM src s ` + rec + ` CROSS JOIN dst d LEFT JOIN st_pending p ON p.sync = @sync AND p.key = s.key
-			WHERE d.key = s.key AND r.key IS NULL AND s.refused = '' AND NOT ` + e.differ + ` ORDER BY s.key`
-		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+		// The adopts follow the copies and skips, in key order, as the
+		// plan lists them: moved there (by the (sync, kind, id) index,
+		// nothing to move on a re-run or a fresh copy).
+		var last int64
+		if err := d.tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) FROM actions`).Scan(&last); err != nil {
 			return fmt.Errorf("diff: %w", err)
+		}
+		cols := `sync, kind, key, size, src_mtime, src_etag, src_md5, src_id, dst_size, dst_mtime, dst_etag, dst_md5, reason, phase, kept`
+		moveArgs := append(args, sql.Named("before", before), sql.Named("last", last))
+		for _, q := range []string{
+			`INSERT INTO actions (` + cols + `) SELECT ` + cols + ` FROM actions WHERE sync = @sync AND kind = 'adopt' AND id > @before ORDER BY id`,
+			`DELETE FROM actions WHERE sync = @sync AND kind = 'adopt' AND id > @before AND id <= @last`,
+		} {
+			if _, err := d.tx.ExecContext(ctx, q, moveArgs...); err != nil {
+				return fmt.Errorf("diff: %w", err)
+			}
 		}
 		if d.s.Compare == config.CompareChecksum {
 			// A recorded pair that matches, whose record lacks an md5
@@ -464,18 +477,21 @@ func (d *differ) diff(ctx context.Context) error {
 // selects: a copy of an archived object (src.archived) becomes, by the
 // source's policy (@policy), an Archived action (apply skips it, or with
 // "fail" counts it failed) or a Restore (apply asks for a restore; one in
-// progress is not asked for again).
+// progress is not asked for again). An adopt passes unchanged, with the
+// destination's fingerprint; the other kinds carry none.
 func archivedCopies(copies string) string {
 	return `SELECT sync,
-		CASE WHEN archived = '' THEN kind WHEN @policy = 'restore' AND NOT restoring THEN 'restore' ELSE 'archived' END,
+		CASE WHEN archived = '' OR kind = 'adopt' THEN kind WHEN @policy = 'restore' AND NOT restoring THEN 'restore' ELSE 'archived' END,
 		key, size, mtime, etag, md5,
-		CASE WHEN archived = '' THEN reason ELSE 'archived: ' || archived || '; ' || CASE
+		CASE WHEN archived = '' OR kind = 'adopt' THEN reason ELSE 'archived: ' || archived || '; ' || CASE
 			WHEN restoring THEN 'restore in progress'
 			WHEN @policy = 'restore' THEN 'apply requests a restore'
 			WHEN @policy = 'fail' THEN 'restore first (archived = "fail": counted as failed)'
 			ELSE 'restore first' END END,
-		CASE WHEN archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END,
-		id
+		CASE WHEN kind != 'adopt' AND archived != '' AND (@policy = 'skip' OR (@policy = 'restore' AND restoring)) THEN @never ELSE @copies END,
+		CASE WHEN kind = 'adopt' THEN '' ELSE id END,
+		CASE WHEN kind = 'adopt' THEN dst_size ELSE 0 END, CASE WHEN kind = 'adopt' THEN dst_mtime ELSE 0 END,
+		CASE WHEN kind = 'adopt' THEN dst_etag ELSE '' END, CASE WHEN kind = 'adopt' THEN dst_md5 ELSE '' END
 		FROM (` + copies + `) ORDER BY key`
 }
 

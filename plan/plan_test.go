@@ -1381,3 +1381,38 @@ func TestCorruptState(t *testing.T) {
 		t.Errorf("Make = %q, want the state's *CorruptError for %s, explained once", err, path)
 	}
 }
+
+// Adopts are found in the same pass as creates and updates, yet each
+// sync's actions stay in the order the plan lists them: its copies in key
+// order, then its adopts in key order, with the destination's fingerprint
+// and no source id.
+func TestAdoptsFollowCopies(t *testing.T) {
+	e := newEnv(t, "", `backend "local" "dst2" { path = "dst2" }
+sync "t" {
+  from = backend.local.src
+  to   = backend.local.dst2
+}`)
+	for _, k := range []string{"a.txt", "b.txt", "c.txt", "d.txt"} {
+		writeFile(t, e.src, k, "content of "+k, base)
+	}
+	for _, dst := range []string{e.dst, filepath.Join(e.root, "dst2")} {
+		writeFile(t, dst, "b.txt", "content of b.txt", base)
+		writeFile(t, dst, "d.txt", "content of d.txt", base)
+		writeFile(t, dst, "c.txt", "other", base)
+	}
+	var got []string
+	for _, a := range all(t, e.make()) {
+		got = append(got, fmt.Sprintf("%s %s %s", a.Sync, a.Kind, a.Key))
+		if a.Kind == plan.Adopt && (a.Dst.Size != int64(len("content of "+a.Key)) || a.Dst.MTime != base.UnixNano() || a.Src.ID != "") {
+			t.Errorf("adopt %s: dst %+v, src id %q; want the destination's size and mtime, no id", a.Key, a.Dst, a.Src.ID)
+		}
+		if a.Kind != plan.Adopt && a.Dst != (state.Fingerprint{}) {
+			t.Errorf("%s %s: dst %+v; want none", a.Kind, a.Key, a.Dst)
+		}
+	}
+	want := []string{"t create a.txt", "t update c.txt", "t adopt b.txt", "t adopt d.txt", // t comes first in the file
+		"s create a.txt", "s update c.txt", "s adopt b.txt", "s adopt d.txt"}
+	if !slices.Equal(got, want) {
+		t.Errorf("actions in plan order:\n%q\nwant\n%q", got, want)
+	}
+}
