@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -187,5 +188,50 @@ func TestGDriveLostCreateFoundByID(t *testing.T) {
 	}
 	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids["d/a.txt"] != made["d/a.txt"].ID {
 		t.Errorf("the state records %v; want d/a.txt at %s", ids, made["d/a.txt"].ID)
+	}
+}
+
+// TestGDriveLostResumableFoundByID: a file over the chunk size goes up in
+// a resumable session, which is never sent twice; when the answer to its
+// last chunk lacks the file, the upload fails, yet Drive made the file.
+// Its generated id, announced before the session began, finds it in the
+// next run (names lag an hour): updated in place, no second file.
+func TestGDriveLostResumableFoundByID(t *testing.T) {
+	srv := newFakeDrive(t)
+	srv.SetNameLag(time.Hour)
+	l := newLayout(t)
+	const size = 600 << 10 // three chunks of 256 KiB
+	writeSeeded(t, filepath.Join(l.Src, "d/big.bin"), "lost/big", size)
+	folder := srv.Mkdir("", "Lagging")
+	writeHCL(t, l.Config, l.State, nil,
+		localBlock("src", l.Src),
+		gdriveBlock{Name: "up", Srv: srv, Folder: folder, ChunkSize: "256KiB"}.hcl(),
+		syncBlock("up", "backend.local.src", "backend.gdrive.up"))
+	last := "bytes " + strconv.Itoa(512<<10) + "-" + strconv.Itoa(size-1) + "/" + strconv.Itoa(size)
+	srv.AddFault(drivetest.Fault{Count: 1,
+		Rewrite: func(body map[string]any) { delete(body, "id") },
+		Match: func(r *http.Request, kind string) bool {
+			return kind == "upload-chunk" && r.Header.Get("Content-Range") == last
+		}})
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-config", l.Config); res.Code == 0 {
+		t.Fatalf("apply with the upload's last answer lacking the file: want a failure\n%s", res)
+	}
+	srv.ClearFaults()
+	made := driveFiles(t, srv, folder)
+	if len(made) != 1 || made["d/big.bin"].ID == "" {
+		t.Fatalf("Drive holds %v after the failed upload; want d/big.bin (made, its answer lacking it)", made)
+	}
+	if st := srv.Stats(); st.ByKind["upload-init"] != 1 || st.ByKind["upload-multipart"] != 0 {
+		t.Fatalf("requests %v; want one resumable session", st.ByKind)
+	}
+	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-refresh=false", "-config", l.Config); res.Code != 0 {
+		t.Fatalf("apply again: want exit 0\n%s", res)
+	}
+	files := assertDriveMatchesDir(t, srv, folder, l.Src) // fails on two files at one key
+	if files["d/big.bin"].ID != made["d/big.bin"].ID {
+		t.Errorf("d/big.bin is file %s; want %s, the one the failed upload made", files["d/big.bin"].ID, made["d/big.bin"].ID)
+	}
+	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids["d/big.bin"] != made["d/big.bin"].ID {
+		t.Errorf("the state records %v; want d/big.bin at %s", ids, made["d/big.bin"].ID)
 	}
 }

@@ -215,11 +215,25 @@ func (b *Backend) upload(ctx context.Context, key, parent, leaf string, existing
 		})
 	default:
 		// A resumable session makes the file only when it completes, and
-		// a repeated last chunk answers with that same file.
+		// a repeated last chunk answers with that same file. Its source is
+		// read once, so the session is not sent again; its generated id,
+		// announced first, lets the next run find a file whose last
+		// answer never arrived (the run killed, the status unreachable).
 		meta.Name = name
 		meta.Parents = []string{parent}
+		id := b.takeID(ctx)
+		if err := announce(ctx, id); err != nil {
+			return nil, err
+		}
+		meta.Id = id
 		f, err = b.svc.Files.Create(meta).Media(media, opts...).
 			Fields(googleapi.Field(fileFields)).SupportsAllDrives(true).Context(ctx).Do()
+		if err != nil && id != "" && statusOf(err) == http.StatusBadRequest && b.noIDs.CompareAndSwap(false, true) {
+			// Perhaps refused for the id (createOnce can tell by
+			// creating again; this upload cannot): the next try goes
+			// without, as every create of this run.
+			b.log.Warn("Google Drive refused a resumable upload that carried a generated file id; creating without ids from now on", "backend", b.String(), "key", key, "err", err)
+		}
 	}
 	if err != nil {
 		return nil, err
