@@ -179,15 +179,23 @@ func TestGDriveLostCreateFoundByID(t *testing.T) {
 	if len(made) != 1 {
 		t.Fatalf("Drive holds %v after the lost create; want d/a.txt (made, its answer lost)", made)
 	}
+	applyFindsMade(t, srv, folder, l, "d/a.txt", made["d/a.txt"].ID)
+}
+
+// applyFindsMade runs apply without refreshing (names lag) and checks that
+// key is still the file id that an earlier, failed create made, in Drive
+// and in the state, and that Drive matches the source.
+func applyFindsMade(t *testing.T, srv *drivetest.Server, folder string, l layout, key, id string) {
+	t.Helper()
 	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-refresh=false", "-config", l.Config); res.Code != 0 {
 		t.Fatalf("apply again: want exit 0\n%s", res)
 	}
 	files := assertDriveMatchesDir(t, srv, folder, l.Src) // fails on two files at one key
-	if files["d/a.txt"].ID != made["d/a.txt"].ID {
-		t.Errorf("d/a.txt is file %s; want %s, the one the lost create made", files["d/a.txt"].ID, made["d/a.txt"].ID)
+	if files[key].ID != id {
+		t.Errorf("%s is file %s; want %s, the one the failed create made", key, files[key].ID, id)
 	}
-	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids["d/a.txt"] != made["d/a.txt"].ID {
-		t.Errorf("the state records %v; want d/a.txt at %s", ids, made["d/a.txt"].ID)
+	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids[key] != id {
+		t.Errorf("the state records %v; want %s at %s", ids, key, id)
 	}
 }
 
@@ -224,14 +232,5 @@ func TestGDriveLostResumableFoundByID(t *testing.T) {
 	if st := srv.Stats(); st.ByKind["upload-init"] != 1 || st.ByKind["upload-multipart"] != 0 {
 		t.Fatalf("requests %v; want one resumable session", st.ByKind)
 	}
-	if res := runDrive(t, l.Base, "apply", "-auto-approve", "-refresh=false", "-config", l.Config); res.Code != 0 {
-		t.Fatalf("apply again: want exit 0\n%s", res)
-	}
-	files := assertDriveMatchesDir(t, srv, folder, l.Src) // fails on two files at one key
-	if files["d/big.bin"].ID != made["d/big.bin"].ID {
-		t.Errorf("d/big.bin is file %s; want %s, the one the failed upload made", files["d/big.bin"].ID, made["d/big.bin"].ID)
-	}
-	if ids := stateMap(t, l.State, `SELECT key, dst_id FROM objects`); ids["d/big.bin"] != made["d/big.bin"].ID {
-		t.Errorf("the state records %v; want d/big.bin at %s", ids, made["d/big.bin"].ID)
-	}
+	applyFindsMade(t, srv, folder, l, "d/big.bin", made["d/big.bin"].ID)
 }
