@@ -32,6 +32,37 @@ var optionalCases = []struct {
 	{"BatchDelete", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testBatchDelete(t, b) }},
 	{"ServerSideCopy", testServerSideCopy},
 	{"PinnedRead", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testPinnedRead(t, b) }},
+	{"SortedList", func(t *testing.T, b backends.Backend, _ func(t *testing.T) backends.Backend) { testSortedList(t, b) }},
+}
+
+// testSortedList: ListSorted yields what List does, in byte order of the
+// keys, on keys where a folder's name sorts differently from its keys ("a"
+// before "a.txt" as names, after it as "a/" keys), with and without a
+// prefix.
+func testSortedList(t *testing.T, b backends.Backend) {
+	sl, ok := b.(backends.SortedLister)
+	if !ok {
+		t.Skip("no SortedLister")
+	}
+	keys := append([]string{"a/b", "a.txt", "a-b", "a0", "a/b.c/d", "a/b-c", "a/bc", "b", "é/x", "e/x", "ab/c"}, AwkwardKeys...)
+	for _, k := range keys {
+		PutBytes(t, b, k, []byte(k))
+	}
+	for _, prefix := range []string{"", "a", "a/", "a/b", "zz"} {
+		var got []string
+		err := sl.ListSorted(t.Context(), prefix, func(o backends.Object) error {
+			got = append(got, o.Key)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("ListSorted(%q): %v", prefix, err)
+		}
+		want := Keys(ListAll(t, b, prefix))
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("ListSorted(%q) = %q;\nwant %q", prefix, got, want)
+		}
+	}
 }
 
 // blockSize is the block of blockReader streams.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -19,6 +20,24 @@ import (
 // List walks the folders under prefix, streaming. prefix may end mid-name:
 // the walk starts in the folder holding its last segment.
 func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	return b.list(ctx, prefix, nil, fn)
+}
+
+// sortedHeld bounds the folder entries a sorted listing holds at once (those
+// of the folders it is in, from the root down): a few hundred bytes each.
+var sortedHeld = 100_000
+
+// ListSorted is List in key order (backends.SortedLister): each folder's
+// entries are read whole and sorted, a folder's name ordered as if it ended
+// in "/", as its keys do. A folder too large for that (more than sortedHeld
+// entries held at once) ends the listing with backends.ErrUnsorted.
+func (b *Backend) ListSorted(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	held := sortedHeld
+	return b.list(ctx, prefix, &held, fn)
+}
+
+// list is List, sorted where held is not nil (see walk).
+func (b *Backend) list(ctx context.Context, prefix string, held *int, fn func(backends.Object) error) error {
 	dirKey, namePrefix, err := splitPrefix(prefix)
 	if err != nil {
 		return fmt.Errorf("list %s: %w", b, err)
@@ -35,13 +54,42 @@ func (b *Backend) List(ctx context.Context, prefix string, fn func(backends.Obje
 	if dirKey != "" {
 		dirKey += "/"
 	}
-	err = b.walk(ctx, d, dirKey, namePrefix, false, func(_ *os.File, _, key string, fi fs.FileInfo) error {
+	err = b.walk(ctx, d, dirKey, namePrefix, false, held, func(_ *os.File, _, key string, fi fs.FileInfo) error {
 		return fn(object(key, fi))
 	})
 	if err != nil {
 		return err
 	}
 	return ctx.Err()
+}
+
+// readSorted reads all of dir's entries in key order, taking their number
+// from *held (walk gives it back when done with them).
+func (b *Backend) readSorted(dir *os.File, held *int) ([]fs.DirEntry, error) {
+	var all []fs.DirEntry
+	for {
+		entries, err := dir.ReadDir(listBatch)
+		all = append(all, entries...)
+		if *held -= len(entries); *held < 0 {
+			*held += len(all)
+			return nil, fmt.Errorf("list %s: folder %s: more than %d entries to sort: %w", b, dir.Name(), sortedHeld, backends.ErrUnsorted)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			*held += len(all)
+			return nil, fmt.Errorf("list %s: %w", b, err)
+		}
+	}
+	sortKey := func(e fs.DirEntry) string {
+		if e.IsDir() {
+			return e.Name() + "/"
+		}
+		return e.Name()
+	}
+	slices.SortFunc(all, func(x, y fs.DirEntry) int { return strings.Compare(sortKey(x), sortKey(y)) })
+	return all, nil
 }
 
 // openDir opens the folder dirKey for reading its entries.
@@ -83,11 +131,23 @@ func splitPrefix(prefix string) (dirKey, namePrefix string, err error) {
 // visited. Names that do not make valid keys are skipped; so are symlinks
 // and special files (each logged, unless temps). Subfolders are opened
 // through dir, never following a symlink, and on Linux files are stat'd
-// through dir too.
-func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix string, temps bool, visit func(dir *os.File, name, key string, fi fs.FileInfo) error) error {
+// through dir too. With held (a sorted listing) each folder is read whole
+// and visited in key order (readSorted), its entries counted against *held.
+func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix string, temps bool, held *int, visit func(dir *os.File, name, key string, fi fs.FileInfo) error) error {
 	defer dir.Close()
 	for {
-		entries, err := dir.ReadDir(listBatch)
+		var entries []fs.DirEntry
+		var err error
+		if held == nil {
+			entries, err = dir.ReadDir(listBatch)
+		} else {
+			// Sorted: the whole folder at once, then done.
+			if entries, err = b.readSorted(dir, held); err != nil {
+				return err
+			}
+			defer func(n int) { *held += n }(len(entries))
+			err = io.EOF
+		}
 		for _, e := range entries {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -115,7 +175,7 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 					}
 					return fmt.Errorf("list %s: %w", b, err)
 				}
-				if err := b.walk(ctx, sub, key+"/", "", temps, visit); err != nil {
+				if err := b.walk(ctx, sub, key+"/", "", temps, held, visit); err != nil {
 					return err
 				}
 			case t.IsRegular():
@@ -168,7 +228,7 @@ func (b *Backend) CleanTemp(ctx context.Context, olderThan time.Duration) (int, 
 		}
 		return 0, fmt.Errorf("clean temp %s: %w", b, err)
 	}
-	err = b.walk(ctx, root, "", "", true, func(dir *os.File, name, key string, fi fs.FileInfo) error {
+	err = b.walk(ctx, root, "", "", true, nil, func(dir *os.File, name, key string, fi fs.FileInfo) error {
 		if changeTime(fi).After(cutoff) {
 			return nil
 		}
