@@ -22,17 +22,20 @@ import (
 // database; st_objects and st_pending are the state's views (see
 // state.Store.AttachTo) on conn.
 type differ struct {
-	conn     *sql.Conn
-	s        *config.Sync
-	from, to backends.Backend
-	refresh  bool
-	log      *slog.Logger
-	tx       *sql.Tx
-	refused  atomic.Int64 // source keys the destination cannot hold
-	shard    shard.Shard  // keys of other shards are not listed
-	excluded atomic.Int64 // source keys left out by prefix, include, exclude
-	now      time.Time    // the run's start, for age filters
-	listed   func(sync, side string, n int64)
+	conn      *sql.Conn
+	s         *config.Sync
+	from, to  backends.Backend
+	refresh   bool
+	log       *slog.Logger
+	tx        *sql.Tx
+	refused   atomic.Int64 // source keys the destination cannot hold
+	shard     shard.Shard  // keys of other shards are not listed
+	excluded  atomic.Int64 // source keys left out by prefix, include, exclude
+	now       time.Time    // the run's start, for age filters
+	listed    func(sync, side string, n int64)
+	sortedOK  bool  // the listings may be merged against the state (a plan; check reads every row)
+	merged    bool  // they were: src and dst lack the unchanged keys, gone is filled
+	unchanged int64 // keys merge left out as unchanged
 }
 
 // listTables lists both sides (the destination only with refresh) into
@@ -54,6 +57,10 @@ func (d *differ) listTables(ctx context.Context) error {
 		// full-object checksum, and whether they are equal (fillCRCs).
 		`DROP TABLE IF EXISTS crc`,
 		`CREATE TABLE crc (key TEXT PRIMARY KEY, equal INTEGER NOT NULL) WITHOUT ROWID`,
+		// gone holds the keys of the sync's state records under the prefix
+		// that neither side lists (filled by merge, or in diff).
+		`DROP TABLE IF EXISTS gone`,
+		`CREATE TABLE gone (key TEXT PRIMARY KEY) WITHOUT ROWID`,
 	} {
 		if _, err := d.tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
@@ -99,7 +106,7 @@ func (d *differ) run(ctx context.Context) error {
 	if err := d.afterDiff(ctx); err != nil {
 		return err
 	}
-	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`, `DROP TABLE crc`} {
+	for _, q := range []string{`DROP TABLE src`, `DROP TABLE dst`, `DROP TABLE crc`, `DROP TABLE gone`} {
 		if _, err := tx.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("plan tables: %w", err)
 		}
@@ -453,10 +460,16 @@ func (d *differ) diff(ctx context.Context) error {
 			}
 		}
 		// Records of keys gone from both sides are dropped quietly.
+		if !d.merged {
+			q = `INSERT INTO gone SELECT r.key FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + `
+				AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)
+				AND NOT EXISTS (SELECT 1 FROM dst d WHERE d.key = r.key) ORDER BY r.key`
+			if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
+				return fmt.Errorf("diff: %w", err)
+			}
+		}
 		q = del + `SELECT @sync, 'forget', r.key, r.dst_size, 'gone from both sides', @after, 0
-			FROM st_objects r WHERE r.sync = @sync AND ` + inPrefix + `
-			AND NOT EXISTS (SELECT 1 FROM src s WHERE s.key = r.key)
-			AND NOT EXISTS (SELECT 1 FROM dst d WHERE d.key = r.key) ORDER BY r.key`
+			FROM gone g JOIN st_objects r ON r.sync = @sync AND r.key = g.key ORDER BY g.key`
 		if _, err := d.tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("diff: %w", err)
 		}

@@ -16,3 +16,11 @@ func SetListProgressEvery(d time.Duration) (restore func()) {
 func ListDeletes(ctx context.Context, p *Plan, limit int) (string, error) {
 	return p.listDeletes(ctx, limit)
 }
+
+// SetMergeListings turns merging sorted listings against the state on or
+// off, for a test that compares plans made both ways.
+func SetMergeListings(on bool) (restore func()) {
+	old := mergeListings
+	mergeListings = on
+	return func() { mergeListings = old }
+}

@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -39,13 +40,45 @@ const (
 // Terraform's "Still refreshing..." does.
 var listProgressEvery = 10 * time.Second
 
-// listBoth lists the source (and, with refresh, the destination) at the
-// same time, while one writer inserts their rows: listing is system calls or
-// network waits, inserting is CPU, so the two overlap. Memory is a few
-// batches, whatever the number of objects.
+// listBoth lists the source (and, with refresh, the destination) into the
+// tables src and dst: merged against the state where both sides can list in
+// key order (see merge), else as they come. A sorted listing that cannot
+// stay sorted is given up and listed again as it comes.
 func (d *differ) listBoth(ctx context.Context) error {
-	g, gctx := errgroup.WithContext(ctx)
-	batches := make(chan listBatch, 4)
+	if d.mergeable() {
+		err := d.listAll(ctx, true)
+		if !errors.Is(err, backends.ErrUnsorted) {
+			if d.merged = err == nil; d.merged {
+				d.log.Debug("listings merged with the state", "sync", d.s.Name, "unchanged", d.unchanged)
+			}
+			return err
+		}
+		d.log.Info("listing again, unsorted", "sync", d.s.Name, "reason", err.Error())
+		for _, q := range []string{`DELETE FROM src`, `DELETE FROM dst`, `DELETE FROM gone`} {
+			if _, err := d.tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("plan tables: %w", err)
+			}
+		}
+		d.excluded.Store(0)
+		d.refused.Store(0)
+	}
+	return d.listAll(ctx, false)
+}
+
+// listAll lists both sides at the same time, while one writer inserts their
+// rows: listing is system calls or network waits, inserting is CPU, so the
+// two overlap. Memory is a few batches, whatever the number of objects.
+// sorted lists each side in key order into its own channel, for merge.
+func (d *differ) listAll(ctx context.Context, sorted bool) error {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(lctx)
+	var out [2]chan listBatch // source, destination
+	out[0] = make(chan listBatch, 4)
+	out[1] = out[0]
+	if sorted {
+		out[1] = make(chan listBatch, 4)
+	}
 	free := make(chan []listRow, 8)
 	refuser, _ := d.to.(backends.KeyRefuser)
 	// A shard keeps its own keys, on both sides. From a source that lists
@@ -69,6 +102,14 @@ func (d *differ) listBoth(ctx context.Context) error {
 			lastLog := start
 			var n int64
 			rows := make([]listRow, 0, batchRows)
+			batches := out[0]
+			if dst {
+				batches = out[1]
+			}
+			if sorted {
+				// merge waits on each side until it ends.
+				defer close(batches)
+			}
 			send := func() error {
 				select {
 				case batches <- listBatch{dst: dst, rows: rows}:
@@ -83,7 +124,9 @@ func (d *differ) listBoth(ctx context.Context) error {
 				return nil
 			}
 			list := b.List
-			if fp, ok := b.(backends.FolderPruner); ok && d.shard.Sharded() {
+			if sorted {
+				list = b.(backends.SortedLister).ListSorted
+			} else if fp, ok := b.(backends.FolderPruner); ok && d.shard.Sharded() {
 				list = func(ctx context.Context, prefix string, fn func(backends.Object) error) error {
 					return fp.ListPruned(ctx, prefix, keep, fn)
 				}
@@ -146,48 +189,67 @@ func (d *differ) listBoth(ctx context.Context) error {
 	listErr := make(chan error, 1)
 	go func() {
 		listErr <- g.Wait()
-		close(batches)
+		if !sorted {
+			close(out[0])
+		}
 	}()
 
 	w, err := d.newWriter(ctx)
 	if err != nil {
+		cancel()
+		drain(out, sorted)
+		<-listErr
 		return err
 	}
 	defer w.close()
 	var werr error
-	for b := range batches {
-		if werr == nil {
+	if sorted {
+		werr = d.merge(ctx, w, out, free)
+	} else {
+		for b := range out[0] {
 			if werr = w.insert(ctx, b); werr != nil {
-				// Stop the listers; keep draining so they can exit.
-				go func() {
-					for range batches {
-					}
-				}()
 				break
 			}
-		}
-		select {
-		case free <- b.rows[:0]:
-		default:
+			select {
+			case free <- b.rows[:0]:
+			default:
+			}
 		}
 	}
 	if werr != nil {
+		// Stop the listers; drain so they can exit.
+		cancel()
+		drain(out, sorted)
 		<-listErr
 		return werr
 	}
 	return <-listErr
 }
 
+// drain empties the listing channels until the listers close them.
+func drain(out [2]chan listBatch, sorted bool) {
+	go func() {
+		for range out[0] {
+		}
+	}()
+	if sorted {
+		go func() {
+			for range out[1] {
+			}
+		}()
+	}
+}
+
 // writer inserts listing rows, several per statement: each statement is a
 // cgo call, and per-row calls cost more than the rows themselves.
 type writer struct {
-	src, dst inserter
+	src, dst, gone inserter
 }
 
 type inserter struct {
-	cols      int
 	one, many *sql.Stmt
 	args      []any
+	row       func(args []any, r listRow) []any // appends r's values
 }
 
 func (d *differ) newWriter(ctx context.Context) (*writer, error) {
@@ -200,8 +262,15 @@ func (d *differ) newWriter(ctx context.Context) (*writer, error) {
 		in    *inserter
 		table string
 		cols  int
-	}{{&w.src, "src", 9}, {&w.dst, "dst", 6}} {
-		t.in.cols = t.cols
+		row   func(args []any, r listRow) []any
+	}{
+		{&w.src, "src", 9, func(a []any, r listRow) []any {
+			return append(a, r.key, r.size, r.mtime, r.etag, r.md5, r.refused, r.archived, r.restoring, r.id)
+		}},
+		{&w.dst, "dst", 6, func(a []any, r listRow) []any { return append(a, r.key, r.size, r.mtime, r.etag, r.md5, r.inscope) }},
+		{&w.gone, "gone", 1, func(a []any, r listRow) []any { return append(a, r.key) }},
+	} {
+		t.in.row = t.row
 		t.in.args = make([]any, 0, t.cols*multiRows)
 		var err error
 		if t.in.one, err = d.tx.PrepareContext(ctx, sqlFor(t.table, t.cols, 1)); err != nil {
@@ -215,19 +284,22 @@ func (d *differ) newWriter(ctx context.Context) (*writer, error) {
 }
 
 func (w *writer) close() {
-	for _, s := range []*sql.Stmt{w.src.one, w.src.many, w.dst.one, w.dst.many} {
+	for _, s := range []*sql.Stmt{w.src.one, w.src.many, w.dst.one, w.dst.many, w.gone.one, w.gone.many} {
 		if s != nil {
 			s.Close()
 		}
 	}
 }
 
+// insert stores a batch of listed rows in src or dst.
 func (w *writer) insert(ctx context.Context, b listBatch) error {
-	in := &w.src
 	if b.dst {
-		in = &w.dst
+		return w.dst.insert(ctx, b.rows)
 	}
-	rows := b.rows
+	return w.src.insert(ctx, b.rows)
+}
+
+func (in *inserter) insert(ctx context.Context, rows []listRow) error {
 	for len(rows) > 0 {
 		n, st := multiRows, in.many
 		if len(rows) < multiRows {
@@ -235,12 +307,7 @@ func (w *writer) insert(ctx context.Context, b listBatch) error {
 		}
 		in.args = in.args[:0]
 		for _, r := range rows[:n] {
-			in.args = append(in.args, r.key, r.size, r.mtime, r.etag, r.md5)
-			if b.dst {
-				in.args = append(in.args, r.inscope)
-			} else {
-				in.args = append(in.args, r.refused, r.archived, r.restoring, r.id)
-			}
+			in.args = in.row(in.args, r)
 		}
 		// Cancellation is checked here, between statements: a statement
 		// given a cancellable context costs the driver a goroutine to

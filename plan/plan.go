@@ -272,7 +272,7 @@ func (p *Plan) diff(ctx context.Context, st *state.Store, syncs []*config.Sync, 
 		if err != nil {
 			return fmt.Errorf("sync %q: %w", s.Name, err)
 		}
-		d := &differ{conn: conn, s: s, from: from, to: to, refresh: opts.Refresh, log: log, shard: opts.Shard, now: p.Meta.Created, listed: opts.Listed}
+		d := &differ{conn: conn, s: s, from: from, to: to, refresh: opts.Refresh, log: log, shard: opts.Shard, now: p.Meta.Created, listed: opts.Listed, sortedOK: true}
 		if err := d.run(ctx); err != nil {
 			// The diff reads the state's views: their errors may say
 			// that the state is damaged, which the state explains.

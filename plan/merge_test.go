@@ -1,0 +1,220 @@
+package plan_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"syncer/backends"
+	"syncer/backends/local"
+	"syncer/config"
+	"syncer/plan"
+)
+
+// mergeKeys are keys whose order as keys differs from their names' order in
+// a folder ("b/c.d/e" before "b/c/x" as keys, after it as names), in folders
+// at several depths, inside and outside the prefix "b/".
+var mergeKeys = []string{"a.txt", "a-b", "a0", "a/x", "a/y/z", "b/c", "b/c.d/e", "b/c-d", "b/cd", "b/c0/x",
+	"b/sub/f1", "b/sub/f2", "bb", "d1/f1", "d1/f2", "d1/sub/f3", "e/x", "é/x", "zz/deep/deeper/f", "~z"}
+
+// TestMergedPlanEqualsStored: a plan made by merging sorted listings against
+// the state (storing only what may change) is, action for action and field
+// for field, the plan made from full listings, over random mixes of every
+// case a key can be in, for each compare mode merging serves, each delete
+// policy, with and without a prefix and a name filter.
+func TestMergedPlanEqualsStored(t *testing.T) {
+	bodies := []string{}
+	for _, cmp := range []string{"modtime", "size"} {
+		for _, del := range []string{"all", "managed", "none"} {
+			bodies = append(bodies, fmt.Sprintf("compare = %q\n  delete = %q", cmp, del))
+		}
+	}
+	bodies = append(bodies, `delete = "all"
+  prefix = "b/"`, `delete = "managed"
+  prefix = "b/c"`, `delete = "all"
+  exclude = ["d1/**"]`)
+	for i, body := range bodies {
+		for seed := range uint64(4) {
+			t.Run(fmt.Sprintf("%d/seed%d", i, seed), func(t *testing.T) {
+				e := newEnv(t, body, "")
+				mixKeys(e, rand.New(rand.NewPCG(seed, uint64(i))))
+				var logs bytes.Buffer
+				log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				merged := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+				if !strings.Contains(logs.String(), "listings merged with the state") {
+					t.Fatalf("the listings were not merged:\n%s", logs.String())
+				}
+				restore := plan.SetMergeListings(false)
+				defer restore()
+				logs.Reset()
+				stored := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+				if strings.Contains(logs.String(), "listings merged") {
+					t.Fatal("merged with merging off")
+				}
+				if len(stored) == 0 {
+					t.Fatal("no actions: the mix tests nothing")
+				}
+				if !reflect.DeepEqual(merged, stored) {
+					t.Errorf("merged plan:\n%s\nplan from stored listings:\n%s", actionLines(merged), actionLines(stored))
+				}
+			})
+		}
+	}
+}
+
+func actionLines(as []plan.Action) string {
+	var b strings.Builder
+	for _, a := range as {
+		fmt.Fprintf(&b, "  %+v\n", a)
+	}
+	return b.String()
+}
+
+// mixKeys puts each of mergeKeys, at random, in one of the cases a key can
+// be in: recorded and unchanged, changed on one side or both, gone from one
+// side or both, on one side only, on both unrecorded (equal or not).
+func mixKeys(e *env, r *rand.Rand) {
+	e.t.Helper()
+	later := base.Add(time.Hour)
+	for _, k := range mergeKeys {
+		switch r.IntN(12) {
+		case 0, 1: // recorded, unchanged
+			e.synced(k, "v1 "+k, base)
+		case 2: // source rewritten
+			e.synced(k, "v1 "+k, base)
+			writeFile(e.t, e.src, k, "v2, longer "+k, later)
+		case 3: // source touched
+			e.synced(k, "v1 "+k, base)
+			chtime(e.t, e.src, k, later)
+		case 4: // destination rewritten
+			e.synced(k, "v1 "+k, base)
+			writeFile(e.t, e.dst, k, "edited "+k, later)
+		case 5: // destination replaced by the same bytes and time: only its version tag differs
+			e.synced(k, "v1 "+k, base)
+			removeFile(e.t, e.dst, k)
+			writeFile(e.t, e.dst, k, "v1 "+k, base)
+		case 6: // gone from the destination
+			e.synced(k, "v1 "+k, base)
+			removeFile(e.t, e.dst, k)
+		case 7: // gone from the source
+			e.synced(k, "v1 "+k, base)
+			removeFile(e.t, e.src, k)
+		case 8: // gone from both
+			e.synced(k, "v1 "+k, base)
+			removeFile(e.t, e.src, k)
+			removeFile(e.t, e.dst, k)
+		case 9: // new at the source
+			writeFile(e.t, e.src, k, "new "+k, base)
+		case 10: // only at the destination, unrecorded
+			writeFile(e.t, e.dst, k, "theirs "+k, base)
+		case 11: // on both sides, unrecorded: equal or not
+			writeFile(e.t, e.src, k, "both "+k, base)
+			writeFile(e.t, e.dst, k, []string{"both ", "other "}[r.IntN(2)]+k, base)
+		}
+	}
+}
+
+// disorderly lists a local backend "in key order" wrongly: swapped swaps
+// its second and third objects; else it gives up after two, as a local
+// folder too large to sort does.
+type disorderly struct {
+	*local.Backend
+	swapped bool
+}
+
+func (b disorderly) ListSorted(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	var objs []backends.Object
+	if err := b.Backend.ListSorted(ctx, prefix, func(o backends.Object) error {
+		objs = append(objs, o)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(objs) < 3 {
+		panic("disorderly needs three objects")
+	}
+	if b.swapped {
+		objs[1], objs[2] = objs[2], objs[1]
+	}
+	for i, o := range objs {
+		if i == 2 && !b.swapped {
+			return fmt.Errorf("list %s: %w", b, backends.ErrUnsorted)
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestMergeFallsBackWhenUnsorted: a side whose sorted listing turns out
+// unsorted (out of order, or given up) is listed again as it comes, and the
+// plan is the one made from full listings.
+func TestMergeFallsBackWhenUnsorted(t *testing.T) {
+	for _, side := range []string{"src", "dst"} {
+		for _, swapped := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/swapped=%v", side, swapped), func(t *testing.T) {
+				e := newEnv(t, `delete = "managed"`, "")
+				mixKeys(e, rand.New(rand.NewPCG(7, 7)))
+				for _, k := range []string{"0/a", "0/b", "0/c"} { // three on each side, whatever the mix
+					e.synced(k, k, base)
+				}
+				open := func(cb *config.Backend) (backends.Backend, error) {
+					b, err := opener(cb)
+					if err != nil || cb.Name != side {
+						return b, err
+					}
+					return disorderly{Backend: b.(*local.Backend), swapped: swapped}, nil
+				}
+				var logs bytes.Buffer
+				log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				p, err := plan.Make(e.ctx, e.cfg, e.st, open, plan.Options{Refresh: true, Version: "test", Log: log})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				if !strings.Contains(logs.String(), "listing again, unsorted") || strings.Contains(logs.String(), "listings merged") {
+					t.Errorf("no fallback logged:\n%s", logs.String())
+				}
+				got := all(t, p)
+				defer plan.SetMergeListings(false)()
+				if want := all(t, e.make()); !reflect.DeepEqual(got, want) {
+					t.Errorf("plan after the fallback:\n%s\nplan from stored listings:\n%s", actionLines(got), actionLines(want))
+				}
+			})
+		}
+	}
+}
+
+// TestMergeOneSideLonger: merging waits on each side only until that side
+// ends, so a side listing far more than the channels hold completes while
+// the other has ended (a plan against an empty or a smaller destination).
+func TestMergeOneSideLonger(t *testing.T) {
+	e := newEnv(t, `delete = "all"`, "")
+	const n = 5000 // about ten batches
+	for i := range n {
+		writeFile(t, e.src, fmt.Sprintf("d%d/f%04d", i%3, i), "x", base)
+	}
+	for i := range 3 { // all before the source's first key
+		writeFile(t, e.dst, fmt.Sprintf("a/f%d", i), "y", base)
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	p := e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log})
+	if !strings.Contains(logs.String(), "listings merged with the state") {
+		t.Fatalf("the listings were not merged:\n%s", logs.String())
+	}
+	sum, err := p.Summary(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Create != n || sum.Delete != 3 {
+		t.Errorf("summary %+v; want %d creates and 3 deletes", sum, n)
+	}
+}
