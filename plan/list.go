@@ -93,6 +93,14 @@ func (d *differ) listAll(ctx context.Context, sorted bool) error {
 	}
 	lister := func(b backends.Backend, dst bool, what string) func() error {
 		return func() error {
+			batches := out[0]
+			if dst {
+				batches = out[1]
+			}
+			if sorted {
+				// merge reads each side until it ends, whichever way.
+				defer close(batches)
+			}
 			if rc, ok := b.(backends.RootChecker); ok && !dst {
 				if err := rc.CheckRoot(gctx, d.s.Prefix); err != nil {
 					return fmt.Errorf("source %w", err)
@@ -102,14 +110,6 @@ func (d *differ) listAll(ctx context.Context, sorted bool) error {
 			lastLog := start
 			var n int64
 			rows := make([]listRow, 0, batchRows)
-			batches := out[0]
-			if dst {
-				batches = out[1]
-			}
-			if sorted {
-				// merge waits on each side until it ends.
-				defer close(batches)
-			}
 			send := func() error {
 				select {
 				case batches <- listBatch{dst: dst, rows: rows}:
