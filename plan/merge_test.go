@@ -218,3 +218,30 @@ func TestMergeOneSideLonger(t *testing.T) {
 		t.Errorf("summary %+v; want %d creates and 3 deletes", sum, n)
 	}
 }
+
+// TestEachLineIsEach: the views' narrow read gives, action for action over
+// more than a page (512), what Each gives of the same fields.
+func TestEachLineIsEach(t *testing.T) {
+	e := newEnv(t, `delete = "all"`, "")
+	for i := range 600 {
+		writeFile(t, e.src, fmt.Sprintf("s/%04d", i), strings.Repeat("x", i), base)
+	}
+	for i := range 30 {
+		writeFile(t, e.dst, fmt.Sprintf("d/%04d", i), "old", base)
+	}
+	p := e.make()
+	var lines []plan.Line
+	if err := p.EachLine(e.ctx, "s", []plan.Kind{plan.Create, plan.Delete}, func(l plan.Line) error {
+		lines = append(lines, l)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var want []plan.Line
+	for _, a := range all(t, p) {
+		want = append(want, plan.Line{Sync: a.Sync, Kind: a.Kind, Key: a.Key, Size: a.Size, Reason: a.Reason})
+	}
+	if len(want) != 630 || !reflect.DeepEqual(lines, want) {
+		t.Errorf("EachLine gave %d lines, Each %d actions (want 630), or their fields differ", len(lines), len(want))
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 // WritePlan writes every planned change of p, then its change_summary.
 func WritePlan(ctx context.Context, j *JSON, p *plan.Plan) error {
-	err := p.Each(ctx, "", shown, func(a plan.Action) error {
+	err := p.EachLine(ctx, "", shown, func(a plan.Line) error {
 		return j.Write(&PlannedChange{Sync: a.Sync, Action: string(a.Kind), Key: a.Key, Size: a.Size, Reason: a.Reason})
 	})
 	if err != nil {

@@ -101,7 +101,7 @@ func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.C
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
 		lines := 0
-		err = p.Each(ctx, name, shown, func(a plan.Action) error {
+		err = p.EachLine(ctx, name, shown, func(a plan.Line) error {
 			if limit > 0 && lines >= limit {
 				return errStop
 			}
