@@ -82,13 +82,23 @@ func (b *Backend) readSorted(dir *os.File, held *int) ([]fs.DirEntry, error) {
 			return nil, fmt.Errorf("list %s: %w", b, err)
 		}
 	}
-	sortKey := func(e fs.DirEntry) string {
-		if e.IsDir() {
-			return e.Name() + "/"
-		}
-		return e.Name()
+	// Sorted by key: a folder's name as if it ended in "/", computed once
+	// per entry rather than per comparison.
+	type keyed struct {
+		key string
+		e   fs.DirEntry
 	}
-	slices.SortFunc(all, func(x, y fs.DirEntry) int { return strings.Compare(sortKey(x), sortKey(y)) })
+	ks := make([]keyed, len(all))
+	for i, e := range all {
+		ks[i] = keyed{e.Name(), e}
+		if e.IsDir() {
+			ks[i].key += "/"
+		}
+	}
+	slices.SortFunc(ks, func(x, y keyed) int { return strings.Compare(x.key, y.key) })
+	for i := range ks {
+		all[i] = ks[i].e
+	}
 	return all, nil
 }
 
