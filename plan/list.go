@@ -53,7 +53,7 @@ func (d *differ) listBoth(ctx context.Context) error {
 			}
 			return err
 		}
-		d.log.Info("listing again, unsorted", "sync", d.s.Name, "reason", err.Error())
+		d.log.Debug("listing again, unsorted", "sync", d.s.Name, "reason", err.Error())
 		for _, q := range []string{`DELETE FROM src`, `DELETE FROM dst`, `DELETE FROM gone`} {
 			if _, err := d.tx.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("plan tables: %w", err)
