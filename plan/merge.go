@@ -55,8 +55,7 @@ type listSide struct {
 	rows []listRow
 	i    int
 	done bool
-	last string // the key taken last, for the order check
-	have bool   // last is set
+	last string // the key taken last ("" before the first: keys are never empty)
 }
 
 // head returns the side's next row without taking it, nil at the end.
@@ -79,7 +78,7 @@ func (s *listSide) head() (*listRow, error) {
 		s.rows, s.i = b.rows, 0
 	}
 	r := &s.rows[s.i]
-	if s.have && r.key <= s.last {
+	if s.last != "" && r.key <= s.last {
 		return nil, fmt.Errorf("the %s listing gave %q after %q: %w", s.name, r.key, s.last, backends.ErrUnsorted)
 	}
 	return r, nil
@@ -87,7 +86,7 @@ func (s *listSide) head() (*listRow, error) {
 
 // take moves past the head row.
 func (s *listSide) take() {
-	s.last, s.have = s.rows[s.i].key, true
+	s.last = s.rows[s.i].key
 	s.i++
 }
 
@@ -132,20 +131,13 @@ func (d *differ) merge(ctx context.Context, w *writer, in [2]chan listBatch, fre
 
 	src := &listSide{name: "source", in: in[0], free: free}
 	dst := &listSide{name: "destination", in: in[1], free: free}
-	var out [3][]listRow // to src, dst, gone
+	to := [3]*inserter{&w.src, &w.dst, &w.gone}
+	var out [3][]listRow // rows on their way to each of to
 	flush := func(i int, min int) error {
 		if len(out[i]) < min || len(out[i]) == 0 {
 			return nil
 		}
-		var err error
-		switch i {
-		case 0:
-			err = w.src.insert(ctx, out[i])
-		case 1:
-			err = w.dst.insert(ctx, out[i])
-		default:
-			err = w.gone.insert(ctx, out[i])
-		}
+		err := to[i].insert(ctx, out[i])
 		out[i] = out[i][:0]
 		return err
 	}
