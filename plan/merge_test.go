@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -243,5 +244,73 @@ func TestEachLineIsEach(t *testing.T) {
 	}
 	if len(want) != 630 || !reflect.DeepEqual(lines, want) {
 		t.Errorf("EachLine gave %d lines, Each %d actions (want 630), or their fields differ", len(lines), len(want))
+	}
+}
+
+// TestEachLineSelects reads a plan of two syncs by sync and by sets of kinds
+// (a few kinds, all but a few, all): each read gives exactly the actions
+// that Each's full read holds for that sync and those kinds, in plan order,
+// and the summaries count them.
+func TestEachLineSelects(t *testing.T) {
+	e := newEnv(t, `delete = "all"`, `
+backend "local" "dst2" { path = "dst2" }
+sync "t" {
+  from   = backend.local.src
+  to     = backend.local.dst2
+  delete = "all"
+}`)
+	dst2 := e.root + "/dst2"
+	for i := range 40 {
+		writeFile(t, e.src, fmt.Sprintf("k/%03d", i), strings.Repeat("x", i), base)
+	}
+	for i := range 10 {
+		writeFile(t, e.dst, fmt.Sprintf("k/%03d", i), "other size", base)   // update
+		writeFile(t, e.dst, fmt.Sprintf("old/%03d", i), "gone", base)       // delete
+		writeFile(t, dst2, fmt.Sprintf("k/%03d", 39-i), "other size", base) // update
+	}
+	writeFile(t, dst2, "stale", "gone", base)
+	p := e.make()
+	every := all(t, p)
+	kindSets := [][]plan.Kind{nil, {plan.Create}, {plan.Update, plan.Delete},
+		{plan.Create, plan.Update, plan.Delete, plan.Adopt, plan.Skip, plan.Archived, plan.Restore}}
+	for _, sync := range []string{"", "s", "t"} {
+		for _, kinds := range kindSets {
+			var got, want []plan.Line
+			if err := p.EachLine(e.ctx, sync, kinds, func(l plan.Line) error {
+				got = append(got, l)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range every {
+				if (sync == "" || a.Sync == sync) && (kinds == nil || slices.Contains(kinds, a.Kind)) {
+					want = append(want, plan.Line{Sync: a.Sync, Kind: a.Kind, Key: a.Key, Size: a.Size, Reason: a.Reason})
+				}
+			}
+			if len(want) == 0 || !reflect.DeepEqual(got, want) {
+				t.Errorf("sync %q kinds %v: EachLine gave %d lines, want %d (non-zero), or they differ", sync, kinds, len(got), len(want))
+			}
+		}
+		sum, err := p.SyncSummary(e.ctx, sync)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want plan.Summary
+		for _, a := range every {
+			if sync != "" && a.Sync != sync {
+				continue
+			}
+			switch a.Kind {
+			case plan.Create:
+				want.Create, want.Bytes = want.Create+1, want.Bytes+a.Size
+			case plan.Update:
+				want.Update, want.Bytes = want.Update+1, want.Bytes+a.Size
+			case plan.Delete:
+				want.Delete++
+			}
+		}
+		if sum != want {
+			t.Errorf("sync %q: summary %+v, want %+v", sync, sum, want)
+		}
 	}
 }

@@ -546,17 +546,18 @@ func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
 			sums[name] = s
 		}
 	}
-	rows, err := p.db.QueryContext(ctx, `SELECT sync, kind, phase = ?, count(*), coalesce(sum(max(size, 0)), 0) FROM actions
-		GROUP BY sync, kind, phase = ?`, int(Never), int(Never))
+	// Grouped as the (sync, kind) index orders the rows, so SQLite need not
+	// sort them (half the time in a plan of a million).
+	rows, err := p.db.QueryContext(ctx, `SELECT sync, kind, count(*), sum(phase = ?), coalesce(sum(max(size, 0)), 0)
+		FROM actions GROUP BY sync, kind`, int(Never))
 	if err != nil {
 		return nil, fmt.Errorf("plan summary: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var sync, k string
-		var never bool
-		var n, b int64
-		if err := rows.Scan(&sync, &k, &never, &n, &b); err != nil {
+		var n, never, b int64
+		if err := rows.Scan(&sync, &k, &n, &never, &b); err != nil {
 			return nil, fmt.Errorf("plan summary: %w", err)
 		}
 		add(sync, func(s *Summary) {
@@ -572,11 +573,8 @@ func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
 			case Skip:
 				s.Skip += n
 			case Archived:
-				if never {
-					s.Archived += n
-				} else {
-					s.ArchivedFail += n
-				}
+				s.Archived += never
+				s.ArchivedFail += n - never
 			case Restore:
 				s.Restore += n
 			}
@@ -714,17 +712,35 @@ func (p *Plan) EachPage(ctx context.Context, sync string, kinds []Kind, fn func(
 	return p.eachPage(ctx, where, args, fn)
 }
 
+// allKinds are the kinds an action can have.
+var allKinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip, Archived, Restore}
+
 // kindsWhere selects the actions of sync ("" for all) whose kind is in kinds
-// (all kinds if empty).
+// (all kinds if empty). It names the kinds left out when they are fewer: a
+// view shows all kinds but one, and testing a row against one kind is
+// cheaper than against seven (a second in a plan of a million).
 func kindsWhere(sync string, kinds []Kind) (string, []any) {
-	if len(kinds) == 0 {
-		kinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip, Archived, Restore}
+	var in, out []string
+	for _, k := range allKinds {
+		if len(kinds) == 0 || slices.Contains(kinds, k) {
+			in = append(in, "'"+string(k)+"'")
+		} else {
+			out = append(out, "'"+string(k)+"'")
+		}
 	}
-	ks := make([]string, len(kinds))
-	for i, k := range kinds {
-		ks[i] = "'" + string(k) + "'"
+	where := `kind IN (` + strings.Join(in, ",") + `)`
+	switch {
+	case len(out) == 0:
+		where = `1`
+	case len(out) < len(in):
+		where = `kind NOT IN (` + strings.Join(out, ",") + `)`
 	}
-	return `(? = '' OR sync = ?) AND kind IN (` + strings.Join(ks, ",") + `)`, []any{sync, sync}
+	if sync == "" {
+		return where, nil
+	}
+	// The unary + keeps SQLite off the (sync, kind) and (sync, phase)
+	// indexes: with them a page ordered by id sorts every action of the sync.
+	return `+sync = ? AND ` + where, []any{sync}
 }
 
 // EachInPhase is EachPage for the actions of sync in phase ph.
@@ -761,7 +777,9 @@ func (p *Plan) EachLine(ctx context.Context, sync string, kinds []Kind, fn func(
 	return eachPageOf(ctx, p, `id, sync, kind, key, size, reason`, where, args,
 		func(rows *sql.Rows, l *Line) (int64, error) {
 			var id int64
-			err := rows.Scan(&id, &l.Sync, &l.Kind, &l.Key, &l.Size, &l.Reason)
+			var kind string // Scan reaches a named type by reflection
+			err := rows.Scan(&id, &l.Sync, &kind, &l.Key, &l.Size, &l.Reason)
+			l.Kind = Kind(kind)
 			return id, err
 		}, func(page []Line) error {
 			for _, l := range page {
@@ -778,12 +796,16 @@ func (p *Plan) EachLine(ctx context.Context, sync string, kinds []Kind, fn func(
 // the row's id. No query is open while fn runs.
 func eachPageOf[T any](ctx context.Context, p *Plan, cols, where string, args []any,
 	scan func(*sql.Rows, *T) (int64, error), fn func([]T) error) error {
-	q := `SELECT ` + cols + ` FROM actions WHERE id > ? AND ` + where + ` ORDER BY id LIMIT 512`
+	stmt, err := p.db.PrepareContext(ctx, `SELECT `+cols+` FROM actions WHERE id > ? AND `+where+` ORDER BY id LIMIT 512`)
+	if err != nil {
+		return fmt.Errorf("read plan: %w", err)
+	}
+	defer stmt.Close()
 	var last int64
 	page := make([]T, 0, 512)
 	for {
 		page = page[:0]
-		rows, err := p.db.QueryContext(ctx, q, append([]any{last}, args...)...)
+		rows, err := stmt.QueryContext(ctx, append([]any{last}, args...)...)
 		if err != nil {
 			return fmt.Errorf("read plan: %w", err)
 		}

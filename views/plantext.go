@@ -101,28 +101,29 @@ func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.C
 		}
 		fmt.Fprintf(w, "  # %s\n", header)
 		lines := 0
+		var line []byte // reused: a million lines, no garbage per line
 		err = p.EachLine(ctx, name, shown, func(a plan.Line) error {
 			if limit > 0 && lines >= limit {
 				return errStop
 			}
 			lines++
-			line := fmt.Sprintf("  %s %s", a.Kind.Symbol(), display.Key(a.Key))
+			line = appendAll(line[:0], "  ", a.Kind.Symbol(), " ", display.Key(a.Key))
 			size := "size unknown" // e.g. a Google Doc before its export
 			if a.Size >= 0 {
 				size = display.Bytes(a.Size)
 			}
 			switch a.Kind {
 			case plan.Create:
-				line += fmt.Sprintf(" (%s)", size)
+				line = appendAll(line, " (", size, ")")
 			case plan.Update:
-				line += fmt.Sprintf(" (%s, %s)", size, a.Reason)
+				line = appendAll(line, " (", size, ", ", a.Reason, ")")
 			case plan.Adopt, plan.Skip, plan.Archived, plan.Restore:
-				line += fmt.Sprintf(" (%s)", a.Reason)
+				line = appendAll(line, " (", a.Reason, ")")
 			}
 			if backup && (a.Kind == plan.Update || a.Kind == plan.Delete) {
-				line += " (backup first)"
+				line = append(line, " (backup first)"...)
 			}
-			_, err := fmt.Fprintln(w, line)
+			_, err := w.Write(append(line, '\n'))
 			return err
 		})
 		if err != nil && err != errStop {
@@ -135,6 +136,14 @@ func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.C
 	fmt.Fprintln(w)
 	_, err = fmt.Fprintln(w, SummaryLine(sum))
 	return err
+}
+
+// appendAll appends each of parts to b.
+func appendAll(b []byte, parts ...string) []byte {
+	for _, s := range parts {
+		b = append(b, s...)
+	}
+	return b
 }
 
 // errStop ends a walk of the actions at the line limit.

@@ -14,7 +14,7 @@ import (
 // Bytes renders n in IEC units with one decimal: "0 B", "512 B", "12.4 MiB".
 func Bytes(n int64) string {
 	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
+		return strconv.FormatInt(n, 10) + " B" // fmt costs a plan of a million lines a tenth of a second
 	}
 	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 	v := float64(n) / 1024
