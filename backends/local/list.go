@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -160,7 +161,8 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 			defer func(n int) { *held += n }(len(entries))
 			err = io.EOF
 		}
-		for _, e := range entries {
+		var ahead statAhead
+		for i, e := range entries {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -194,7 +196,9 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 				if isTemp(name) != temps {
 					continue
 				}
-				fi, err := entryInfo(dir, e)
+				fi, err := ahead.info(dir, entries, i, func(e fs.DirEntry) bool {
+					return e.Type().IsRegular() && strings.HasPrefix(e.Name(), namePrefix) && isTemp(e.Name()) == temps
+				})
 				if err != nil {
 					if missing(err) {
 						continue
@@ -221,6 +225,54 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 			return fmt.Errorf("list %s: %w", b, err)
 		}
 	}
+}
+
+// statAhead stats the files of a batch of entries in runs, each shared by
+// two goroutines: stat is most of a listing's time, and while a plan lists
+// one side its writer leaves part of a core idle (a million files in 1,000
+// folders: 3.3 s instead of 4.2 for the listing alone, on two cores). It
+// holds one run's results.
+type statAhead struct {
+	from int // the index in the batch of res[0]
+	res  []statResult
+}
+
+type statResult struct {
+	fi  fs.FileInfo
+	err error
+}
+
+// statRunMax bounds a run; runs shorter than statSplitMin are not shared.
+const statRunMax, statSplitMin = 256, 16
+
+// info returns the stat of entries[i], a file in dir. Past the current run
+// it stats the next: entries[i] and those after it that want selects (the
+// files the walk will stat), up to statRunMax.
+func (a *statAhead) info(dir *os.File, entries []fs.DirEntry, i int, want func(fs.DirEntry) bool) (fs.FileInfo, error) {
+	if i < a.from || i >= a.from+len(a.res) {
+		j := i + 1
+		for j < len(entries) && j-i < statRunMax && want(entries[j]) {
+			j++
+		}
+		a.from, a.res = i, slices.Grow(a.res[:0], j-i)[:j-i]
+		run, res := entries[i:j], a.res
+		half := len(run)
+		var wg sync.WaitGroup
+		if len(run) >= statSplitMin {
+			half = len(run) / 2
+			wg.Go(func() {
+				for k := half; k < len(run); k++ {
+					res[k].fi, res[k].err = entryInfo(dir, run[k])
+				}
+			})
+		}
+		for k := range half {
+			res[k].fi, res[k].err = entryInfo(dir, run[k])
+		}
+		wg.Wait()
+	}
+	r := a.res[i-a.from]
+	return r.fi, r.err
 }
 
 // CleanTemp removes temporary files left under the root by interrupted
