@@ -42,17 +42,6 @@ type differ struct {
 // the tables src and dst of d.tx, indexed by key.
 func (d *differ) listTables(ctx context.Context) error {
 	for _, q := range []string{
-		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
-		// refused says why the destination can never hold the key ("" when
-		// it can): such a key is skipped, yet present for the deletes.
-		// archived is the storage class of an object that must be
-		// restored before it is read ("" when readable), restoring 1
-		// while a restore runs (backends.Object.Archived, Restoring).
-		`CREATE TABLE src (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
-			archived TEXT NOT NULL, restoring INTEGER NOT NULL, id TEXT NOT NULL)`,
-		// dst holds every key under the prefix; inscope marks those the
-		// sync's filters select, so out-of-scope files are never deleted.
-		`CREATE TABLE dst (key TEXT NOT NULL, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)`,
 		// crc holds the pairs lacking an md5 whose sides both reported a
 		// full-object checksum, and whether they are equal (fillCRCs).
 		`DROP TABLE IF EXISTS crc`,
@@ -66,8 +55,14 @@ func (d *differ) listTables(ctx context.Context) error {
 			return fmt.Errorf("plan tables: %w", err)
 		}
 	}
+	if err := d.createListings(ctx, d.mergeable()); err != nil {
+		return err
+	}
 	if err := d.listBoth(ctx); err != nil {
 		return err
+	}
+	if d.merged {
+		return nil // keyed as they were filled
 	}
 	// Rows arrive in listing order; indexing afterwards is one sort, far
 	// cheaper than keeping a b-tree ordered through every insert.
@@ -77,6 +72,36 @@ func (d *differ) listTables(ctx context.Context) error {
 				return fmt.Errorf("the %s listing returned a key twice: %w", map[string]string{"src": "source", "dst": "destination"}[t], err)
 			}
 			return fmt.Errorf("index listing: %w", err)
+		}
+	}
+	return nil
+}
+
+// createListings (re)creates the empty tables src and dst. keyed tables are
+// stored in key order (WITHOUT ROWID) for rows that arrive in key order
+// (merge): appended there, they need no index built after the listing
+// (half a second for a million). Otherwise the rows are stored as they
+// come and indexed after.
+func (d *differ) createListings(ctx context.Context, keyed bool) error {
+	key, without := `key TEXT NOT NULL`, ``
+	if keyed {
+		key, without = `key TEXT PRIMARY KEY`, ` WITHOUT ROWID`
+	}
+	for _, q := range []string{
+		`DROP TABLE IF EXISTS src`, `DROP TABLE IF EXISTS dst`,
+		// refused says why the destination can never hold the key ("" when
+		// it can): such a key is skipped, yet present for the deletes.
+		// archived is the storage class of an object that must be
+		// restored before it is read ("" when readable), restoring 1
+		// while a restore runs (backends.Object.Archived, Restoring).
+		`CREATE TABLE src (` + key + `, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, refused TEXT NOT NULL,
+			archived TEXT NOT NULL, restoring INTEGER NOT NULL, id TEXT NOT NULL)` + without,
+		// dst holds every key under the prefix; inscope marks those the
+		// sync's filters select, so out-of-scope files are never deleted.
+		`CREATE TABLE dst (` + key + `, size INTEGER NOT NULL, mtime INTEGER NOT NULL, etag TEXT NOT NULL, md5 TEXT NOT NULL, inscope INTEGER NOT NULL)` + without,
+	} {
+		if _, err := d.tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("plan tables: %w", err)
 		}
 	}
 	return nil

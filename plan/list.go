@@ -54,10 +54,11 @@ func (d *differ) listBoth(ctx context.Context) error {
 			return err
 		}
 		d.log.Debug("listing again, unsorted", "sync", d.s.Name, "reason", err.Error())
-		for _, q := range []string{`DELETE FROM src`, `DELETE FROM dst`, `DELETE FROM gone`} {
-			if _, err := d.tx.ExecContext(ctx, q); err != nil {
-				return fmt.Errorf("plan tables: %w", err)
-			}
+		if _, err := d.tx.ExecContext(ctx, `DELETE FROM gone`); err != nil {
+			return fmt.Errorf("plan tables: %w", err)
+		}
+		if err := d.createListings(ctx, false); err != nil {
+			return err
 		}
 		d.excluded.Store(0)
 		d.refused.Store(0)
