@@ -250,7 +250,7 @@ func TestEachLineIsEach(t *testing.T) {
 // TestEachLineSelects reads a plan of two syncs by sync and by sets of kinds
 // (a few kinds, all but a few, all): each read gives exactly the actions
 // that Each's full read holds for that sync and those kinds, in plan order,
-// and the summaries count them.
+// and the summaries count them. Syncs lists the syncs in plan order.
 func TestEachLineSelects(t *testing.T) {
 	e := newEnv(t, `delete = "all"`, `
 backend "local" "dst2" { path = "dst2" }
@@ -271,6 +271,15 @@ sync "t" {
 	writeFile(t, dst2, "stale", "gone", base)
 	p := e.make()
 	every := all(t, p)
+	var order []string // the syncs in the order of their first action
+	for _, a := range every {
+		if !slices.Contains(order, a.Sync) {
+			order = append(order, a.Sync)
+		}
+	}
+	if syncs, err := p.Syncs(e.ctx); err != nil || len(order) != 2 || !slices.Equal(syncs, order) {
+		t.Errorf("Syncs: %q, %v; want %q", syncs, err, order)
+	}
 	kindSets := [][]plan.Kind{nil, {plan.Create}, {plan.Update, plan.Delete},
 		{plan.Create, plan.Update, plan.Delete, plan.Adopt, plan.Skip, plan.Archived, plan.Restore}}
 	for _, sync := range []string{"", "s", "t"} {

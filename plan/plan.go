@@ -4,12 +4,14 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -141,10 +143,12 @@ type Plan struct {
 	path string
 	temp bool
 
-	// sums caches SyncSummary by sync ("" for all), all made by one scan
-	// of the actions: a plan's actions do not change once Make returns.
-	mu   sync.Mutex
-	sums map[string]Summary
+	// sums caches SyncSummary by sync ("" for all) and syncs the syncs
+	// with actions in plan order, all made by one scan of the actions: a
+	// plan's actions do not change once Make returns.
+	mu    sync.Mutex
+	sums  map[string]Summary
+	syncs []string
 }
 
 // Opener returns the backend a config block describes.
@@ -523,21 +527,31 @@ func (s Summary) Shown() bool { return s.Changes() || s.Skip+s.Archived+s.Archiv
 
 // Summary counts the actions of one sync, or of all when sync is "".
 func (p *Plan) SyncSummary(ctx context.Context, sync string) (Summary, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.sums == nil {
-		sums, err := p.summaries(ctx)
-		if err != nil {
-			return Summary{}, err
-		}
-		p.sums = sums
+	if err := p.summarize(ctx); err != nil {
+		return Summary{}, err
 	}
 	return p.sums[sync], nil // a sync with no actions and no exclusions: zero
 }
 
+// summarize fills p.sums and p.syncs once.
+func (p *Plan) summarize(ctx context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.sums != nil {
+		return nil
+	}
+	sums, syncs, err := p.summaries(ctx)
+	if err != nil {
+		return err
+	}
+	p.sums, p.syncs = sums, syncs
+	return nil
+}
+
 // summaries counts the actions of every sync, and of all under "", in one
-// pass over the actions.
-func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
+// pass over the actions, and returns the syncs in the order of their first
+// action.
+func (p *Plan) summaries(ctx context.Context) (map[string]Summary, []string, error) {
 	sums := map[string]Summary{}
 	add := func(sync string, f func(*Summary)) {
 		for _, name := range []string{sync, ""} {
@@ -548,17 +562,21 @@ func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
 	}
 	// Grouped as the (sync, kind) index orders the rows, so SQLite need not
 	// sort them (half the time in a plan of a million).
-	rows, err := p.db.QueryContext(ctx, `SELECT sync, kind, count(*), sum(phase = ?), coalesce(sum(max(size, 0)), 0)
+	rows, err := p.db.QueryContext(ctx, `SELECT sync, kind, count(*), sum(phase = ?), coalesce(sum(max(size, 0)), 0), min(id)
 		FROM actions GROUP BY sync, kind`, int(Never))
 	if err != nil {
-		return nil, fmt.Errorf("plan summary: %w", err)
+		return nil, nil, fmt.Errorf("plan summary: %w", err)
 	}
 	defer rows.Close()
+	first := map[string]int64{} // sync -> its first action's id
 	for rows.Next() {
 		var sync, k string
-		var n, never, b int64
-		if err := rows.Scan(&sync, &k, &n, &never, &b); err != nil {
-			return nil, fmt.Errorf("plan summary: %w", err)
+		var n, never, b, id int64
+		if err := rows.Scan(&sync, &k, &n, &never, &b, &id); err != nil {
+			return nil, nil, fmt.Errorf("plan summary: %w", err)
+		}
+		if f, ok := first[sync]; !ok || id < f {
+			first[sync] = id
 		}
 		add(sync, func(s *Summary) {
 			switch Kind(k) {
@@ -581,28 +599,29 @@ func (p *Plan) summaries(ctx context.Context) (map[string]Summary, error) {
 		})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("plan summary: %w", err)
+		return nil, nil, fmt.Errorf("plan summary: %w", err)
 	}
 	rows.Close()
+	syncs := slices.SortedFunc(maps.Keys(first), func(a, b string) int { return cmp.Compare(first[a], first[b]) })
 	// Plans saved before filters counted exclusions have no such rows: 0.
 	rows, err = p.db.QueryContext(ctx, `SELECT substr(key, length(?) + 1), CAST(value AS INTEGER) FROM meta
 		WHERE substr(key, 1, length(?)) = ?`, excludedMetaKey, excludedMetaKey, excludedMetaKey)
 	if err != nil {
-		return nil, fmt.Errorf("plan summary: %w", err)
+		return nil, nil, fmt.Errorf("plan summary: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var sync string
 		var n int64
 		if err := rows.Scan(&sync, &n); err != nil {
-			return nil, fmt.Errorf("plan summary: %w", err)
+			return nil, nil, fmt.Errorf("plan summary: %w", err)
 		}
 		add(sync, func(s *Summary) { s.Excluded += n })
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("plan summary: %w", err)
+		return nil, nil, fmt.Errorf("plan summary: %w", err)
 	}
-	return sums, nil
+	return sums, syncs, nil
 }
 
 // Summary counts all actions.
@@ -676,20 +695,10 @@ func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {
 
 // Syncs returns the names of syncs that have actions, in plan order.
 func (p *Plan) Syncs(ctx context.Context) ([]string, error) {
-	rows, err := p.db.QueryContext(ctx, `SELECT sync FROM actions GROUP BY sync ORDER BY min(id)`)
-	if err != nil {
-		return nil, fmt.Errorf("plan: %w", err)
+	if err := p.summarize(ctx); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return slices.Clone(p.syncs), nil
 }
 
 // Each calls fn for the actions of sync ("" for all) whose kind is in kinds,
