@@ -654,9 +654,6 @@ func (p *Plan) CheckMaxDelete(ctx context.Context, limit int) error {
 // maxDeleteLines is how many deletes per sync a max_delete refusal lists.
 const maxDeleteLines = 100
 
-// errStop ends a walk of the actions at the limit.
-var errStop = fmt.Errorf("stop")
-
 // listDeletes renders the plan's deletes, the first limit per sync and a
 // count of the rest, one "  - key" line each under a sync header.
 func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {
@@ -677,13 +674,13 @@ func (p *Plan) listDeletes(ctx context.Context, limit int) (string, error) {
 		n := 0
 		err = p.Each(ctx, name, []Kind{Delete}, func(a Action) error {
 			if n == limit {
-				return errStop
+				return Stop
 			}
 			n++
 			fmt.Fprintf(&b, "\n  - %s", display.Key(a.Key))
 			return nil
 		})
-		if err != nil && err != errStop {
+		if err != nil {
 			return "", err
 		}
 		if rest := ss.Delete - int64(n); rest > 0 {
@@ -700,6 +697,10 @@ func (p *Plan) Syncs(ctx context.Context) ([]string, error) {
 	}
 	return slices.Clone(p.syncs), nil
 }
+
+// Stop, returned by the fn of a walk of the actions (Each, EachPage,
+// EachLine, EachInPhase), ends the walk early without an error.
+var Stop = errors.New("stop the walk")
 
 // Each calls fn for the actions of sync ("" for all) whose kind is in kinds,
 // in plan order.
@@ -836,6 +837,9 @@ func eachPageOf[T any](ctx context.Context, p *Plan, cols, where string, args []
 			return nil
 		}
 		if err := fn(page); err != nil {
+			if err == Stop {
+				return nil
+			}
 			return err
 		}
 	}

@@ -104,7 +104,7 @@ func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.C
 		var line []byte // reused: a million lines, no garbage per line
 		err = p.EachLine(ctx, name, shown, func(a plan.Line) error {
 			if limit > 0 && lines >= limit {
-				return errStop
+				return plan.Stop
 			}
 			lines++
 			line = appendAll(line[:0], "  ", a.Kind.Symbol(), " ", display.Key(a.Key))
@@ -126,7 +126,7 @@ func writePlanText(ctx context.Context, w io.Writer, p *plan.Plan, cfg *config.C
 			_, err := w.Write(append(line, '\n'))
 			return err
 		})
-		if err != nil && err != errStop {
+		if err != nil {
 			return err
 		}
 		if rest := ss.Create + ss.Update + ss.Delete + ss.Adopt + ss.Skip + ss.Archived + ss.ArchivedFail + ss.Restore - int64(lines); rest > 0 {
@@ -145,6 +145,3 @@ func appendAll(b []byte, parts ...string) []byte {
 	}
 	return b
 }
-
-// errStop ends a walk of the actions at the line limit.
-var errStop = fmt.Errorf("stop")
