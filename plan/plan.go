@@ -727,8 +727,7 @@ var allKinds = []Kind{Create, Update, Delete, Forget, Adopt, Skip, Archived, Res
 
 // kindsWhere selects the actions of sync ("" for all) whose kind is in kinds
 // (all kinds if empty). It names the kinds left out when they are fewer: a
-// view shows all kinds but one, and testing a row against one kind is
-// cheaper than against seven (a second in a plan of a million).
+// view shows all kinds but one, and every row of a page is tested.
 func kindsWhere(sync string, kinds []Kind) (string, []any) {
 	var in, out []string
 	for _, k := range allKinds {
