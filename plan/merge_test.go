@@ -193,6 +193,64 @@ func TestMergeFallsBackWhenUnsorted(t *testing.T) {
 	}
 }
 
+// doubled lists a local backend with its first object given twice, sorted
+// or not.
+type doubled struct{ *local.Backend }
+
+func twice(list func(context.Context, string, func(backends.Object) error) error) func(context.Context, string, func(backends.Object) error) error {
+	return func(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+		first := true
+		return list(ctx, prefix, func(o backends.Object) error {
+			if first {
+				first = false
+				if err := fn(o); err != nil {
+					return err
+				}
+			}
+			return fn(o)
+		})
+	}
+}
+
+func (b doubled) List(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	return twice(b.Backend.List)(ctx, prefix, fn)
+}
+
+func (b doubled) ListSorted(ctx context.Context, prefix string, fn func(backends.Object) error) error {
+	return twice(b.Backend.ListSorted)(ctx, prefix, fn)
+}
+
+// TestMergeKeyTwice: a side that lists a key twice fails the plan with an
+// error that says so, whether the listings would be merged or not.
+func TestMergeKeyTwice(t *testing.T) {
+	for _, side := range []string{"src", "dst"} {
+		for _, merge := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/merge=%v", side, merge), func(t *testing.T) {
+				defer plan.SetMergeListings(merge)()
+				e := newEnv(t, `delete = "all"`, "")
+				for _, k := range []string{"a/1", "a/2", "b"} {
+					e.synced(k, k, base)
+				}
+				open := func(cb *config.Backend) (backends.Backend, error) {
+					b, err := opener(cb)
+					if err != nil || cb.Name != side {
+						return b, err
+					}
+					return doubled{b.(*local.Backend)}, nil
+				}
+				p, err := plan.Make(e.ctx, e.cfg, e.st, open, plan.Options{Refresh: true, Version: "test"})
+				if err == nil {
+					p.Close()
+				}
+				want := map[string]string{"src": "source", "dst": "destination"}[side] + " listing returned a key twice"
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Fatalf("Make: %v; want an error saying %q", err, want)
+				}
+			})
+		}
+	}
+}
+
 // TestMergeOneSideLonger: merging waits on each side only until that side
 // ends, so a side listing far more than the channels hold completes while
 // the other has ended (a plan against an empty or a smaller destination).
