@@ -162,6 +162,10 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 			err = io.EOF
 		}
 		var ahead statAhead
+		// The files the loop below stats, so they can be stat'd ahead.
+		stated := func(e fs.DirEntry) bool {
+			return e.Type().IsRegular() && strings.HasPrefix(e.Name(), namePrefix) && isTemp(e.Name()) == temps
+		}
 		for i, e := range entries {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -196,9 +200,7 @@ func (b *Backend) walk(ctx context.Context, dir *os.File, dirKey, namePrefix str
 				if isTemp(name) != temps {
 					continue
 				}
-				fi, err := ahead.info(dir, entries, i, func(e fs.DirEntry) bool {
-					return e.Type().IsRegular() && strings.HasPrefix(e.Name(), namePrefix) && isTemp(e.Name()) == temps
-				})
+				fi, err := ahead.info(dir, entries, i, stated)
 				if err != nil {
 					if missing(err) {
 						continue
@@ -249,7 +251,7 @@ const statRunMax, statSplitMin = 256, 16
 // it stats the next: entries[i] and those after it that want selects (the
 // files the walk will stat), up to statRunMax.
 func (a *statAhead) info(dir *os.File, entries []fs.DirEntry, i int, want func(fs.DirEntry) bool) (fs.FileInfo, error) {
-	if i < a.from || i >= a.from+len(a.res) {
+	if i >= a.from+len(a.res) { // the walk asks in increasing i
 		j := i + 1
 		for j < len(entries) && j-i < statRunMax && want(entries[j]) {
 			j++
