@@ -705,14 +705,19 @@ var Stop = errors.New("stop the walk")
 // Each calls fn for the actions of sync ("" for all) whose kind is in kinds,
 // in plan order.
 func (p *Plan) Each(ctx context.Context, sync string, kinds []Kind, fn func(Action) error) error {
-	return p.EachPage(ctx, sync, kinds, func(page []Action) error {
-		for _, a := range page {
-			if err := fn(a); err != nil {
+	return p.EachPage(ctx, sync, kinds, oneByOne(fn))
+}
+
+// oneByOne calls fn for each of a page's items.
+func oneByOne[T any](fn func(T) error) func([]T) error {
+	return func(page []T) error {
+		for _, t := range page {
+			if err := fn(t); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}
 }
 
 // EachPage is Each in pages of at most 512 actions; fn must not keep page.
@@ -790,14 +795,7 @@ func (p *Plan) EachLine(ctx context.Context, sync string, kinds []Kind, fn func(
 			err := rows.Scan(&id, &l.Sync, &kind, &l.Key, &l.Size, &l.Reason)
 			l.Kind = Kind(kind)
 			return id, err
-		}, func(page []Line) error {
-			for _, l := range page {
-				if err := fn(l); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		}, oneByOne(fn))
 }
 
 // eachPageOf pages through the actions that where (with args) selects, in
