@@ -55,9 +55,6 @@ func (d *differ) listTables(ctx context.Context) error {
 			return fmt.Errorf("plan tables: %w", err)
 		}
 	}
-	if err := d.createListings(ctx, d.mergeable()); err != nil {
-		return err
-	}
 	if err := d.listBoth(ctx); err != nil {
 		return err
 	}

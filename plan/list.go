@@ -45,7 +45,11 @@ var listProgressEvery = 10 * time.Second
 // key order (see merge), else as they come. A sorted listing that cannot
 // stay sorted is given up and listed again as it comes.
 func (d *differ) listBoth(ctx context.Context) error {
-	if d.mergeable() {
+	merge := d.mergeable()
+	if err := d.createListings(ctx, merge); err != nil {
+		return err
+	}
+	if merge {
 		err := d.listAll(ctx, true)
 		if !errors.Is(err, backends.ErrUnsorted) {
 			if d.merged = err == nil; d.merged {
