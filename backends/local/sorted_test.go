@@ -15,11 +15,17 @@ import (
 )
 
 // TestListSortedBound: a sorted listing holds the entries of the folders it
-// is in, from the root down; more than the bound ends it with ErrUnsorted,
-// counting a folder's entries together with its parents'.
+// is in, from the root down, counting a folder's entries together with its
+// parents'; a folder that does not fit in what is left is read in passes,
+// and one that would need more passes than allowed, or finds nothing left,
+// ends the listing with ErrUnsorted before listing anything of it.
 func TestListSortedBound(t *testing.T) {
 	root := t.TempDir()
-	for _, k := range []string{"x", "d/1", "d/2", "d/3"} {
+	keys := []string{"x", "d/1", "d/2", "d/3"}
+	for i := range 40 {
+		keys = append(keys, fmt.Sprintf("many/%02d", i))
+	}
+	for _, k := range keys {
 		p := filepath.Join(root, k)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
@@ -29,32 +35,97 @@ func TestListSortedBound(t *testing.T) {
 		}
 	}
 	b := newLocal(t, local.Options{Path: root})
-	list := func() ([]string, error) {
+	list := func(prefix string) ([]string, error) {
 		var keys []string
-		err := b.ListSorted(t.Context(), "", func(o backends.Object) error {
+		err := b.ListSorted(t.Context(), prefix, func(o backends.Object) error {
 			keys = append(keys, o.Key)
 			return nil
 		})
 		return keys, err
 	}
 	defer local.SetSortedHeld(5)()
-	keys, err := list()
-	if err != nil || !slices.Equal(keys, []string{"d/1", "d/2", "d/3", "x"}) {
-		t.Fatalf("bound 5 (2 at the root + 3 in d): %q, %v", keys, err)
+	got, err := list("d")
+	if err != nil || !slices.Equal(got, []string{"d/1", "d/2", "d/3"}) {
+		t.Fatalf("bound 5 (3 at the root + 3 in d, in two passes): %q, %v", got, err)
 	}
-	local.SetSortedHeld(4)
-	keys, err = list()
-	if !errors.Is(err, backends.ErrUnsorted) {
-		t.Fatalf("bound 4: %q, %v; want ErrUnsorted", keys, err)
+	local.SetSortedHeld(3)
+	if got, err := list("d"); !errors.Is(err, backends.ErrUnsorted) || len(got) != 0 {
+		t.Fatalf("bound 3 (3 at the root, none left for d): %q, %v; want ErrUnsorted, nothing listed", got, err)
 	}
-	if len(keys) != 0 {
-		t.Errorf("bound 4: listed %q before the folder too large", keys)
+	// many/ holds 40 files: passes of 2 are 20, more than allowed; passes
+	// of 3 are 14.
+	local.SetSortedHeld(2)
+	if got, err := list("many/"); !errors.Is(err, backends.ErrUnsorted) || len(got) != 0 {
+		t.Fatalf("bound 2 on many/: %q, %v; want ErrUnsorted, nothing listed", got, err)
 	}
-	// The bound is given back on the way out: a second listing of the
-	// same backend after a larger bound works again.
-	local.SetSortedHeld(5)
-	if keys, err := list(); err != nil || len(keys) != 4 {
-		t.Fatalf("bound 5 again: %q, %v", keys, err)
+	local.SetSortedHeld(3)
+	got, err = list("many/")
+	if err != nil || !slices.Equal(got, keys[4:]) {
+		t.Fatalf("bound 3 on many/: %q, %v; want %q", got, err, keys[4:])
+	}
+	// The bound is given back batch by batch: the whole tree lists with
+	// room for a few entries at a time.
+	local.SetSortedHeld(8)
+	got, err = list("")
+	want := slices.Clone(keys)
+	slices.Sort(want)
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("bound 8, whole tree: %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestListSortedPasses: folders larger than the bound, flat or holding
+// folders of their own, list in passes exactly what List lists, each key
+// once, in strictly increasing order, with its own size.
+func TestListSortedPasses(t *testing.T) {
+	root := t.TempDir()
+	want := map[string]int64{}
+	write := func(key string, size int) {
+		p := filepath.Join(root, filepath.FromSlash(key))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		want[key] = int64(size)
+	}
+	for i := range 700 {
+		write(fmt.Sprintf("flat/%04d", i), i%97)
+	}
+	for i := range 300 {
+		write(fmt.Sprintf("mixed/f%03d", i), i%89)
+		if i%25 == 0 {
+			// Folders among the files, a name's folder sorting as name/
+			// ("mixed/f025" the file, "mixed/f025-/" a folder, "mixed/f025/"
+			// another: '-' < '/').
+			for j := range 30 {
+				write(fmt.Sprintf("mixed/f%03d-/%02d", i, j), j)
+				write(fmt.Sprintf("mixed/g%03d/in/%02d", i, j), j+1)
+			}
+		}
+	}
+	b := newLocal(t, local.Options{Path: root})
+	for _, bound := range []int{10_000, 120, 61} {
+		restore := local.SetSortedHeld(bound)
+		var keys []string
+		err := b.ListSorted(t.Context(), "", func(o backends.Object) error {
+			if n := len(keys); n > 0 && o.Key <= keys[n-1] {
+				return fmt.Errorf("%q listed after %q", o.Key, keys[n-1])
+			}
+			if size, ok := want[o.Key]; !ok || size != o.Size {
+				return fmt.Errorf("%q: %d bytes, want %d (known: %v)", o.Key, o.Size, size, ok)
+			}
+			keys = append(keys, o.Key)
+			return nil
+		})
+		restore()
+		if err != nil {
+			t.Fatalf("bound %d: %v", bound, err)
+		}
+		if len(keys) != len(want) {
+			t.Fatalf("bound %d: listed %d keys, want %d", bound, len(keys), len(want))
+		}
 	}
 }
 
