@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -44,7 +46,7 @@ func TestMergedPlanEqualsStored(t *testing.T) {
 		for seed := range uint64(4) {
 			t.Run(fmt.Sprintf("%d/seed%d", i, seed), func(t *testing.T) {
 				e := newEnv(t, body, "")
-				mixKeys(e, rand.New(rand.NewPCG(seed, uint64(i))))
+				mixKeys(e, rand.New(rand.NewPCG(seed, uint64(i))), mergeKeys)
 				var logs bytes.Buffer
 				log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 				merged := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
@@ -69,6 +71,44 @@ func TestMergedPlanEqualsStored(t *testing.T) {
 	}
 }
 
+// TestMergedPlanEqualsStoredLargeFolder: a folder larger than a sorted local
+// listing may hold at once (10,000 entries), with a folder among its files,
+// is listed in passes on both sides; the merged plan is still the plan made
+// from stored listings.
+func TestMergedPlanEqualsStoredLargeFolder(t *testing.T) {
+	keys := []string{"a", "big/0004a-x", "big/0004a/in", "big/sub/y"}
+	for i := range 16_000 {
+		keys = append(keys, fmt.Sprintf("big/%05d", i))
+	}
+	keys = append(keys, "c")
+	e := newEnv(t, `delete = "all"`, "")
+	mixKeys(e, rand.New(rand.NewPCG(7, 16)), keys)
+	for _, side := range []string{e.src, e.dst} {
+		if entries, err := os.ReadDir(filepath.Join(side, "big")); err != nil || len(entries) <= 10_000 {
+			t.Fatalf("%s/big: %d entries, %v; want more than a sorted listing holds at once", side, len(entries), err)
+		}
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	merged := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+	if !strings.Contains(logs.String(), "listings merged with the state") || strings.Contains(logs.String(), "unsorted") {
+		t.Fatalf("the listings were not merged in passes:\n%s", logs.String())
+	}
+	defer plan.SetMergeListings(false)()
+	stored := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+	if len(stored) < 5_000 {
+		t.Fatalf("%d actions: the mix tests too little", len(stored))
+	}
+	if !reflect.DeepEqual(merged, stored) {
+		t.Errorf("merged plan (%d actions) differs from the plan from stored listings (%d)", len(merged), len(stored))
+		for i := range min(len(merged), len(stored)) {
+			if !reflect.DeepEqual(merged[i], stored[i]) {
+				t.Fatalf("first difference, action %d:\n  merged %+v\n  stored %+v", i, merged[i], stored[i])
+			}
+		}
+	}
+}
+
 func actionLines(as []plan.Action) string {
 	var b strings.Builder
 	for _, a := range as {
@@ -77,13 +117,13 @@ func actionLines(as []plan.Action) string {
 	return b.String()
 }
 
-// mixKeys puts each of mergeKeys, at random, in one of the cases a key can
+// mixKeys puts each of keys, at random, in one of the cases a key can
 // be in: recorded and unchanged, changed on one side or both, gone from one
 // side or both, on one side only, on both unrecorded (equal or not).
-func mixKeys(e *env, r *rand.Rand) {
+func mixKeys(e *env, r *rand.Rand, keys []string) {
 	e.t.Helper()
 	later := base.Add(time.Hour)
-	for _, k := range mergeKeys {
+	for _, k := range keys {
 		switch r.IntN(12) {
 		case 0, 1: // recorded, unchanged
 			e.synced(k, "v1 "+k, base)
@@ -162,7 +202,7 @@ func TestMergeFallsBackWhenUnsorted(t *testing.T) {
 		for _, swapped := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/swapped=%v", side, swapped), func(t *testing.T) {
 				e := newEnv(t, `delete = "managed"`, "")
-				mixKeys(e, rand.New(rand.NewPCG(7, 7)))
+				mixKeys(e, rand.New(rand.NewPCG(7, 7)), mergeKeys)
 				for _, k := range []string{"0/a", "0/b", "0/c"} { // three on each side, whatever the mix
 					e.synced(k, k, base)
 				}
