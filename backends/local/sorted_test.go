@@ -26,13 +26,7 @@ func TestListSortedBound(t *testing.T) {
 		keys = append(keys, fmt.Sprintf("many/%02d", i))
 	}
 	for _, k := range keys {
-		p := filepath.Join(root, k)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(k), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeSized(t, root, k, len(k))
 	}
 	b := newLocal(t, local.Options{Path: root})
 	list := func(prefix string) ([]string, error) {
@@ -81,13 +75,7 @@ func TestListSortedPasses(t *testing.T) {
 	root := t.TempDir()
 	want := map[string]int64{}
 	write := func(key string, size int) {
-		p := filepath.Join(root, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeSized(t, root, key, size)
 		want[key] = int64(size)
 	}
 	for i := range 700 {
@@ -136,15 +124,7 @@ func TestListSortedPasses(t *testing.T) {
 func TestListStatsAhead(t *testing.T) {
 	root := t.TempDir()
 	want := map[string]int64{}
-	write := func(key string, size int) {
-		p := filepath.Join(root, filepath.FromSlash(key))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(key string, size int) { writeSized(t, root, key, size) }
 	for i := range 700 {
 		key := fmt.Sprintf("big/f%03d", i)
 		switch {
@@ -190,5 +170,18 @@ func TestListStatsAhead(t *testing.T) {
 				t.Errorf("%s(%q): %d objects, want %d (at least 600)", name, prefix, len(got), n)
 			}
 		}
+	}
+}
+
+// writeSized writes size zero bytes to key's file under root, making its
+// folders.
+func writeSized(t *testing.T, root, key string, size int) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
