@@ -143,7 +143,8 @@ func (b *Backend) readSorted(dir *os.File, held *int, p *sortedPass) ([]fs.DirEn
 	if n > take && dirs > 0 {
 		take /= 2
 	}
-	if n > 0 && (take == 0 || p.passes > sortedPasses || p.passes == 1 && (n+take-1)/take > sortedPasses) {
+	// The passes made before this one, and those the rest needs from here.
+	if n > 0 && (take == 0 || p.passes-1+(n+take-1)/take > sortedPasses) {
 		return nil, false, unsortable(b, dir, n)
 	}
 	slices.SortFunc(sel, func(x, y keyed) int { return strings.Compare(x.key, y.key) })
