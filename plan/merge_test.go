@@ -47,19 +47,7 @@ func TestMergedPlanEqualsStored(t *testing.T) {
 			t.Run(fmt.Sprintf("%d/seed%d", i, seed), func(t *testing.T) {
 				e := newEnv(t, body, "")
 				mixKeys(e, rand.New(rand.NewPCG(seed, uint64(i))), mergeKeys)
-				var logs bytes.Buffer
-				log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-				merged := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
-				if !strings.Contains(logs.String(), "listings merged with the state") {
-					t.Fatalf("the listings were not merged:\n%s", logs.String())
-				}
-				restore := plan.SetMergeListings(false)
-				defer restore()
-				logs.Reset()
-				stored := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
-				if strings.Contains(logs.String(), "listings merged") {
-					t.Fatal("merged with merging off")
-				}
+				merged, stored, _ := planBothWays(t, e)
 				if len(stored) == 0 {
 					t.Fatal("no actions: the mix tests nothing")
 				}
@@ -88,14 +76,10 @@ func TestMergedPlanEqualsStoredLargeFolder(t *testing.T) {
 			t.Fatalf("%s/big: %d entries, %v; want more than a sorted listing holds at once", side, len(entries), err)
 		}
 	}
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	merged := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
-	if !strings.Contains(logs.String(), "listings merged with the state") || strings.Contains(logs.String(), "unsorted") {
-		t.Fatalf("the listings were not merged in passes:\n%s", logs.String())
+	merged, stored, mergeLog := planBothWays(t, e)
+	if strings.Contains(mergeLog, "unsorted") {
+		t.Fatalf("the listings were not merged in passes:\n%s", mergeLog)
 	}
-	defer plan.SetMergeListings(false)()
-	stored := all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
 	if len(stored) < 5_000 {
 		t.Fatalf("%d actions: the mix tests too little", len(stored))
 	}
@@ -107,6 +91,27 @@ func TestMergedPlanEqualsStoredLargeFolder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// planBothWays plans e twice: with the listings merged against the state
+// (which the log must say), and from stored listings with merging off. It
+// returns both plans and the first plan's log.
+func planBothWays(t *testing.T, e *env) (merged, stored []plan.Action, mergeLog string) {
+	t.Helper()
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	merged = all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+	mergeLog = logs.String()
+	if !strings.Contains(mergeLog, "listings merged with the state") {
+		t.Fatalf("the listings were not merged:\n%s", mergeLog)
+	}
+	defer plan.SetMergeListings(false)()
+	logs.Reset()
+	stored = all(t, e.makeOpts(plan.Options{Refresh: true, Version: "test", Log: log}))
+	if strings.Contains(logs.String(), "listings merged") {
+		t.Fatal("merged with merging off")
+	}
+	return merged, stored, mergeLog
 }
 
 func actionLines(as []plan.Action) string {
